@@ -1,0 +1,70 @@
+"""`csm-tui doctor`: where everything is and what state it is in. Never prints a token."""
+
+from __future__ import annotations
+
+import argparse
+
+from csm_tui.config import Settings
+from csm_tui.store import outbox
+from csm_tui.store.db import open_cache, schema_version, table_counts
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the report; create nothing but the workspace's cache."""
+    cfg = settings.config_file
+    lines = [
+        f"config file     {cfg} ({'exists' if cfg.exists() else 'not found; defaults in use'})",
+        f"data dir        {settings.data_dir}",
+        f"workspace       {settings.workspace}",
+        f"cache           {settings.cache_path}",
+    ]
+    db = open_cache(settings.cache_path)
+    try:
+        size = settings.cache_path.stat().st_size
+        wal = settings.cache_path.with_name(settings.cache_path.name + "-wal")
+        if wal.exists():
+            size += wal.stat().st_size
+        lines.append(f"cache size      {_size(size)}")
+        lines.append(f"schema version  {schema_version(db.conn)}")
+        lines.append(f"crm             {settings.crm.base_url}")
+        lines.append(f"crm token       {'set' if settings.crm.token else 'not set'}")
+        lines.append(f"crm owner       {settings.crm.owner_email or '(whole portal)'}")
+        lines.append(f"analytics       {settings.analytics.base_url}")
+        lines.append(f"analytics proj  {settings.analytics.project_id or '(not set)'}")
+        lines.append(f"analytics token {'set' if settings.analytics.token else 'not set'}")
+        lines.append("")
+        lines.append("last sync")
+        syncs = list(
+            db.query(
+                "SELECT source, MAX(last_success) AS ok, MAX(last_error) AS err "
+                "FROM sync_state GROUP BY source ORDER BY source"
+            )
+        )
+        if not syncs:
+            lines.append("  never synced")
+        for row in syncs:
+            state = row["ok"] or "never succeeded"
+            err = f"  (last error: {row['err']})" if row["err"] else ""
+            lines.append(f"  {row['source']:<12}{state}{err}")
+        waiting = outbox.counts(db)
+        lines.append("")
+        lines.append(
+            f"outbox          {waiting[outbox.PENDING]} waiting, {waiting[outbox.FAILED]} failed, "
+            f"{waiting[outbox.DONE]} pushed"
+        )
+        lines.append("")
+        lines.append("rows")
+        for name, n in table_counts(db).items():
+            lines.append(f"  {name:<18}{n:>10,}")
+    finally:
+        db.conn.close()
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,342 @@
+"""Settings (pydantic-settings) and the paths csm-tui reads and writes.
+
+Sources, strongest first: command-line flags > environment (``CSM_TUI_``, nested with ``__``)
+> the TOML config file (``CSM_TUI_CONFIG`` or the platformdirs user config dir) > defaults.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from csm_tui.errors import CsmError
+
+APP_NAME = "csm-tui"
+ENV_PREFIX = "CSM_TUI_"
+WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LOOPBACK_NAMES = {"localhost"}
+
+
+class ConfigError(CsmError):
+    """A setting is invalid; the message is one line naming where and what."""
+
+    exit_code = 2
+
+
+def user_config_dir() -> Path:
+    """The platformdirs user config dir (imported lazily: platformdirs is cheap but not free)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def config_path() -> Path:
+    """The config file in force: ``CSM_TUI_CONFIG`` or ``<user config dir>/config.toml``."""
+    override = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return user_config_dir() / "config.toml"
+
+
+def default_data_dir() -> Path:
+    """The platformdirs user data dir."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: str) -> str:
+    """Accept https URLs, and http only on loopback (fakes and tests)."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"must be an https:// URL, got {value!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must use https:// (plain http is allowed only for 127.0.0.1/localhost)")
+    return value.rstrip("/")
+
+
+class Section(BaseModel):
+    """A nested settings section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CrmProperties(Section):
+    """CRM property names that teams name differently."""
+
+    arr: str = "arr"
+    renewal_date: str = "renewal_date"
+    contract_start: str = "contract_start_date"
+    seats: str = "seats"
+    cs_stage: str = "cs_stage"
+    churn_date: str = "churn_date"
+    contact_role: str = "cs_role"
+    unsubscribed: str = "hs_email_optout"
+    bounced: str = "hs_email_hard_bounce_reason"
+
+
+class CrmSettings(Section):
+    """HubSpot CRM connection."""
+
+    base_url: str = "https://api.hubapi.com"
+    token: SecretStr | None = None
+    owner_email: str = ""
+    properties: CrmProperties = Field(default_factory=CrmProperties)
+    timeout: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=16)
+
+    _url = field_validator("base_url")(lambda cls, v: check_base_url(v))
+
+
+class AnalyticsSettings(Section):
+    """PostHog query API connection and what the events mean."""
+
+    base_url: str = "https://us.posthog.com"
+    project_id: str = ""
+    token: SecretStr | None = None
+    group_key: str = "domain"
+    group_index: int = Field(default=0, ge=0, le=4)
+    weeks: int = Field(default=26, ge=4, le=104)
+    repull_weeks: int = Field(default=2, ge=0, le=8)
+    timeout: float = Field(default=60.0, gt=0)
+    activation_event: str = "project_created"
+    key_features: list[str] = Field(
+        default_factory=lambda: [
+            "report_created",
+            "dashboard_shared",
+            "export_run",
+            "integration_connected",
+            "automation_created",
+        ]
+    )
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "login": 1.0,
+            "report_created": 10.0,
+            "dashboard_shared": 8.0,
+            "export_run": 6.0,
+            "integration_connected": 12.0,
+            "automation_created": 10.0,
+            "project_created": 5.0,
+        }
+    )
+    default_event_weight: float = Field(default=1.0, ge=0)
+
+    _url = field_validator("base_url")(lambda cls, v: check_base_url(v))
+
+
+class ScoringSettings(Section):
+    """Health score weights and thresholds (DESIGN.md section 6)."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "usage": 30,
+            "adoption": 15,
+            "people": 15,
+            "relationship": 15,
+            "support": 10,
+            "sentiment": 15,
+        }
+    )
+    green: int = Field(default=70, ge=0, le=100)
+    yellow: int = Field(default=40, ge=0, le=100)
+    trend_recent_weeks: int = Field(default=4, ge=1)
+    trend_baseline_weeks: int = Field(default=8, ge=1)
+    trend_full_ratio: float = 1.0
+    trend_zero_ratio: float = 0.4
+    people_active_days: int = 7
+    people_inactive_days: int = 30
+    power_user_quiet_days: int = 14
+    overdue_step_penalty: int = 25
+    ticket_open_days: int = 3
+    ticket_open_penalty: int = 15
+    ticket_escalated_penalty: int = 30
+    ticket_low_csat_penalty: int = 20
+    nps_max_age_days: int = 180
+    drop_weeks: int = 4
+    drop_points: int = 10
+
+    @field_validator("weights")
+    @classmethod
+    def _known_components(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {"usage", "adoption", "people", "relationship", "support", "sentiment"}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"unknown component {sorted(unknown)[0]!r} (known: {sorted(known)})")
+        if any(w < 0 for w in value.values()):
+            raise ValueError("weights must be >= 0")
+        return value
+
+
+class TierSettings(Section):
+    """Tiers by share of the book by ARR (or ARR amounts) and their touch cadences in days."""
+
+    high_touch_share: float = Field(default=0.20, gt=0, lt=1)
+    pooled_share: float = Field(default=0.50, gt=0, lt=1)
+    high_touch_min_arr: float | None = None
+    pooled_min_arr: float | None = None
+    cadence_days: dict[str, int] = Field(
+        default_factory=lambda: {"high-touch": 14, "pooled": 30, "tech-touch": 90}
+    )
+
+
+class SegmentSetting(Section):
+    """A saved dynamic filter; every field left out matches everything."""
+
+    name: str
+    stage: list[str] = Field(default_factory=list)
+    tier: list[str] = Field(default_factory=list)
+    band: list[str] = Field(default_factory=list)
+    renewal_within_days: int | None = None
+    inactive_days: int | None = None
+    health_dropped: bool | None = None
+    opportunity: bool | None = None
+    owner: str = ""
+    text: str = ""
+
+
+class Settings(BaseSettings):
+    """Everything csm-tui can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    crm: CrmSettings = Field(default_factory=CrmSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    tiers: TierSettings = Field(default_factory=TierSettings)
+    segments: list[SegmentSetting] = Field(default_factory=list)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    workspace: str = "default"
+    theme: str = "csm-dark"
+    keymap: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace_name(cls, value: str) -> str:
+        if not WORKSPACE_RE.match(value):
+            raise ValueError("must be letters, digits, '-', '_' or '.', at most 64 characters")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
+        )
+
+    # -- paths -----------------------------------------------------------------------------
+
+    @property
+    def workspace_dir(self) -> Path:
+        """The folder of the current workspace."""
+        return self.data_dir / "workspaces" / self.workspace
+
+    @property
+    def cache_path(self) -> Path:
+        """The SQLite cache of the current workspace."""
+        return self.workspace_dir / "cache.db"
+
+    @property
+    def config_file(self) -> Path:
+        """The config file in force (it may not exist)."""
+        return config_path()
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _env_name_for(loc: tuple[Any, ...]) -> str | None:
+    """The environment variable that set the field at ``loc``, if one did."""
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    for n in range(len(parts), 0, -1):
+        name = ENV_PREFIX + "__".join(parts[:n]).upper()
+        for key in os.environ:
+            if key.upper() == name:
+                return key
+    return None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ")
+    if error.get("type") == "extra_forbidden":
+        msg = "unknown setting"
+    return msg
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; raise ConfigError with one clear line when anything is invalid.
+
+    ``overrides`` are the command-line flags (strongest source); ``None`` values are ignored.
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    path = config_path()
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file {path}: TOML syntax error: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"Config file {path}: cannot be read: {exc.strerror}") from None
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        loc = tuple(first.get("loc", ()))
+        field = _field_path(loc) or "settings"
+        if loc and loc[0] in overrides:
+            where = "Command-line option"
+        elif (env := _env_name_for(loc)) is not None:
+            where = f"Environment variable {env}"
+        else:
+            where = f"Config file {path}"
+        raise ConfigError(f"{where}: {field}: {_describe(first)}") from None
+    except Exception as exc:  # pydantic-settings raises SettingsError for undecodable env JSON
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        found = re.search(r'field "(\w+)" from source "EnvSettingsSource"', text)
+        if found:
+            env = ENV_PREFIX + found.group(1).upper()
+            raise ConfigError(
+                f"Environment variable {env}: {found.group(1)}: not valid JSON"
+            ) from None
+        raise ConfigError(f"Invalid settings: {text}") from None

@@ -1,0 +1,215 @@
+"""The CSM's local actions: log a touch, plan a next step, snooze, enroll, undo.
+
+Each write goes in one transaction with its outbox row (snoozes are local only: the CRM has no
+such thing). The outbox payloads defined here are what `csm_tui.sync.push` sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlite_utils
+
+from csm_tui.store.db import utc_now
+from csm_tui.store.outbox import PENDING, new_id, record_local_action
+from csm_tui.store.transaction import transaction
+
+TOUCH_KINDS = ("call", "email", "meeting", "qbr", "note")
+SENTIMENTS = ("positive", "neutral", "negative")
+
+
+class ActionError(ValueError):
+    """A local action was refused; the message says why in one line."""
+
+
+def log_touch(
+    db: sqlite_utils.Database,
+    *,
+    account_id: str,
+    kind: str,
+    summary: str,
+    occurred_at: str,
+    contact_id: str | None = None,
+    sentiment: str | None = None,
+) -> str:
+    """Record a touch (queued for the CRM); return its id."""
+    if kind not in TOUCH_KINDS:
+        raise ActionError(f"unknown kind {kind!r}: choose one of {', '.join(TOUCH_KINDS)}")
+    if sentiment is not None and sentiment not in SENTIMENTS:
+        raise ActionError(f"unknown sentiment {sentiment!r}: choose one of {', '.join(SENTIMENTS)}")
+    touch_id = new_id()
+    row = {
+        "id": touch_id,
+        "account_id": account_id,
+        "contact_id": contact_id,
+        "kind": kind,
+        "occurred_at": occurred_at,
+        "summary": summary,
+        "sentiment": sentiment,
+        "remote_id": None,
+        "origin": "local",
+        "created_at": utc_now(),
+    }
+    payload = {
+        k: row[k]
+        for k in ("account_id", "contact_id", "kind", "occurred_at", "summary", "sentiment")
+    }
+    record_local_action(db, table="touches", row=row, kind="touch", payload=payload)
+    return touch_id
+
+
+def add_next_step(
+    db: sqlite_utils.Database,
+    *,
+    account_id: str,
+    title: str,
+    due_date: date | None,
+    touch_id: str | None = None,
+) -> str:
+    """Plan a next step (pushed as a CRM task); return its id."""
+    if not title.strip():
+        raise ActionError("a next step needs a title")
+    step_id = new_id()
+    row = {
+        "id": step_id,
+        "account_id": account_id,
+        "touch_id": touch_id,
+        "title": title,
+        "due_date": due_date.isoformat() if due_date else None,
+        "done": 0,
+        "remote_id": None,
+        "origin": "local",
+        "created_at": utc_now(),
+    }
+    payload = {k: row[k] for k in ("account_id", "title", "due_date")}
+    record_local_action(db, table="next_steps", row=row, kind="next_step", payload=payload)
+    return step_id
+
+
+def snooze(db: sqlite_utils.Database, *, account_id: str, until: date, reason: str = "") -> None:
+    """Hide an account from the attention list until ``until`` (local only)."""
+    row = {
+        "account_id": account_id,
+        "until": until.isoformat(),
+        "reason": reason,
+        "created_at": utc_now(),
+    }
+    record_local_action(db, table="snoozes", row=row, kind=None, replace=True)
+
+
+@dataclass(frozen=True)
+class EnrollmentRequest:
+    """One contact to enroll in one sequence."""
+
+    contact_id: str
+    account_id: str
+    sequence_id: str
+    sender_email: str
+    user_id: str
+
+
+def enroll(db: sqlite_utils.Database, requests: list[EnrollmentRequest]) -> list[str]:
+    """Queue enrollments, all in one transaction; return their ids."""
+    ids: list[str] = []
+    batch_time = utc_now()  # one instant for the batch, so undo takes the batch back together
+    with transaction(db):
+        for req in requests:
+            enrollment_id = new_id()
+            row = {
+                "id": enrollment_id,
+                "contact_id": req.contact_id,
+                "sequence_id": req.sequence_id,
+                "account_id": req.account_id,
+                "state": "queued",
+                "enrolled_at": batch_time,
+                "remote_id": None,
+                "origin": "local",
+            }
+            payload: dict[str, Any] = {
+                "contact_id": req.contact_id,
+                "sequence_id": req.sequence_id,
+                "sender_email": req.sender_email,
+                "user_id": req.user_id,
+            }
+            record_local_action(
+                db,
+                table="enrollments",
+                row=row,
+                kind="enrollment",
+                payload=payload,
+                created_at=batch_time,
+            )
+            ids.append(enrollment_id)
+    return ids
+
+
+_TABLE_OF_KIND = {"touch": "touches", "next_step": "next_steps", "enrollment": "enrollments"}
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What `undo_last` took back."""
+
+    kind: str  # touch / next_step / enrollment / snooze
+    account_id: str | None
+    description: str
+
+
+def undo_last(db: sqlite_utils.Database) -> Undone | None:
+    """Take back the most recent local action that has not been pushed; None if there is none.
+
+    A batch of enrollments made together is undone together.
+    """
+    with transaction(db):
+        last = next(
+            iter(
+                db.query(
+                    "SELECT id, kind, ref_id, created_at FROM outbox WHERE state = ? "
+                    "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                    [PENDING],
+                )
+            ),
+            None,
+        )
+        snz = next(
+            iter(
+                db.query(
+                    "SELECT account_id, created_at FROM snoozes ORDER BY created_at DESC LIMIT 1"
+                )
+            ),
+            None,
+        )
+        if snz is not None and (last is None or snz["created_at"] > last["created_at"]):
+            db.execute("DELETE FROM snoozes WHERE account_id = ?", [snz["account_id"]])
+            return Undone("snooze", snz["account_id"], "snooze")
+        if last is None:
+            return None
+        kind = last["kind"]
+        table = _TABLE_OF_KIND[kind]
+        if kind == "enrollment":
+            batch = list(
+                db.query(
+                    "SELECT id, ref_id FROM outbox WHERE state = ? AND kind = 'enrollment' "
+                    "AND created_at = ?",
+                    [PENDING, last["created_at"]],
+                )
+            )
+        else:
+            batch = [{"id": last["id"], "ref_id": last["ref_id"]}]
+        account_id = None
+        for item in batch:
+            row = next(
+                iter(db.query(f"SELECT * FROM {table} WHERE id = ?", [item["ref_id"]])), None
+            )
+            if row is not None:
+                account_id = row.get("account_id")
+            db.execute(f"DELETE FROM {table} WHERE id = ?", [item["ref_id"]])
+            db.execute("DELETE FROM outbox WHERE id = ?", [item["id"]])
+        label = {"touch": "logged touch", "next_step": "next step", "enrollment": "enrollment"}[
+            kind
+        ]
+        if len(batch) > 1:
+            label = f"{len(batch)} enrollments"
+        return Undone(kind, account_id, label)

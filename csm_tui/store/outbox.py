@@ -1,0 +1,154 @@
+"""The outbox: every local action waits here until it is pushed to the CRM, exactly once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from csm_tui.store.db import utc_now
+from csm_tui.store.transaction import transaction
+
+PENDING, FAILED, DONE = "pending", "failed", "done"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One action waiting to be pushed (or that failed)."""
+
+    id: str
+    kind: str
+    ref_id: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    last_error: str | None
+    remote_id: str | None
+    created_at: str
+    updated_at: str
+
+
+def new_id() -> str:
+    """A fresh local id (uuid4, hex)."""
+    return uuid.uuid4().hex
+
+
+def record_local_action(
+    db: sqlite_utils.Database,
+    *,
+    table: str,
+    row: dict[str, Any],
+    kind: str | None,
+    payload: dict[str, Any] | None = None,
+    replace: bool = False,
+    created_at: str | None = None,
+) -> str | None:
+    """Write a local action's row and its outbox row in one transaction.
+
+    ``row`` must carry its ``id`` (or ``account_id`` for snoozes). ``kind=None`` records a
+    local-only action (a snooze) with no outbox row. Returns the outbox id, or None.
+    """
+    now = created_at or utc_now()
+    with transaction(db):
+        if replace:
+            db[table].upsert(row, pk=_pk(table))
+        else:
+            db[table].insert(row)
+        if kind is None:
+            return None
+        outbox_id = new_id()
+        db["outbox"].insert(
+            {
+                "id": outbox_id,
+                "kind": kind,
+                "ref_id": str(row.get("id") or row.get("account_id")),
+                "payload": json.dumps(payload or {}, sort_keys=True),
+                "state": PENDING,
+                "attempts": 0,
+                "last_error": None,
+                "remote_id": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        return outbox_id
+
+
+def _pk(table: str) -> str:
+    return "account_id" if table == "snoozes" else "id"
+
+
+def _item(row: dict[str, Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        kind=row["kind"],
+        ref_id=row["ref_id"],
+        payload=json.loads(row["payload"] or "{}"),
+        state=row["state"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        remote_id=row["remote_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def items(
+    db: sqlite_utils.Database, states: tuple[str, ...] = (PENDING, FAILED)
+) -> list[OutboxItem]:
+    """Outbox items in the given states, oldest first."""
+    marks = ",".join("?" for _ in states)
+    rows = db.query(
+        f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at, rowid", states
+    )
+    return [_item(r) for r in rows]
+
+
+def counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Number of outbox items per state."""
+    found = {PENDING: 0, FAILED: 0, DONE: 0}
+    for row in db.query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state"):
+        found[row["state"]] = row["n"]
+    return found
+
+
+def mark_done(db: sqlite_utils.Database, item_id: str, remote_id: str | None) -> None:
+    """The CRM has the item: keep the row (for audit) as done, with the remote id."""
+    with transaction(db):
+        db.execute(
+            "UPDATE outbox SET state=?, remote_id=?, last_error=NULL, attempts=attempts+1, "
+            "updated_at=? WHERE id=?",
+            (DONE, remote_id, utc_now(), item_id),
+        )
+
+
+def mark_failed(db: sqlite_utils.Database, item_id: str, error: str) -> None:
+    """Pushing failed: keep the item with its error, to be retried or discarded by the user."""
+    with transaction(db):
+        db.execute(
+            "UPDATE outbox SET state=?, last_error=?, attempts=attempts+1, updated_at=? WHERE id=?",
+            (FAILED, error, utc_now(), item_id),
+        )
+
+
+def retry(db: sqlite_utils.Database, item_id: str) -> bool:
+    """Put a failed item back in line; False if there is no such failed item."""
+    with transaction(db):
+        cur = db.execute(
+            "UPDATE outbox SET state=?, updated_at=? WHERE id LIKE ? AND state=?",
+            (PENDING, utc_now(), item_id + "%", FAILED),
+        )
+        return cur.rowcount == 1
+
+
+def discard(db: sqlite_utils.Database, item_id: str) -> bool:
+    """Drop a waiting or failed item (the user's choice); its local row stays."""
+    with transaction(db):
+        cur = db.execute(
+            "DELETE FROM outbox WHERE id LIKE ? AND state IN (?, ?)",
+            (item_id + "%", PENDING, FAILED),
+        )
+        return cur.rowcount == 1

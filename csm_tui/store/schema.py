@@ -1,0 +1,250 @@
+"""The cache's schema as versioned migrations: one small function per version.
+
+A fresh cache runs every migration in order; an older cache runs the ones it lacks, in place.
+Dates are ISO strings: ``YYYY-MM-DD`` for days, ``YYYY-MM-DDTHH:MM:SS+00:00`` (UTC) for instants.
+Ids from the CRM are strings (HubSpot ids are numeric strings); local ids are uuid4 hex strings.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Run each statement of ``script`` inside the caller's transaction.
+
+    (``executescript`` would COMMIT first, so a failed migration could not roll back.)
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        conn.execute(statement)
+
+
+def _v1_core(conn: sqlite3.Connection) -> None:
+    """The tables of DESIGN.md section 3."""
+    _run(
+        conn,
+        """
+        CREATE TABLE owners (
+            id TEXT PRIMARY KEY,
+            email TEXT,
+            first_name TEXT,
+            last_name TEXT,
+            user_id TEXT,
+            teams TEXT,                -- JSON list of team names
+            archived INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,       -- HubSpot company id
+            name TEXT NOT NULL DEFAULT '',
+            domain TEXT,
+            owner_id TEXT,
+            arr REAL,
+            seats INTEGER,             -- seats licensed
+            contract_start TEXT,       -- date
+            renewal_date TEXT,         -- date
+            cs_stage TEXT,             -- CRM lifecycle override
+            churned_on TEXT,           -- date; churned / renewal lost
+            industry TEXT,
+            archived INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT,
+            updated_at TEXT
+        );
+        CREATE TABLE arr_history (
+            account_id TEXT NOT NULL,
+            date TEXT NOT NULL,
+            arr REAL NOT NULL,
+            PRIMARY KEY (account_id, date)
+        );
+        CREATE TABLE contacts (
+            id TEXT PRIMARY KEY,
+            account_id TEXT,
+            first_name TEXT,
+            last_name TEXT,
+            email TEXT,
+            title TEXT,
+            role TEXT NOT NULL DEFAULT 'user',   -- admin / champion / user
+            unsubscribed INTEGER NOT NULL DEFAULT 0,
+            bounced INTEGER NOT NULL DEFAULT 0,
+            last_active TEXT,                    -- instant, from analytics
+            archived INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT
+        );
+        CREATE TABLE deals (
+            id TEXT PRIMARY KEY,
+            account_id TEXT,
+            name TEXT,
+            stage TEXT,
+            kind TEXT,                 -- new / renewal / expansion
+            amount REAL,
+            close_date TEXT,
+            archived INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT
+        );
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            account_id TEXT,
+            subject TEXT,
+            status TEXT,               -- open / closed
+            priority TEXT,             -- LOW / MEDIUM / HIGH / URGENT
+            escalated INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT,
+            closed_at TEXT,
+            csat INTEGER,              -- 1..5
+            archived INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT
+        );
+        CREATE TABLE survey_responses (
+            id TEXT PRIMARY KEY,
+            account_id TEXT,
+            contact_id TEXT,
+            kind TEXT NOT NULL,        -- nps / csat
+            score INTEGER NOT NULL,
+            comment TEXT,
+            submitted_at TEXT,
+            archived INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT
+        );
+        CREATE TABLE usage_weekly (
+            account_id TEXT NOT NULL,
+            week TEXT NOT NULL,        -- date of the week's first day
+            event TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            users INTEGER NOT NULL,
+            PRIMARY KEY (account_id, week, event)
+        );
+        CREATE TABLE user_activity (
+            account_id TEXT NOT NULL,
+            user_key TEXT NOT NULL,    -- analytics distinct id / person id
+            email TEXT,
+            last_seen TEXT,
+            events_30d INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (account_id, user_key)
+        );
+        CREATE TABLE touches (
+            id TEXT PRIMARY KEY,       -- local uuid, or 'crm:<type>:<id>' for ones pulled
+            account_id TEXT NOT NULL,
+            contact_id TEXT,
+            kind TEXT NOT NULL,        -- call / email / meeting / qbr / note
+            occurred_at TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            sentiment TEXT,            -- positive / neutral / negative
+            remote_id TEXT,
+            origin TEXT NOT NULL DEFAULT 'local',   -- local / crm
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE next_steps (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            touch_id TEXT,
+            title TEXT NOT NULL,
+            due_date TEXT,
+            done INTEGER NOT NULL DEFAULT 0,
+            remote_id TEXT,
+            origin TEXT NOT NULL DEFAULT 'local',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE sequences (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            user_id TEXT,
+            steps INTEGER,
+            created_at TEXT,
+            updated_at TEXT
+        );
+        CREATE TABLE enrollments (
+            id TEXT PRIMARY KEY,       -- local uuid or remote id
+            contact_id TEXT NOT NULL,
+            sequence_id TEXT NOT NULL,
+            account_id TEXT,
+            state TEXT NOT NULL,       -- queued / active / finished / failed
+            enrolled_at TEXT,
+            remote_id TEXT,
+            origin TEXT NOT NULL DEFAULT 'local'
+        );
+        CREATE TABLE snoozes (
+            account_id TEXT PRIMARY KEY,
+            until TEXT NOT NULL,       -- date; the account returns on this day
+            reason TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,       -- uuid, also the idempotency marker sent to the CRM
+            kind TEXT NOT NULL,        -- touch / next_step / enrollment
+            ref_id TEXT NOT NULL,      -- id of the local row it pushes
+            payload TEXT NOT NULL,     -- JSON
+            state TEXT NOT NULL DEFAULT 'pending',  -- pending / failed / done
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            remote_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE sync_state (
+            source TEXT NOT NULL,      -- crm / analytics
+            object TEXT NOT NULL,      -- companies, contacts, ... / usage_weekly, user_activity
+            cursor TEXT,               -- epoch ms (crm) or week (analytics)
+            sync_started_at TEXT,
+            last_success TEXT,
+            last_error TEXT,
+            stats TEXT,                -- JSON, e.g. {"rows": 10, "unmatched_groups": 2}
+            PRIMARY KEY (source, object)
+        );
+        CREATE TABLE scores (
+            account_id TEXT PRIMARY KEY,
+            computed_at TEXT NOT NULL,
+            health INTEGER,
+            band TEXT,                 -- green / yellow / red
+            drivers TEXT NOT NULL DEFAULT '[]',   -- JSON [{component, points, max, reason}]
+            stage TEXT,
+            stage_reason TEXT,
+            tier TEXT,
+            priority REAL NOT NULL DEFAULT 0,
+            reasons TEXT NOT NULL DEFAULT '[]',   -- JSON list of short reason chips
+            trend INTEGER,             -- health points over the last 4 weeks
+            opportunity INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE score_history (
+            account_id TEXT NOT NULL,
+            week TEXT NOT NULL,
+            health INTEGER NOT NULL,
+            PRIMARY KEY (account_id, week)
+        );
+        """,
+    )
+
+
+def _v2_indexes(conn: sqlite3.Connection) -> None:
+    """Indexes for the queries the UI, scoring and sync make."""
+    _run(
+        conn,
+        """
+        CREATE INDEX idx_accounts_owner ON accounts(owner_id);
+        CREATE INDEX idx_accounts_domain ON accounts(domain);
+        CREATE INDEX idx_contacts_account ON contacts(account_id);
+        CREATE INDEX idx_contacts_email ON contacts(email);
+        CREATE INDEX idx_deals_account ON deals(account_id);
+        CREATE INDEX idx_tickets_account ON tickets(account_id);
+        CREATE INDEX idx_surveys_account ON survey_responses(account_id, submitted_at);
+        CREATE INDEX idx_usage_week ON usage_weekly(week);
+        CREATE INDEX idx_touches_account ON touches(account_id, occurred_at);
+        CREATE INDEX idx_touches_remote ON touches(remote_id);
+        CREATE INDEX idx_next_steps_account ON next_steps(account_id, done, due_date);
+        CREATE INDEX idx_enrollments_contact ON enrollments(contact_id, enrolled_at);
+        CREATE INDEX idx_enrollments_account ON enrollments(account_id);
+        CREATE INDEX idx_outbox_state ON outbox(state, created_at);
+        CREATE INDEX idx_scores_priority ON scores(priority DESC);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1_core, _v2_indexes]
+SCHEMA_VERSION = len(MIGRATIONS)
