@@ -1,0 +1,40 @@
+"""Shared fixtures: every test runs in its own data dir and config file, never the real home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from csm_tui.config import Settings, load_settings
+from csm_tui.store.db import open_cache
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point data dir and config at tmp_path and drop any CSM_TUI_* variable from the caller."""
+    for key in list(os.environ):
+        if key.upper().startswith("CSM_TUI_"):
+            monkeypatch.delenv(key)
+    data = tmp_path / "data"
+    monkeypatch.setenv("CSM_TUI_DATA_DIR", str(data))
+    monkeypatch.setenv("CSM_TUI_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return tmp_path
+
+
+@pytest.fixture
+def settings(isolated_env: Path) -> Settings:
+    """Default settings inside the isolated environment."""
+    return load_settings()
+
+
+@pytest.fixture
+def db(settings: Settings) -> sqlite_utils.Database:
+    """A fresh, migrated cache for the default workspace."""
+    database = open_cache(settings.cache_path)
+    yield database
+    database.conn.close()
