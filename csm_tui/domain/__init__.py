@@ -1,0 +1,1 @@
+"""csm_tui.domain: see DESIGN.md section 2."""

@@ -1,0 +1,1 @@
+"""csm_tui.fakes: see DESIGN.md section 2."""

@@ -1,0 +1,1 @@
+"""csm_tui.sources: see DESIGN.md section 2."""

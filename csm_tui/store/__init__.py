@@ -1,0 +1,1 @@
+"""csm_tui.store: see DESIGN.md section 2."""

@@ -1,0 +1,1 @@
+"""csm_tui.sync: see DESIGN.md section 2."""
