@@ -63,11 +63,31 @@ def test_cache_from_a_newer_csm_tui_is_refused(tmp_path) -> None:
         open_cache(path)
 
 
-def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path) -> None:
+def test_a_file_that_is_not_a_database_is_kept_aside_and_rebuilt(tmp_path) -> None:
     path = tmp_path / "cache.db"
-    path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(CacheError, match="damaged or not a csm-tui cache"):
+    garbage = b"this is not sqlite at all" * 100
+    path.write_bytes(garbage)
+    with pytest.raises(CacheError, match="damaged or not a csm-tui cache") as caught:
         open_cache(path)
+    [kept] = tmp_path.glob("cache.db.damaged-*")
+    assert kept.name in str(caught.value)
+    assert kept.read_bytes() == garbage  # nothing the user had is deleted
+    db = open_cache(path)  # the next open (a sync) starts a fresh cache
+    assert db["accounts"].count == 0
+
+
+def test_a_truncated_cache_is_caught_by_the_integrity_check(tmp_path) -> None:
+    path = tmp_path / "cache.db"
+    db = open_cache(path)
+    db["accounts"].insert_all({"id": str(i), "name": "x" * 200} for i in range(2000))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CacheError, match="kept aside"):
+        db = open_cache(path, check=True)
+        db.execute("SELECT COUNT(*), MAX(name) FROM accounts").fetchone()
+    assert list(tmp_path.glob("cache.db.damaged-*"))
 
 
 def test_local_action_and_its_outbox_row_are_written_together(db) -> None:

@@ -26,7 +26,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         f"workspace       {settings.workspace}",
         f"cache           {settings.cache_path}",
     ]
-    db = open_cache(settings.cache_path)
+    db = open_cache(settings.cache_path, check=True)
     try:
         size = settings.cache_path.stat().st_size
         wal = settings.cache_path.with_name(settings.cache_path.name + "-wal")

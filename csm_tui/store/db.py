@@ -70,12 +70,13 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 
 
 def open_cache(
-    path: Path, *, create: bool = True, target: int = SCHEMA_VERSION
+    path: Path, *, create: bool = True, target: int = SCHEMA_VERSION, check: bool = False
 ) -> sqlite_utils.Database:
     """Open (and create or upgrade) the cache at ``path``.
 
-    Raises CacheError for a file that is not a usable SQLite database or that a newer
-    csm-tui wrote.
+    Raises CacheError for a file that a newer csm-tui wrote, and for a damaged file, which is
+    first moved aside (never deleted: it may hold unpushed notes) so the next sync rebuilds.
+    ``check`` runs SQLite's quick_check too (sync and doctor do; opening the app does not).
     """
     if not create and not path.exists():
         raise CacheError(f"No cache at {path}. Run `csm-tui sync` (or `csm-tui demo`) first.")
@@ -92,17 +93,48 @@ def open_cache(
             )
         if version < target:
             migrate(conn, target)
+        if check:
+            found = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if found != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {found}")
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
+        if not is_corruption(exc):  # locked, busy, permissions: the file itself is fine
+            raise CacheError(f"The cache {path} cannot be opened: {exc}.") from None
+        kept = set_aside(path)
         raise CacheError(
-            f"The cache {path} is damaged or not a csm-tui cache ({exc}). "
-            "Move it aside and run `csm-tui sync` to rebuild it."
+            f"The cache {path} is damaged or not a csm-tui cache ({exc}); it was kept aside as "
+            f"{kept.name}. Run `csm-tui sync` to rebuild it."
         ) from None
     except CacheError:
         conn.close()
         raise
     return sqlite_utils.Database(conn)
+
+
+def is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file itself is bad (not merely locked or unreadable)."""
+    text = str(exc).lower()
+    return any(
+        mark in text for mark in ("not a database", "malformed", "integrity check", "corrupt")
+    )
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged cache (and its WAL files) out of the way; return the new name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    kept = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    path.rename(kept)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(kept.with_name(kept.name + suffix))
+    return kept
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:
