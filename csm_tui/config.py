@@ -239,6 +239,7 @@ class Settings(BaseSettings):
     workspace: str = "default"
     theme: str = "csm-dark"
     keymap: dict[str, str] = Field(default_factory=dict)
+    keyring_service: str = ""
 
     @field_validator("workspace")
     @classmethod
@@ -280,6 +281,45 @@ class Settings(BaseSettings):
         return config_path()
 
 
+def _tokens_from_keyring(settings: Settings) -> None:
+    """Fill unset tokens from the system keyring (service = keyring_service, user crm/analytics)."""
+    if not settings.keyring_service:
+        return
+    try:
+        import keyring  # optional: pip install keyring
+    except ImportError:
+        raise ConfigError(
+            "keyring_service is set but the keyring package is not installed: pip install keyring"
+        ) from None
+    for section, user in ((settings.crm, "crm"), (settings.analytics, "analytics")):
+        if section.token is None:
+            try:
+                found = keyring.get_password(settings.keyring_service, user)
+            except Exception as exc:  # any backend failure: say which, never the secret
+                raise ConfigError(
+                    f"System keyring: cannot read the {user} token of service "
+                    f"{settings.keyring_service!r} ({type(exc).__name__})"
+                ) from None
+            if found:
+                section.token = SecretStr(found)
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Warnings about the config in force, e.g. a token in a file other users can read."""
+    path = settings.config_file
+    warnings: list[str] = []
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return warnings
+    if mode & 0o077 and re.search(r"^\s*token\s*=", text, re.MULTILINE):
+        warnings.append(
+            f"warning: {path} holds a token and other users can read it; run: chmod 600 {path}"
+        )
+    return warnings
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -319,7 +359,9 @@ def load_settings(**overrides: Any) -> Settings:
         except OSError as exc:
             raise ConfigError(f"Config file {path}: cannot be read: {exc.strerror}") from None
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        _tokens_from_keyring(settings)
+        return settings
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         loc = tuple(first.get("loc", ()))

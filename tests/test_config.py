@@ -119,3 +119,31 @@ def test_invalid_config_gives_no_traceback_in_a_real_process(isolated_env) -> No
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_token_in_a_world_readable_config_file_gives_a_warning(isolated_env, capsys) -> None:
+    path = write_config(isolated_env, f'[crm]\ntoken = "{TOKEN}"\n')
+    path.chmod(0o644)
+    assert main(["doctor"]) == 0
+    err = capsys.readouterr().err
+    assert "other users can read it" in err and "chmod 600" in err
+    assert TOKEN not in err
+    path.chmod(0o600)
+    assert main(["doctor"]) == 0
+    assert "other users" not in capsys.readouterr().err
+
+
+def test_tokens_can_come_from_the_system_keyring(isolated_env, monkeypatch) -> None:
+    import types
+
+    stored = {("csm-tui", "crm"): "from-keyring-crm"}
+    fake_keyring = types.SimpleNamespace(get_password=lambda s, u: stored.get((s, u)))
+    monkeypatch.setitem(sys.modules, "keyring", fake_keyring)
+    write_config(isolated_env, 'keyring_service = "csm-tui"\n')
+    settings = load_settings()
+    assert settings.crm.token is not None
+    assert settings.crm.token.get_secret_value() == "from-keyring-crm"
+    assert settings.analytics.token is None
+    # An explicit token (environment) wins over the keyring.
+    monkeypatch.setenv("CSM_TUI_CRM__TOKEN", "from-env")
+    assert load_settings().crm.token.get_secret_value() == "from-env"
