@@ -33,13 +33,22 @@ def log_touch(
     occurred_at: str,
     contact_id: str | None = None,
     sentiment: str | None = None,
+    next_step_title: str | None = None,
+    next_step_due: date | None = None,
 ) -> str:
-    """Record a touch (queued for the CRM); return its id."""
+    """Record a touch (queued for the CRM), with the next step it planned if any; return its id.
+
+    The touch and its next step are written in one transaction at one instant, so `undo_last`
+    takes them back together.
+    """
     if kind not in TOUCH_KINDS:
         raise ActionError(f"unknown kind {kind!r}: choose one of {', '.join(TOUCH_KINDS)}")
     if sentiment is not None and sentiment not in SENTIMENTS:
         raise ActionError(f"unknown sentiment {sentiment!r}: choose one of {', '.join(SENTIMENTS)}")
+    if next_step_title is not None and not next_step_title.strip():
+        raise ActionError("a next step needs a title")
     touch_id = new_id()
+    now = utc_now()
     row = {
         "id": touch_id,
         "account_id": account_id,
@@ -50,13 +59,25 @@ def log_touch(
         "sentiment": sentiment,
         "remote_id": None,
         "origin": "local",
-        "created_at": utc_now(),
+        "created_at": now,
     }
     payload = {
         k: row[k]
         for k in ("account_id", "contact_id", "kind", "occurred_at", "summary", "sentiment")
     }
-    record_local_action(db, table="touches", row=row, kind="touch", payload=payload)
+    with transaction(db):
+        record_local_action(
+            db, table="touches", row=row, kind="touch", payload=payload, created_at=now
+        )
+        if next_step_title is not None:
+            add_next_step(
+                db,
+                account_id=account_id,
+                title=next_step_title,
+                due_date=next_step_due,
+                touch_id=touch_id,
+                created_at=now,
+            )
     return touch_id
 
 
@@ -67,11 +88,13 @@ def add_next_step(
     title: str,
     due_date: date | None,
     touch_id: str | None = None,
+    created_at: str | None = None,
 ) -> str:
     """Plan a next step (pushed as a CRM task); return its id."""
     if not title.strip():
         raise ActionError("a next step needs a title")
     step_id = new_id()
+    now = created_at or utc_now()
     row = {
         "id": step_id,
         "account_id": account_id,
@@ -81,10 +104,12 @@ def add_next_step(
         "done": 0,
         "remote_id": None,
         "origin": "local",
-        "created_at": utc_now(),
+        "created_at": now,
     }
     payload = {k: row[k] for k in ("account_id", "title", "due_date")}
-    record_local_action(db, table="next_steps", row=row, kind="next_step", payload=payload)
+    record_local_action(
+        db, table="next_steps", row=row, kind="next_step", payload=payload, created_at=now
+    )
     return step_id
 
 
@@ -160,13 +185,15 @@ class Undone:
 def undo_last(db: sqlite_utils.Database) -> Undone | None:
     """Take back the most recent local action that has not been pushed; None if there is none.
 
-    A batch of enrollments made together is undone together.
+    An action is every pending outbox row written at one instant: a batch of enrollments, or a
+    touch with its next step, is undone together. Pushed rows (state done) and failed ones
+    (which the outbox view retries or discards) are never touched.
     """
     with transaction(db):
         last = next(
             iter(
                 db.query(
-                    "SELECT id, kind, ref_id, created_at FROM outbox WHERE state = ? "
+                    "SELECT created_at FROM outbox WHERE state = ? "
                     "ORDER BY created_at DESC, rowid DESC LIMIT 1",
                     [PENDING],
                 )
@@ -186,30 +213,33 @@ def undo_last(db: sqlite_utils.Database) -> Undone | None:
             return Undone("snooze", snz["account_id"], "snooze")
         if last is None:
             return None
-        kind = last["kind"]
-        table = _TABLE_OF_KIND[kind]
-        if kind == "enrollment":
-            batch = list(
-                db.query(
-                    "SELECT id, ref_id FROM outbox WHERE state = ? AND kind = 'enrollment' "
-                    "AND created_at = ?",
-                    [PENDING, last["created_at"]],
-                )
+        batch = list(
+            db.query(
+                "SELECT id, kind, ref_id FROM outbox WHERE state = ? AND created_at = ? "
+                "ORDER BY rowid",
+                [PENDING, last["created_at"]],
             )
-        else:
-            batch = [{"id": last["id"], "ref_id": last["ref_id"]}]
+        )
         account_id = None
+        kinds: dict[str, int] = {}
         for item in batch:
+            table = _TABLE_OF_KIND[item["kind"]]
             row = next(
                 iter(db.query(f"SELECT * FROM {table} WHERE id = ?", [item["ref_id"]])), None
             )
-            if row is not None:
+            if row is not None and account_id is None:
                 account_id = row.get("account_id")
             db.execute(f"DELETE FROM {table} WHERE id = ?", [item["ref_id"]])
             db.execute("DELETE FROM outbox WHERE id = ?", [item["id"]])
-        label = {"touch": "logged touch", "next_step": "next step", "enrollment": "enrollment"}[
-            kind
-        ]
-        if len(batch) > 1:
-            label = f"{len(batch)} enrollments"
-        return Undone(kind, account_id, label)
+            kinds[item["kind"]] = kinds.get(item["kind"], 0) + 1
+        kind = "touch" if "touch" in kinds else batch[0]["kind"]
+        return Undone(kind, account_id, _describe_batch(kinds))
+
+
+def _describe_batch(kinds: dict[str, int]) -> str:
+    """'logged touch and its next step', '3 enrollments', 'next step'."""
+    if "touch" in kinds:
+        return "logged touch and its next step" if "next_step" in kinds else "logged touch"
+    if kinds.get("enrollment", 0) > 1:
+        return f"{kinds['enrollment']} enrollments"
+    return {"next_step": "next step", "enrollment": "enrollment"}.get(next(iter(kinds)), "action")
