@@ -1,0 +1,518 @@
+"""The health score (DESIGN.md section 6): six components, each explained in points and words.
+
+Health = weighted mean of the sub-scores (0-100) of the components that have data; a component
+without data is left out and its weight shared by the rest in proportion. Drivers give each
+component's integer points out of its integer share; both add up exactly (largest remainder).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+
+from csm_tui.domain.models import (
+    COMPONENTS,
+    GREEN,
+    RED,
+    YELLOW,
+    AccountInputs,
+    BookContext,
+    Component,
+    Driver,
+    Health,
+    ScoringRules,
+    UsageFacts,
+    WeekUsage,
+    plain,
+    week_start,
+)
+
+# Plain nouns for the default events; any other event name is shown with spaces.
+EVENT_NOUNS = {
+    "login": "logins",
+    "project_created": "new projects",
+    "report_created": "reports",
+    "dashboard_shared": "dashboard shares",
+    "export_run": "exports",
+    "integration_connected": "integrations",
+    "automation_created": "automations",
+}
+
+
+def event_noun(event: str) -> str:
+    """A plain noun for an analytics event ("export_run" -> "exports")."""
+    return EVENT_NOUNS.get(event, plain(event).replace("_", " ").replace("$", ""))
+
+
+def band_of(score: int | None, rules: ScoringRules) -> str | None:
+    """green >= rules.green, yellow >= rules.yellow, red below; None without a score."""
+    if score is None:
+        return None
+    if score >= rules.green:
+        return GREEN
+    if score >= rules.yellow:
+        return YELLOW
+    return RED
+
+
+def _linear(value: float, full_at: float, zero_at: float) -> float:
+    """100 at ``full_at``, 0 at ``zero_at``, linear between (either direction)."""
+    if full_at == zero_at:
+        return 100.0 if value == full_at else 0.0
+    share = (value - zero_at) / (full_at - zero_at)
+    return 100.0 * min(1.0, max(0.0, share))
+
+
+def percentile_rank(value: float, peers: Sequence[float], exclude: float | None = None) -> float:
+    """Where ``value`` stands among ``peers`` (sorted), 0-100; 50 with no peers.
+
+    ``exclude`` is the account's own entry in ``peers`` (left out of the comparison), so one
+    sorted list serves a whole tier.
+    """
+    below = bisect_left(peers, value)
+    equal = bisect_right(peers, value) - below
+    n = len(peers)
+    if exclude is not None and n:
+        n -= 1
+        if exclude < value:
+            below -= 1
+        elif exclude == value:
+            equal -= 1
+    if n <= 0:
+        return 50.0
+    return 100.0 * (below + 0.5 * equal) / n
+
+
+# -- windows ---------------------------------------------------------------------------------
+
+
+def usage_windows(today: date, rules: ScoringRules) -> tuple[list[date], list[date]]:
+    """The recent and baseline windows: complete weeks before ``today``'s week, newest first."""
+    current = week_start(today)
+    recent = [current - timedelta(weeks=k) for k in range(1, rules.trend_recent_weeks + 1)]
+    base_end = rules.trend_recent_weeks + rules.trend_baseline_weeks
+    baseline = [
+        current - timedelta(weeks=k) for k in range(rules.trend_recent_weeks + 1, base_end + 1)
+    ]
+    return recent, baseline
+
+
+def per_seat(usage: Sequence[WeekUsage], today: date, rules: ScoringRules) -> float:
+    """Weighted event points per active seat per week over the recent window."""
+    recent, _ = usage_windows(today, rules)
+    wanted = set(recent)
+    points = 0.0
+    users = 0
+    for week in usage:
+        if week.week in wanted:
+            points += week.points
+            users = max(users, week.users)
+    if points <= 0:
+        return 0.0
+    return points / len(recent) / max(users, 1)
+
+
+# -- components ------------------------------------------------------------------------------
+
+
+def _usage(
+    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
+) -> tuple[Component, UsageFacts]:
+    recent, baseline = usage_windows(today, rules)
+    by_week = {w.week: w for w in inputs.usage}
+    seat_value = per_seat(inputs.usage, today, rules)
+    activated = inputs.first_activation is not None and inputs.first_activation <= today
+    features = _features_30d(inputs, today)
+    used = len(features & set(rules.key_features))
+    if not ctx.has_usage:
+        return Component("usage", None, "no product usage synced yet"), UsageFacts(
+            activated=activated
+        )
+    level = 0.0 if seat_value <= 0 else percentile_rank(seat_value, ctx.usage_peers, ctx.peer_self)
+    recent_mean = sum(by_week[w].points for w in recent if w in by_week) / len(recent)
+    first = inputs.first_usage_week
+    if first is not None and first > today:
+        first = None
+    base_weeks = [w for w in baseline if first is not None and w >= first]
+    ratio: float | None
+    trend: float | None
+    if first is None or first >= week_start(today):
+        ratio, trend = None, (0.0 if first is None else None)
+    elif not base_weeks:
+        ratio, trend = None, None  # started within the recent window: no baseline yet
+    else:
+        base_mean = sum(by_week[w].points for w in base_weeks if w in by_week) / len(base_weeks)
+        if base_mean <= 0:
+            ratio = None
+            trend = 100.0 if recent_mean > 0 else 0.0
+        else:
+            ratio = recent_mean / base_mean
+            trend = _linear(ratio, rules.trend_full_ratio, rules.trend_zero_ratio)
+    facts = UsageFacts(per_seat=seat_value, ratio=ratio, features_used=used, activated=activated)
+    if first is None:
+        return Component("usage", 0.0, "No product use yet", "No product use"), facts
+    sub = level if trend is None else (level + trend) / 2
+    tier = ctx.tier
+    level_text = f"use per seat at {_ordinal(level)} percentile of {tier} accounts"
+    if trend is None:
+        reason = f"Usage new (no baseline yet); {level_text}"
+        chip = "Low use per seat" if level < 40 else ""
+        return Component("usage", sub, _cap(reason), chip), facts
+    weeks = rules.trend_baseline_weeks
+    if recent_mean <= 0:
+        reason = f"No product use in the last {rules.trend_recent_weeks} weeks"
+        return Component("usage", sub, reason, "No product use"), facts
+    if ratio is None:
+        reason = f"Usage restarted after a quiet baseline; {level_text}"
+        return Component("usage", sub, _cap(reason), ""), facts
+    change = round((ratio - 1) * 100)
+    level_loss = 100 - level
+    trend_loss = 100 - trend
+    if trend_loss > 0 and trend_loss >= level_loss:
+        worst = _worst_event(inputs, rules)
+        what = f"{worst[0].capitalize()} down {worst[1]}%" if worst else "Usage down"
+        reason = f"{what} vs prior {weeks} weeks"
+        if worst:
+            reason += f" (all use {signed(change)}%)"
+        chip = f"Usage {signed(change)}% vs {weeks} wk"
+        return Component("usage", sub, reason, chip), facts
+    trend_text = (
+        f"usage {signed(change)}% vs prior {weeks} weeks"
+        if abs(change) >= 5
+        else f"usage steady vs prior {weeks} weeks"
+    )
+    reason = f"{level_text.capitalize()}; {trend_text}"
+    chip = "Low use per seat" if level < 30 else ""
+    return Component("usage", sub, reason, chip), facts
+
+
+def _worst_event(inputs: AccountInputs, rules: ScoringRules) -> tuple[str, int] | None:
+    """The event that lost the most (by count share) and its fall in percent."""
+    best: tuple[float, str, int] | None = None
+    for event, (recent, base) in inputs.event_windows.items():
+        if base <= 0:
+            continue
+        recent_mean = recent / rules.trend_recent_weeks
+        base_mean = base / rules.trend_baseline_weeks
+        if recent_mean >= base_mean:
+            continue
+        fall = 1 - recent_mean / base_mean
+        weight = rules.event_weights.get(event, rules.default_event_weight)
+        lost = (base_mean - recent_mean) * weight
+        # Rank by relative fall, weighted by how many points the event lost.
+        key = fall * math.sqrt(max(lost, 0.0))
+        if best is None or key > best[0]:
+            best = (key, event, round(fall * 100))
+    if best is None:
+        return None
+    return event_noun(best[1]), best[2]
+
+
+def _features_30d(inputs: AccountInputs, today: date) -> set[str]:
+    since = today - timedelta(days=30)
+    found: set[str] = set()
+    for week in inputs.usage:
+        if week.week + timedelta(days=6) >= since and week.week <= today:
+            found |= week.features
+    return found
+
+
+def _adoption(
+    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
+) -> Component:
+    keys = list(rules.key_features)
+    if not ctx.has_usage or not keys:
+        return Component("adoption", None, "no product usage synced yet")
+    used = _features_30d(inputs, today)
+    missing = [k for k in keys if k not in used]
+    sub = 100.0 * (len(keys) - len(missing)) / len(keys)
+    reason = f"{len(keys) - len(missing)} of {len(keys)} key features used in 30 days"
+    if missing:
+        reason += " (unused: " + ", ".join(event_noun(m) for m in missing[:3])
+        reason += ", …)" if len(missing) > 3 else ")"
+    chip = f"{len(keys) - len(missing)}/{len(keys)} features" if sub < 50 else ""
+    return Component("adoption", sub, reason, chip)
+
+
+def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules) -> Component:
+    known_activity = bool(inputs.product_users) or any(p.last_active for p in inputs.people)
+    scored: list[tuple[float, str, str]] = []  # (score, text, chip)
+    for person in inputs.people:
+        if person.role not in ("admin", "champion"):
+            continue
+        who = f"{person.role.capitalize()} {plain(person.email) or '(no email)'}"
+        if person.last_active is None:
+            if not known_activity:
+                continue
+            scored.append((0.0, f"{who} never seen in the product", f"{who} never active"))
+            continue
+        days = max(0, (today - person.last_active).days)
+        score = _linear(days, rules.people_active_days, rules.people_inactive_days)
+        scored.append((score, f"{who} inactive {days} days", f"{who} quiet {days} d"))
+    power = sorted(
+        (u for u in inputs.product_users if u.events_30d > 0),
+        key=lambda u: (-u.events_30d, u.email),
+    )[: rules.power_users]
+    parts: list[float] = []
+    key_score = power_score = None
+    if scored:
+        key_score = sum(s for s, _, _ in scored) / len(scored)
+        parts.append(key_score)
+    quiet = []
+    if power:
+        for u in power:
+            days = None if u.last_seen is None else max(0, (today - u.last_seen).days)
+            if days is None or days > rules.power_user_quiet_days:
+                quiet.append(u)
+        power_score = 100.0 * (len(power) - len(quiet)) / len(power)
+        parts.append(power_score)
+    if not parts:
+        return Component("people", None, "no admin, champion or product user activity yet")
+    sub = sum(parts) / len(parts)
+    key_loss = 100 - key_score if key_score is not None else 0
+    power_loss = 100 - power_score if power_score is not None else 0
+    if key_loss <= 0 and power_loss <= 0:
+        if scored:
+            reason = f"{len(scored)} admins/champions active this week"
+            if len(scored) == 1:
+                reason = "Admin/champion active this week"
+        else:
+            reason = f"{len(power)} power users active"
+        return Component("people", sub, reason)
+    if key_loss >= power_loss:
+        worst = min(scored, key=lambda s: s[0])
+        others = sum(1 for s in scored if s[0] < 100) - 1
+        reason = worst[1] + (f" (+{others} more)" if others > 0 else "")
+        return Component("people", sub, reason, worst[2])
+    reason = f"{len(quiet)} of {len(power)} power users quiet {rules.power_user_quiet_days}+ days"
+    return Component("people", sub, reason, f"{len(quiet)} power users quiet")
+
+
+def _relationship(
+    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
+) -> Component:
+    if not ctx.has_touches and not inputs.touches:
+        return Component("relationship", None, "no touches synced yet")
+    cadence = max(1, ctx.cadence_days)
+    last = max((t.occurred for t in inputs.touches if t.occurred <= today), default=None)
+    overdue = [
+        s
+        for s in inputs.next_steps
+        if s.due is not None and s.due < today and (s.created is None or s.created <= today)
+    ]
+    if last is None:
+        base = 0.0
+        reason = "No touch on record"
+    else:
+        days = (today - last).days
+        base = _linear(days, cadence, 2 * cadence)
+        reason = f"Last touch {days} days ago (cadence {cadence})"
+    sub = max(0.0, base - rules.overdue_step_penalty * len(overdue))
+    chip = ""
+    if overdue:
+        worst = min(overdue, key=lambda s: s.due or today)
+        late = (today - (worst.due or today)).days
+        n = len(overdue)
+        what = "next step" if n == 1 else "next steps"
+        reason += f"; {n} {what} overdue (“{_short(plain(worst.title))}”, {late} d late)"
+        chip = f"Step overdue {late} d" if n == 1 else f"{n} steps overdue"
+    return Component("relationship", sub, reason, chip)
+
+
+def _support(
+    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
+) -> Component:
+    if not ctx.has_tickets and not inputs.tickets:
+        return Component("support", None, "no tickets synced yet")
+    escalated = aged = low_csat = 0
+    for t in inputs.tickets:
+        if t.open_on(today):
+            if t.escalated or t.priority.upper() == "URGENT":
+                escalated += 1
+            elif (today - t.created).days > rules.ticket_open_days:
+                aged += 1
+        when = t.closed or t.created
+        if t.csat is not None and t.csat <= 2 and when <= today and (today - when).days <= 30:
+            low_csat += 1
+    penalty = (
+        escalated * rules.ticket_escalated_penalty
+        + aged * rules.ticket_open_penalty
+        + low_csat * rules.ticket_low_csat_penalty
+    )
+    sub = max(0.0, 100.0 - penalty)
+    bits = []
+    if escalated:
+        bits.append(f"{escalated} escalated/urgent ticket{'s' if escalated > 1 else ''} open")
+    if aged:
+        bits.append(f"{aged} ticket{'s' if aged > 1 else ''} open > {rules.ticket_open_days} days")
+    if low_csat:
+        bits.append(f"{low_csat} ticket CSAT ≤ 2 in 30 days")
+    if not bits:
+        return Component("support", sub, "No aged or escalated tickets")
+    chip = bits[0].replace(" open", "").replace("escalated/urgent", "escalated")
+    return Component("support", sub, _cap("; ".join(bits)), chip)
+
+
+def _sentiment(
+    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
+) -> Component:
+    def latest(kind: str) -> tuple[int, date] | None:
+        found = [
+            (s.submitted, s.score)
+            for s in inputs.surveys
+            if s.kind == kind
+            and s.submitted <= today
+            and (today - s.submitted).days <= rules.nps_max_age_days
+        ]
+        if not found:
+            return None
+        when, score = max(found)
+        return score, when
+
+    signals: list[tuple[float, float]] = []  # (weight, score)
+    texts: list[str] = []
+    chip = ""
+    nps = latest("nps")
+    if nps is not None:
+        score, when = nps
+        if score >= 9:
+            value, kind = 100.0, "promoter"
+        elif score >= 7:
+            value, kind = 60.0, "passive"
+        else:
+            value, kind = 0.0, "detractor"
+            chip = f"NPS {score} detractor"
+        signals.append((0.5, value))
+        texts.append(f"NPS {score} ({kind}, {_ago(today, when)})")
+    else:
+        texts.append("no NPS yet")
+    csat = latest("csat")
+    if csat is not None:
+        score, when = csat
+        value = _linear(min(5, max(1, score)), 5, 1)
+        signals.append((0.25, value))
+        texts.append(f"CSAT {score}/5 ({_ago(today, when)})")
+        if score <= 2 and not chip:
+            chip = f"CSAT {score}/5"
+    felt = [
+        t
+        for t in inputs.touches
+        if t.sentiment
+        and t.occurred <= today
+        and (today - t.occurred).days <= rules.touch_sentiment_max_age_days
+    ]
+    if felt:
+        last = max(felt, key=lambda t: t.occurred)
+        value = {"positive": 100.0, "neutral": 60.0}.get(last.sentiment or "", 0.0)
+        signals.append((0.25, value))
+        texts.append(f"last touch {last.sentiment} ({_ago(today, last.occurred)})")
+        if last.sentiment == "negative" and not chip:
+            chip = "Negative last touch"
+    if not signals:
+        return Component("sentiment", None, "no NPS yet")
+    total = sum(w for w, _ in signals)
+    sub = sum(w * v for w, v in signals) / total
+    reason = "; ".join(texts)
+    return Component("sentiment", sub, reason[0].upper() + reason[1:], chip)
+
+
+def signed(n: int) -> str:
+    """An integer with its sign, using a true minus ("−12", "+8")."""
+    return f"−{-n}" if n < 0 else f"+{n}"
+
+
+def _ago(today: date, when: date) -> str:
+    days = (today - when).days
+    return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def _ordinal(value: float) -> str:
+    n = round(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# -- the score -------------------------------------------------------------------------------
+
+
+def largest_remainder(values: Mapping[str, float], total: int, caps: Mapping[str, int]) -> dict:
+    """Integers close to ``values`` that add up to ``total``, none above its cap."""
+    floors = {k: min(math.floor(v + 1e-9), caps.get(k, total)) for k, v in values.items()}
+    left = total - sum(floors.values())
+    order = sorted(values, key=lambda k: (-(values[k] - floors[k]), k))
+    while left > 0:
+        moved = False
+        for k in order:
+            if left <= 0:
+                break
+            if floors[k] < caps.get(k, total):
+                floors[k] += 1
+                left -= 1
+                moved = True
+        if not moved:
+            break
+    while left < 0:  # only reachable through float noise: take from the smallest remainders
+        for k in reversed(order):
+            if left >= 0:
+                break
+            if floors[k] > 0:
+                floors[k] -= 1
+                left += 1
+    return floors
+
+
+def health(
+    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules | None = None
+) -> Health:
+    """The account's health score as of ``today``, with its drivers."""
+    rules = rules or ScoringRules()
+    usage, facts = _usage(inputs, ctx, today, rules)
+    components = (
+        usage,
+        _adoption(inputs, ctx, today, rules),
+        _people(inputs, ctx, today, rules),
+        _relationship(inputs, ctx, today, rules),
+        _support(inputs, ctx, today, rules),
+        _sentiment(inputs, ctx, today, rules),
+    )
+    weights = {c: float(rules.weights.get(c, 0.0)) for c in COMPONENTS}
+    present = [c for c in components if c.subscore is not None and weights[c.name] > 0]
+    total_weight = sum(weights[c.name] for c in present)
+    if total_weight <= 0:
+        drivers = tuple(
+            Driver(c.name, 0, 0, c.reason + " (left out)") for c in components if weights[c.name]
+        )
+        return Health(None, None, None, components, drivers, {}, facts)
+    shares = {c.name: 100.0 * weights[c.name] / total_weight for c in present}
+    earned = {c.name: shares[c.name] * (c.subscore or 0.0) / 100 for c in present}
+    exact = sum(earned.values())
+    score = min(100, max(0, math.floor(exact + 0.5)))
+    max_int = largest_remainder(shares, 100, {})
+    points = largest_remainder(earned, score, max_int)
+    drivers = []
+    for c in components:
+        if c.name in shares:
+            drivers.append(Driver(c.name, points[c.name], max_int[c.name], c.reason))
+        elif weights[c.name] > 0:
+            drivers.append(Driver(c.name, 0, 0, f"{c.reason} (weight shared by the rest)"))
+    return Health(score, exact, band_of(score, rules), components, tuple(drivers), shares, facts)
+
+
+def driver_text(driver: Driver) -> str:
+    """A driver as one line: gains show what was earned, losses what was lost ("−9 Admin …")."""
+    if driver.max == 0:
+        return f"  · {driver.reason}"
+    lost = driver.max - driver.points
+    if lost > driver.points:
+        return f"−{lost} {driver.reason}"
+    return f"+{driver.points} {driver.reason}"

@@ -1,0 +1,279 @@
+"""Rescore: health, drivers, band, stage, tier, priority, chips, trend and opportunity, stored.
+
+Runs after every sync and every local action. Inputs come from a handful of set-based queries
+(store.scoring_inputs); the rules are the pure functions of csm_tui.domain; results are written
+in one transaction. With ``account_ids`` only those accounts are recomputed, reusing the book's
+stored tiers and its current use-per-seat figures, so one logged touch costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from csm_tui.config import Settings
+from csm_tui.domain.history import health_dropped, trend_points
+from csm_tui.domain.lifecycle import expansion_signal, lifecycle_stage
+from csm_tui.domain.models import AccountInputs, BookContext, Health, ScoringRules, week_start
+from csm_tui.domain.ranking import PriorityInput, arr_share, attention
+from csm_tui.domain.scoring import health, per_seat
+from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
+from csm_tui.store.db import utc_now
+from csm_tui.store.scoring_inputs import (
+    HISTORY_WEEKS,
+    Book,
+    load_book,
+    load_book_reference,
+    load_history,
+    rules_from_settings,
+    tier_rules_from_settings,
+)
+from csm_tui.store.transaction import transaction
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    """What a rescore did."""
+
+    accounts: int  # accounts scored
+    history_weeks: int  # past weekly scores computed for accounts without history
+    computed_at: str
+
+
+def _ids_in_scope(db: sqlite_utils.Database, account_ids: Collection[str] | None) -> list[str]:
+    sql = "SELECT id FROM accounts WHERE archived = 0"
+    params: list[Any] = []
+    if account_ids is not None:
+        sql += " AND id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(set(account_ids))))
+    return [r[0] for r in db.conn.execute(sql, params)]
+
+
+def _missing_weeks(
+    ids: list[str], history: dict[str, dict[date, int]], current: date, rules: ScoringRules
+) -> dict[str, list[date]]:
+    """Past weeks to compute: for accounts lacking any of the last ``drop_weeks`` weeks."""
+    recent = [current - timedelta(weeks=k) for k in range(1, rules.drop_weeks + 1)]
+    every = [current - timedelta(weeks=k) for k in range(1, HISTORY_WEEKS + 1)]
+    need: dict[str, list[date]] = {}
+    for acc in ids:
+        have = history.get(acc, {})
+        if any(w not in have for w in recent):
+            need[acc] = [w for w in every if w not in have]
+    return need
+
+
+def _peers(values: dict[str, float], tiers: dict[str, str]) -> dict[str, list[float]]:
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for acc, value in values.items():
+        tier = tiers.get(acc)
+        if tier is not None:
+            grouped[tier].append(value)
+    for tier_values in grouped.values():
+        tier_values.sort()
+    return grouped
+
+
+def _context(
+    book: Book,
+    tier: str,
+    cadences: dict[str, int],
+    peers: dict[str, list[float]],
+    own: float | None,
+) -> BookContext:
+    return BookContext(
+        tier=tier,
+        cadence_days=cadence_for(tier, cadences),
+        usage_peers=peers.get(tier, ()),
+        peer_self=own,
+        has_usage=book.has_usage,
+        has_touches=book.has_touches,
+        has_tickets=book.has_tickets,
+    )
+
+
+def _cause_chip(h: Health) -> str:
+    """The short chip of the component that lost the most points."""
+    best = ("", 0.0)
+    for c in h.components:
+        if c.subscore is None or not c.chip:
+            continue
+        lost = h.shares[c.name] * (100 - c.subscore) / 100
+        if lost > best[1]:
+            best = (c.chip, lost)
+    return best[0]
+
+
+def rescore(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    account_ids: Collection[str] | None = None,
+) -> RescoreResult:
+    """Recompute and store the scores of every active account, or only of ``account_ids``."""
+    rules = rules_from_settings(settings)
+    cadences = dict(settings.tiers.cadence_days)
+    current = week_start(today)
+    ids = _ids_in_scope(db, account_ids)
+    history = load_history(db, current - timedelta(weeks=HISTORY_WEEKS), current, account_ids)
+    need = _missing_weeks(ids, history, current, rules)
+    oldest = min((w for weeks in need.values() for w in weeks), default=current)
+    book = load_book(db, settings, today, account_ids, history_from=oldest)
+
+    seat_now = {acc: per_seat(inp.usage, today, rules) for acc, inp in book.inputs.items()}
+    if account_ids is None:
+        tiers = {
+            acc: tier
+            for acc, (tier, _) in assign_tiers(
+                [
+                    TierInput(acc, inp.account.name, inp.account.arr, seat_now[acc])
+                    for acc, inp in book.inputs.items()
+                ],
+                tier_rules_from_settings(settings),
+            ).items()
+        }
+        reference = seat_now
+        peer_tiers = tiers
+    else:
+        stored, reference = load_book_reference(db, settings, today)
+        tiers = {}
+        for acc, inp in book.inputs.items():
+            if acc in stored:
+                tiers[acc] = stored[acc]
+                continue
+            others = list(book.arrs)
+            if inp.account.arr in others:
+                others.remove(inp.account.arr)
+            tiers[acc] = tier_for_arr(inp.account.arr, others, tier_rules_from_settings(settings))
+        peer_tiers = stored
+    peers = _peers(reference, peer_tiers)
+
+    # Past weeks for accounts without history: the same rules as of each week's last day.
+    past_rows: list[tuple[str, str, int]] = []
+    weeks_needed = sorted({w for weeks in need.values() for w in weeks})
+    for week in weeks_needed:
+        asof = week + timedelta(days=6)
+        if account_ids is None:
+            past_values = {
+                acc: per_seat(inp.usage, asof, rules) for acc, inp in book.inputs.items()
+            }
+            past_peers = _peers(past_values, tiers)
+        else:
+            past_values, past_peers = {}, peers
+        for acc, weeks in need.items():
+            inp = book.inputs.get(acc)
+            if inp is None or week not in weeks:
+                continue
+            own = past_values.get(acc) if account_ids is None else None
+            ctx = _context(book, tiers[acc], cadences, past_peers, own)
+            past = health(inp, ctx, asof, rules)
+            if past.score is not None:
+                history.setdefault(acc, {})[week] = past.score
+                past_rows.append((acc, week.isoformat(), past.score))
+
+    computed_at = utc_now()
+    rows: list[tuple[Any, ...]] = []
+    for acc, inp in book.inputs.items():
+        tier = tiers[acc]
+        own = reference.get(acc) if peer_tiers.get(acc) == tier else None
+        ctx = _context(book, tier, cadences, peers, own)
+        rows.append(_score_row(inp, ctx, today, rules, book, history.get(acc, {}), computed_at))
+
+    with transaction(db):
+        if account_ids is None:
+            db.execute(
+                "DELETE FROM scores WHERE account_id NOT IN "
+                "(SELECT id FROM accounts WHERE archived = 0)"
+            )
+        else:
+            db.execute(
+                "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?)) "
+                "AND account_id NOT IN (SELECT id FROM accounts WHERE archived = 0)",
+                [json.dumps(sorted(set(account_ids)))],
+            )
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO scores (account_id, computed_at, health, band, drivers, "
+            "stage, stage_reason, tier, priority, reasons, trend, opportunity) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        week_rows = [(r[0], current.isoformat(), r[2]) for r in rows if r[2] is not None]
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO score_history (account_id, week, health) VALUES (?, ?, ?)",
+            past_rows + week_rows,
+        )
+    return RescoreResult(len(rows), len(past_rows), computed_at)
+
+
+def _score_row(
+    inp: AccountInputs,
+    ctx: BookContext,
+    today: date,
+    rules: ScoringRules,
+    book: Book,
+    history: dict[date, int],
+    computed_at: str,
+) -> tuple[Any, ...]:
+    """One account's row of the scores table."""
+    acc = inp.account
+    h = health(inp, ctx, today, rules)
+    current = week_start(today)
+    trend = trend_points(history, current, h.score, rules.drop_weeks)
+    dropped = health_dropped(history, current, h.score, rules.drop_weeks, rules.drop_points)
+    stage = lifecycle_stage(
+        acc,
+        today,
+        activated=h.usage.activated,
+        features_used=h.usage.features_used,
+        seats_used=inp.seats_used,
+        usage_ratio=h.usage.ratio,
+        band=h.band,
+        health=h.score,
+        rules=rules,
+    )
+    opportunity = stage.name != "Win-back" and (
+        expansion_signal(
+            acc, seats_used=inp.seats_used, usage_ratio=h.usage.ratio, band=h.band, rules=rules
+        )
+        is not None
+    )
+    last_touch = max((t.occurred for t in inp.touches if t.occurred <= today), default=None)
+    overdue = [s.due for s in inp.next_steps if s.due is not None and s.due < today]
+    priority = attention(
+        PriorityInput(
+            health=h.score,
+            band=h.band,
+            trend=trend,
+            renewal_date=acc.renewal_date,
+            last_touch=last_touch,
+            cadence_days=ctx.cadence_days,
+            arr_share=arr_share(acc.arr, book.arrs),
+            overdue_steps=len(overdue),
+            oldest_overdue_days=max(((today - d).days for d in overdue), default=0),
+            stage=stage.name,
+            cause_chip=_cause_chip(h),
+            opportunity=opportunity,
+            dropped=dropped,
+        ),
+        today,
+    )
+    return (
+        acc.id,
+        computed_at,
+        h.score,
+        h.band,
+        json.dumps([d.as_dict() for d in h.drivers], ensure_ascii=False),
+        stage.name,
+        stage.reason,
+        ctx.tier,
+        priority.value,
+        json.dumps(list(priority.chips), ensure_ascii=False),
+        trend,
+        int(opportunity),
+    )

@@ -1,0 +1,417 @@
+"""Read models for scoring: the domain's inputs for a whole book, in a handful of set-based queries.
+
+Each query reads one table for every account at once (never one query per account), and the
+heavy lifting (weighting events, per-week sums, power-user ranking) happens inside SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from csm_tui.config import Settings
+from csm_tui.domain.models import (
+    Account,
+    AccountInputs,
+    NextStep,
+    Person,
+    ProductUser,
+    ScoringRules,
+    Survey,
+    Ticket,
+    Touch,
+    WeekUsage,
+    week_start,
+)
+from csm_tui.domain.tiers import TierRules
+
+HISTORY_WEEKS = 12  # weeks of score history computed for an account that has none
+
+
+def rules_from_settings(settings: Settings) -> ScoringRules:
+    """The domain's scoring rules from the settings."""
+    s = settings.scoring
+    a = settings.analytics
+    return ScoringRules(
+        weights=dict(s.weights),
+        green=s.green,
+        yellow=s.yellow,
+        trend_recent_weeks=s.trend_recent_weeks,
+        trend_baseline_weeks=s.trend_baseline_weeks,
+        trend_full_ratio=s.trend_full_ratio,
+        trend_zero_ratio=s.trend_zero_ratio,
+        people_active_days=s.people_active_days,
+        people_inactive_days=s.people_inactive_days,
+        power_user_quiet_days=s.power_user_quiet_days,
+        overdue_step_penalty=s.overdue_step_penalty,
+        ticket_open_days=s.ticket_open_days,
+        ticket_open_penalty=s.ticket_open_penalty,
+        ticket_escalated_penalty=s.ticket_escalated_penalty,
+        ticket_low_csat_penalty=s.ticket_low_csat_penalty,
+        nps_max_age_days=s.nps_max_age_days,
+        drop_weeks=s.drop_weeks,
+        drop_points=s.drop_points,
+        key_features=tuple(a.key_features),
+        activation_event=a.activation_event,
+        event_weights=dict(a.event_weights),
+        default_event_weight=a.default_event_weight,
+    )
+
+
+def tier_rules_from_settings(settings: Settings) -> TierRules:
+    """The domain's tier rules from the settings."""
+    t = settings.tiers
+    return TierRules(
+        high_touch_share=t.high_touch_share,
+        pooled_share=t.pooled_share,
+        high_touch_min_arr=t.high_touch_min_arr,
+        pooled_min_arr=t.pooled_min_arr,
+    )
+
+
+def day(value: Any) -> date | None:
+    """A date from an ISO day or instant string (None for empty or unreadable values)."""
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+@dataclass
+class Book:
+    """The inputs of the accounts to score, plus what they need from the rest of the book."""
+
+    today: date
+    inputs: dict[str, AccountInputs]
+    has_usage: bool
+    has_touches: bool
+    has_tickets: bool
+    arrs: list[float]  # every active account's ARR, sorted
+    history: dict[str, dict[date, int]] = field(default_factory=dict)
+    stored_tiers: dict[str, str] = field(default_factory=dict)
+    book_per_seat: dict[str, float] = field(default_factory=dict)  # every active account
+
+
+class _Sql:
+    """SQL fragments shared by the queries: the account filter and the event weights."""
+
+    def __init__(self, settings: Settings, account_ids: Collection[str] | None) -> None:
+        self.ids_json = None if account_ids is None else json.dumps(sorted(set(account_ids)))
+        weights = settings.analytics.event_weights
+        self.weight_sql = "CASE event " + " ".join("WHEN ? THEN ?" for _ in weights) + " ELSE ? END"
+        self.weight_params: list[Any] = []
+        for event, weight in weights.items():
+            self.weight_params += [event, float(weight)]
+        self.weight_params.append(float(settings.analytics.default_event_weight))
+        self.features = list(
+            dict.fromkeys([*settings.analytics.key_features, settings.analytics.activation_event])
+        )
+
+    def only(self, column: str = "account_id") -> tuple[str, list[Any]]:
+        """A filter on the accounts asked for (none: every account)."""
+        if self.ids_json is None:
+            return "", []
+        return f" AND {column} IN (SELECT value FROM json_each(?))", [self.ids_json]
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    return db.conn.execute(sql, list(params)).fetchall()
+
+
+def load_book(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    account_ids: Collection[str] | None = None,
+    history_from: date | None = None,
+) -> Book:
+    """Load the inputs of every active account (or only ``account_ids``) as of ``today``.
+
+    ``history_from`` is the oldest week whose score may be computed: usage, touches, tickets and
+    surveys are read far enough back for it.
+    """
+    rules = rules_from_settings(settings)
+    q = _Sql(settings, account_ids)
+    current = week_start(today)
+    oldest_asof = min(history_from or current, current)
+    span = rules.trend_recent_weeks + rules.trend_baseline_weeks
+    usage_from = (oldest_asof - timedelta(weeks=span)).isoformat()
+    horizon = oldest_asof - timedelta(days=max(rules.nps_max_age_days, 200))
+
+    only, only_p = q.only("a.id")
+    accounts: dict[str, Account] = {}
+    for row in _rows(
+        db,
+        "SELECT a.id, a.name, a.domain, a.owner_id, COALESCE(o.email, ''), a.arr, a.seats, "
+        "a.contract_start, a.renewal_date, a.cs_stage, a.churned_on FROM accounts a "
+        "LEFT JOIN owners o ON o.id = a.owner_id WHERE a.archived = 0" + only,
+        only_p,
+    ):
+        accounts[row[0]] = Account(
+            id=row[0],
+            name=row[1] or "",
+            domain=row[2] or "",
+            owner_id=row[3],
+            owner=row[4] or "",
+            arr=float(row[5] or 0.0),
+            seats=int(row[6]) if row[6] else None,
+            contract_start=day(row[7]),
+            renewal_date=day(row[8]),
+            cs_stage=row[9],
+            churned_on=day(row[10]),
+        )
+
+    only, only_p = q.only()
+    # Renewals lost: a renewal deal closed lost, with no later renewal won.
+    lost: dict[str, date] = {}
+    won: dict[str, date] = {}
+    for acc, stage, close in _rows(
+        db,
+        "SELECT account_id, LOWER(COALESCE(stage, '')), MAX(close_date) FROM deals "
+        "WHERE archived = 0 AND LOWER(COALESCE(kind, '')) = 'renewal' AND close_date IS NOT NULL"
+        + only
+        + " GROUP BY account_id, LOWER(COALESCE(stage, ''))",
+        only_p,
+    ):
+        when = day(close)
+        if when is None:
+            continue
+        if "lost" in stage:
+            lost[acc] = max(lost.get(acc, when), when)
+        elif "won" in stage:
+            won[acc] = max(won.get(acc, when), when)
+    for acc, when in lost.items():
+        if acc in accounts and (acc not in won or won[acc] < when):
+            accounts[acc] = replace(accounts[acc], renewal_lost_on=when)
+
+    # Usage per (account, week): weighted points, most users of one event, features used.
+    bits = " ".join(f"WHEN ? THEN {1 << i}" for i in range(len(q.features)))
+    usage: dict[str, list[WeekUsage]] = defaultdict(list)
+    feature_sets: dict[int, frozenset[str]] = {}
+    for acc, week, points, users, mask in _rows(
+        db,
+        f"SELECT account_id, week, SUM(count * ({q.weight_sql})), MAX(users), "
+        f"SUM(CASE WHEN count > 0 THEN (CASE event {bits} ELSE 0 END) ELSE 0 END) "
+        "FROM usage_weekly WHERE week >= ?" + only + " GROUP BY account_id, week",
+        [*q.weight_params, *q.features, usage_from, *only_p],
+    ):
+        when = day(week)
+        if when is None or acc not in accounts:
+            continue
+        mask = int(mask or 0)
+        if mask not in feature_sets:
+            feature_sets[mask] = frozenset(f for i, f in enumerate(q.features) if mask & (1 << i))
+        usage[acc].append(
+            WeekUsage(when, float(points or 0.0), int(users or 0), feature_sets[mask])
+        )
+
+    first_use: dict[str, date | None] = {}
+    first_activation: dict[str, date | None] = {}
+    for acc, first, activated in _rows(
+        db,
+        "SELECT account_id, MIN(week), MIN(CASE WHEN event = ? THEN week END) FROM usage_weekly "
+        "WHERE count > 0" + only + " GROUP BY account_id",
+        [settings.analytics.activation_event, *only_p],
+    ):
+        first_use[acc] = day(first)
+        first_activation[acc] = day(activated)
+
+    recent_from = current - timedelta(weeks=rules.trend_recent_weeks)
+    base_from = recent_from - timedelta(weeks=rules.trend_baseline_weeks)
+    windows: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for acc, event, recent, base in _rows(
+        db,
+        "SELECT account_id, event, SUM(CASE WHEN week >= ? THEN count ELSE 0 END), "
+        "SUM(CASE WHEN week < ? THEN count ELSE 0 END) FROM usage_weekly "
+        "WHERE week >= ? AND week < ?" + only + " GROUP BY account_id, event",
+        [
+            recent_from.isoformat(),
+            recent_from.isoformat(),
+            base_from.isoformat(),
+            current.isoformat(),
+            *only_p,
+        ],
+    ):
+        windows[acc][event] = (int(recent or 0), int(base or 0))
+
+    # Admins and champions, with the latest sign of life from the CRM or the analytics.
+    people: dict[str, list[Person]] = defaultdict(list)
+    c_only, c_only_p = q.only("c.account_id")
+    for acc, email, role, last_active, last_seen in _rows(
+        db,
+        "SELECT c.account_id, c.email, LOWER(c.role), c.last_active, "
+        "(SELECT MAX(u.last_seen) FROM user_activity u WHERE u.account_id = c.account_id "
+        "AND c.email IS NOT NULL AND LOWER(u.email) = LOWER(c.email)) FROM contacts c "
+        "WHERE c.archived = 0 AND LOWER(c.role) IN ('admin', 'champion')"
+        + c_only
+        + " ORDER BY c.account_id, c.email",
+        c_only_p,
+    ):
+        seen = [d for d in (day(last_active), day(last_seen)) if d is not None]
+        people[acc].append(Person(email or "", role, max(seen) if seen else None))
+
+    power: dict[str, list[ProductUser]] = defaultdict(list)
+    for acc, email, events, last_seen in _rows(
+        db,
+        "SELECT account_id, email, events_30d, last_seen FROM (SELECT account_id, "
+        "COALESCE(email, user_key) AS email, events_30d, last_seen, ROW_NUMBER() OVER "
+        "(PARTITION BY account_id ORDER BY events_30d DESC, user_key) AS n FROM user_activity "
+        "WHERE events_30d > 0" + only + ") WHERE n <= ?",
+        [*only_p, rules.power_users],
+    ):
+        power[acc].append(ProductUser(email or "", int(events or 0), day(last_seen)))
+
+    seats_used: dict[str, int] = {}
+    for acc, n in _rows(
+        db,
+        "SELECT account_id, COUNT(*) FROM user_activity WHERE last_seen >= ?"
+        + only
+        + " GROUP BY account_id",
+        [(today - timedelta(days=30)).isoformat(), *only_p],
+    ):
+        seats_used[acc] = int(n)
+
+    touches: dict[str, list[Touch]] = defaultdict(list)
+    for acc, occurred, sentiment in _rows(
+        db,
+        "SELECT account_id, occurred_at, sentiment FROM touches WHERE occurred_at >= ?"
+        + only
+        + " UNION ALL SELECT account_id, MAX(occurred_at), NULL FROM touches WHERE 1 = 1"
+        + only
+        + " GROUP BY account_id",
+        [horizon.isoformat(), *only_p, *only_p],
+    ):
+        when = day(occurred)
+        if when is not None:
+            touches[acc].append(Touch(when, sentiment))
+
+    steps: dict[str, list[NextStep]] = defaultdict(list)
+    for acc, title, due, created in _rows(
+        db,
+        "SELECT account_id, title, due_date, created_at FROM next_steps WHERE done = 0" + only,
+        only_p,
+    ):
+        steps[acc].append(NextStep(title or "", day(due), day(created)))
+
+    tickets: dict[str, list[Ticket]] = defaultdict(list)
+    for acc, created, closed, status, priority, escalated, csat, subject in _rows(
+        db,
+        "SELECT account_id, created_at, closed_at, LOWER(COALESCE(status, '')), priority, "
+        "escalated, csat, subject FROM tickets WHERE archived = 0 AND (closed_at IS NULL OR "
+        "closed_at >= ? OR created_at >= ?)" + only,
+        [horizon.isoformat(), horizon.isoformat(), *only_p],
+    ):
+        opened = day(created)
+        if opened is None:
+            continue
+        tickets[acc].append(
+            Ticket(
+                created=opened,
+                closed=day(closed),
+                is_closed=status == "closed",
+                priority=(priority or "").upper(),
+                escalated=bool(escalated),
+                csat=int(csat) if csat is not None else None,
+                subject=subject or "",
+            )
+        )
+
+    surveys: dict[str, list[Survey]] = defaultdict(list)
+    for acc, kind, score, submitted in _rows(
+        db,
+        "SELECT account_id, LOWER(kind), score, submitted_at FROM survey_responses "
+        "WHERE archived = 0 AND submitted_at >= ?" + only,
+        [horizon.isoformat(), *only_p],
+    ):
+        when = day(submitted)
+        if when is not None and score is not None:
+            surveys[acc].append(Survey(kind, int(score), when))
+
+    inputs = {
+        acc_id: AccountInputs(
+            account=acc,
+            usage=tuple(sorted(usage.get(acc_id, ()), key=lambda w: w.week)),
+            first_usage_week=first_use.get(acc_id),
+            first_activation=first_activation.get(acc_id),
+            event_windows=windows.get(acc_id, {}),
+            people=tuple(people.get(acc_id, ())),
+            product_users=tuple(power.get(acc_id, ())),
+            seats_used=seats_used.get(acc_id),
+            touches=tuple(touches.get(acc_id, ())),
+            next_steps=tuple(steps.get(acc_id, ())),
+            tickets=tuple(tickets.get(acc_id, ())),
+            surveys=tuple(surveys.get(acc_id, ())),
+        )
+        for acc_id, acc in accounts.items()
+    }
+
+    def exists(table: str) -> bool:
+        return bool(_rows(db, f"SELECT EXISTS (SELECT 1 FROM {table})")[0][0])
+
+    arrs = sorted(
+        float(r[0] or 0.0) for r in _rows(db, "SELECT arr FROM accounts WHERE archived = 0")
+    )
+    return Book(
+        today=today,
+        inputs=inputs,
+        has_usage=exists("usage_weekly"),
+        has_touches=exists("touches"),
+        has_tickets=exists("tickets"),
+        arrs=arrs,
+    )
+
+
+def load_history(
+    db: sqlite_utils.Database,
+    since: date,
+    before: date,
+    account_ids: Collection[str] | None = None,
+) -> dict[str, dict[date, int]]:
+    """Stored weekly health per account for weeks in [since, before)."""
+    sql = "SELECT account_id, week, health FROM score_history WHERE week >= ? AND week < ?"
+    params: list[Any] = [since.isoformat(), before.isoformat()]
+    if account_ids is not None:
+        sql += " AND account_id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(set(account_ids))))
+    found: dict[str, dict[date, int]] = defaultdict(dict)
+    for acc, week, health in _rows(db, sql, params):
+        when = day(week)
+        if when is not None:
+            found[acc][when] = int(health)
+    return dict(found)
+
+
+def load_book_reference(
+    db: sqlite_utils.Database, settings: Settings, today: date
+) -> tuple[dict[str, str], dict[str, float]]:
+    """Every active account's stored tier and current use per seat (for a partial rescore)."""
+    rules = rules_from_settings(settings)
+    q = _Sql(settings, None)
+    tiers = {
+        acc: tier
+        for acc, tier in _rows(
+            db,
+            "SELECT s.account_id, s.tier FROM scores s JOIN accounts a ON a.id = s.account_id "
+            "WHERE a.archived = 0 AND s.tier IS NOT NULL",
+        )
+    }
+    current = week_start(today)
+    recent_from = current - timedelta(weeks=rules.trend_recent_weeks)
+    per_seat: dict[str, float] = {}
+    for acc, points, users in _rows(
+        db,
+        f"SELECT account_id, SUM(count * ({q.weight_sql})), MAX(users) FROM usage_weekly "
+        "WHERE week >= ? AND week < ? GROUP BY account_id",
+        [*q.weight_params, recent_from.isoformat(), current.isoformat()],
+    ):
+        pts = float(points or 0.0)
+        per_seat[acc] = 0.0 if pts <= 0 else pts / rules.trend_recent_weeks / max(int(users), 1)
+    return tiers, per_seat
