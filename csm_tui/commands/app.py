@@ -1,0 +1,32 @@
+"""`csm-tui` (and `csm-tui app`): open the app on the workspace's cache."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from csm_tui.config import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def open_app(
+    settings: Settings,
+    transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    today: date | None = None,
+) -> int:
+    """Run the app until the user quits; in-app syncs use ``transport_factory`` when given."""
+    # Textual is imported here, not at module level: `csm-tui sync` and friends never load it.
+    from csm_tui.ui.app import CsmApp
+
+    app = CsmApp(settings, today=today, transport_factory=transport_factory)
+    result = app.run()
+    return int(result or 0)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Open the app for the workspace in ``settings``."""
+    return open_app(settings)

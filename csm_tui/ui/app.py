@@ -1,0 +1,739 @@
+"""The csm-tui app: coordinates screens, workers and messages.
+
+Threading (DESIGN.md section 2): every database read or write, every rescore and every sync runs
+in a thread worker with its own SQLite connection; workers post messages (csm_tui.ui.messages)
+and the handlers here are the only code that touches widgets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlite_utils
+from textual import on, work
+from textual.app import App
+from textual.timer import Timer
+
+from csm_tui.config import Settings
+from csm_tui.errors import CsmError
+from csm_tui.store import views
+from csm_tui.store.db import open_cache
+from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
+from csm_tui.ui.messages import (
+    ActionDone,
+    ActionFailed,
+    DetailLoaded,
+    RowsLoaded,
+    StatusLoaded,
+    SyncFinished,
+    SyncProgressed,
+)
+from csm_tui.ui.palette import CsmCommands
+from csm_tui.ui.safe_text import clean
+from csm_tui.ui.screens.account import AccountScreen
+from csm_tui.ui.screens.main import MainScreen
+from csm_tui.ui.themes import (
+    DEFAULT_THEME,
+    VARIABLE_DEFAULTS,
+    load_themes,
+    save_theme,
+    saved_theme,
+    shipped_themes_dir,
+    user_themes_dir,
+)
+
+DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
+STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
+AUTO_SYNC_AFTER_MINUTES = 60  # a configured app syncs on open when the cache is older than this
+BUILTIN_SEGMENTS = ("Renewals at risk", "Going dark", "Expansion-ready", "Onboarding stalled")
+
+Clock = Callable[[], datetime]
+TransportFactory = Callable[[], Any]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _instant(moment: datetime) -> str:
+    """An aware datetime as the cache's UTC instant string."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return clean(text[0] if text else type(exc).__name__, 200)
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """True when the sync failed because the network (or the service) was out of reach."""
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx is a dependency
+        return False
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if isinstance(seen, httpx.TransportError | OSError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if getattr(exc, "offline", False):
+        return True
+    text = str(exc).lower()
+    return any(
+        word in text for word in ("unreachable", "cannot reach", "connect", "offline", "timed out")
+    )
+
+
+class CsmApp(App[int]):
+    """Keyboard-driven triage of a CSM's book from the local cache."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "csm-tui"
+    BINDINGS = APP_BINDINGS
+    COMMANDS = App.COMMANDS | {CsmCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        today: date | None = None,
+        clock: Clock | None = None,
+        transport_factory: TransportFactory | None = None,
+        auto_sync: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock: Clock = clock or _utc_now
+        self.today: date = today or self.clock().astimezone().date()
+        self.transport_factory = transport_factory
+        self.auto_sync = auto_sync
+        self.segment: str | None = None
+        self.filter_text: str | None = None
+        self.total_accounts = 0
+        self.csm_theme_names: list[str] = []
+        self.syncing = False
+        self._generation = 0
+        self._keep: str | None = None
+        self._first_rows = True
+        self._detail_timer: Timer | None = None
+        self._detail_wanted: str | None = None
+        self._status_loaded_once = False
+        self._themes_loaded = False
+        self._load_theme_files()
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def _load_theme_files(self) -> None:
+        dirs = [d for d in (shipped_themes_dir(),) if d is not None]
+        dirs.append(user_themes_dir(self.settings.config_file))
+        themes, self._theme_warnings = load_themes(dirs)
+        for theme in themes:
+            self.register_theme(theme)
+        shipped = ["csm-dark", "csm-light", "csm-high-contrast"]
+        names = [t.name for t in themes]
+        self.csm_theme_names = [n for n in shipped if n in names] + sorted(
+            n for n in names if n not in shipped
+        )
+        wanted = saved_theme(self.settings.data_dir) or self.settings.theme
+        if wanted not in self.available_themes:
+            self._theme_warnings.append(f"Theme {wanted!r} not found; using {DEFAULT_THEME}.")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+
+    def on_mount(self) -> None:
+        keymap = dict(self.settings.keymap)
+        self.set_keymap(keymap)
+        for warning in [*self._theme_warnings, *check_keymap(keymap)]:
+            self.notify(clean(warning, 300), severity="warning", timeout=8)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.push_screen(MainScreen(self.today))
+        self.set_interval(STATUS_REFRESH, self.redraw_status)
+
+    def main_screen_ready(self) -> None:
+        """The main screen is composed: read the list and the status line."""
+        self.reload_rows()
+        self.load_status()
+
+    def _theme_changed(self, theme: Any) -> None:
+        name = getattr(theme, "name", str(theme))
+        try:
+            save_theme(self.settings.data_dir, name)
+        except OSError as exc:
+            self.notify(f"Could not save the theme choice: {exc.strerror}", severity="warning")
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (always at the bottom of the stack)."""
+        return self._main_screen()
+
+    def _main_screen(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("main screen not mounted")
+
+    @contextmanager
+    def _cache(self) -> Iterator[sqlite_utils.Database]:
+        """A connection for this thread only (a SQLite connection belongs to its thread)."""
+        db = open_cache(self.settings.cache_path)
+        try:
+            yield db
+        finally:
+            db.conn.close()
+
+    # -- the attention list ---------------------------------------------------------------
+
+    def reload_rows(self, keep: str | None = None) -> None:
+        """Read the ranked list again (in a worker), keeping the cursor on ``keep``."""
+        self._generation += 1
+        self._keep = keep
+        with suppress(LookupError):
+            self.main.update_view_bar(loading=True)
+        self._load_rows(self._generation, self.segment, self.filter_text)
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def _load_rows(self, generation: int, segment: str | None, text: str | None) -> None:
+        try:
+            with self._cache() as db:
+                ids = self._segment_ids(db, segment) if segment else None
+                rows = views.attention_rows(db, self.today, text=text, account_ids=ids)
+                total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
+        except (CsmError, sqlite3.Error) as exc:
+            self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
+            return
+        self.post_message(RowsLoaded(rows, generation, int(total)))
+
+    def _segment_ids(self, db: sqlite_utils.Database, segment: str) -> list[str] | None:
+        """Account ids in ``segment``, ranked (via the scoring engineer's attention list)."""
+        try:
+            from csm_tui.store.attention import attention_list
+        except ImportError:
+            return None
+        found = attention_list(db, self.settings, self.today, segment=segment)
+        ids: list[str] = []
+        for row in found:
+            value = getattr(row, "account_id", None)
+            if value is None and isinstance(row, dict):
+                value = row.get("account_id")
+            if value is not None:
+                ids.append(str(value))
+        return ids
+
+    def segment_names(self) -> list[str]:
+        """Built-in segments and the user's own, in that order."""
+        names: list[str] = []
+        try:
+            from csm_tui.domain import segments as seg_module
+
+            for attr in ("BUILTIN_SEGMENTS", "BUILT_IN_SEGMENTS", "BUILTINS"):
+                value = getattr(seg_module, attr, None)
+                if value:
+                    names = [getattr(s, "name", s) for s in value]
+                    break
+        except ImportError:
+            pass
+        if not names:
+            names = list(BUILTIN_SEGMENTS)
+        for seg in self.settings.segments:
+            if seg.name not in names:
+                names.append(seg.name)
+        return [str(n) for n in names]
+
+    @on(RowsLoaded)
+    def _rows_loaded(self, message: RowsLoaded) -> None:
+        if message.generation != self._generation:
+            return  # an older request answered late
+        self.total_accounts = message.total_accounts
+        main = self.main
+        attention = main.attention
+        if self.segment or self.filter_text:
+            attention.empty_text = "No account matches. Press escape to show every account."
+        else:
+            attention.empty_text = "No accounts in the cache yet. Press r to sync."
+        attention.set_rows(message.rows, keep=self._keep)
+        main.update_view_bar()
+        if not message.rows:
+            main.detail.show_message(attention.empty_text)
+        if self._first_rows:
+            self._first_rows = False
+            if message.total_accounts == 0 and not self.settings.config_file.exists():
+                self._push_welcome()
+
+    def set_view(self, *, segment: str | None, text: str | None) -> None:
+        """Show ``segment`` and/or filter by ``text`` (None: everything)."""
+        self.segment = segment
+        self.filter_text = text
+        self.reload_rows()
+
+    def clear_marks(self) -> None:
+        """Unmark every account."""
+        self.main.attention.clear_marks()
+
+    def run_screen_action(self, action: str) -> None:
+        """Run a main-screen (or list) action from the palette."""
+        main = self.main
+        if action in {"toggle_mark", "mark_all"}:
+            getattr(main.attention, f"action_{action}")()
+            return
+        if isinstance(self.screen, AccountScreen) and action in {
+            "log_touch",
+            "next_step",
+            "snooze",
+            "enroll",
+        }:
+            getattr(self.screen, f"action_{action}")()
+            return
+        getattr(main, f"action_{action}")()
+
+    # -- the detail -----------------------------------------------------------------------
+
+    def schedule_detail(self, account_id: str | None) -> None:
+        """Load the detail once the cursor rests (a fast j-j-j reads only the last one)."""
+        self._detail_wanted = account_id
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        if account_id is None:
+            return
+        self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, lambda: self.load_detail(account_id))
+
+    def load_detail(self, account_id: str) -> None:
+        """Read one account's detail in a worker."""
+        self._load_detail(account_id)
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load_detail(self, account_id: str) -> None:
+        try:
+            with self._cache() as db:
+                detail = views.account_detail(db, account_id, self.today)
+        except (CsmError, sqlite3.Error) as exc:
+            self.post_message(ActionFailed(f"Cannot read the account: {_one_line(exc)}"))
+            return
+        self.post_message(DetailLoaded(account_id, detail))
+
+    @on(DetailLoaded)
+    def _detail_loaded(self, message: DetailLoaded) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, AccountScreen) and screen.account_id == message.account_id:
+                if message.detail is None:
+                    screen.view.show_message("This account is no longer in the cache.")
+                else:
+                    screen.account_name = message.detail.name
+                    screen.view.show(message.detail, self.today)
+        main = self.main
+        current = main.attention.current
+        if current is None or current.account_id != message.account_id:
+            return  # the cursor moved on
+        if message.detail is None:
+            main.detail.show_message("This account is no longer in the cache.")
+        else:
+            main.detail.show(message.detail, self.today)
+
+    def open_account(self, account_id: str) -> None:
+        """Push the account screen."""
+        self.push_screen(AccountScreen(account_id))
+
+    # -- status ---------------------------------------------------------------------------
+
+    def load_status(self) -> None:
+        """Read the sync and outbox numbers in a worker."""
+        self._load_status()
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def _load_status(self) -> None:
+        try:
+            with self._cache() as db:
+                info = views.status_info(db)
+        except (CsmError, sqlite3.Error) as exc:
+            self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
+            return
+        self.post_message(StatusLoaded(info))
+
+    @on(StatusLoaded)
+    def _status_loaded(self, message: StatusLoaded) -> None:
+        status = self.main.status
+        status.info = message.info
+        self.redraw_status()
+        if not self._status_loaded_once:
+            self._status_loaded_once = True
+            if self._should_auto_sync(message.info):
+                self.action_sync()
+
+    def _sync_configured(self) -> bool:
+        return self.transport_factory is not None or (
+            self.settings.crm.token is not None and self.settings.analytics.token is not None
+        )
+
+    def _should_auto_sync(self, info: views.StatusInfo) -> bool:
+        if self.auto_sync is not None:
+            return self.auto_sync
+        if not self._sync_configured():
+            return False
+        last = views.parse_instant(info.last_synced)
+        return last is None or (self.clock() - last).total_seconds() > AUTO_SYNC_AFTER_MINUTES * 60
+
+    def redraw_status(self) -> None:
+        """Redraw the status line ("synced 7 min ago" ages)."""
+        with suppress(LookupError):
+            self.main.status.redraw(self.clock())
+
+    # -- theme, help, portfolio -----------------------------------------------------------
+
+    def action_next_theme(self) -> None:
+        """Cycle through the csm-tui themes; the choice is saved."""
+        names = self.csm_theme_names or [self.theme]
+        index = names.index(self.theme) if self.theme in names else -1
+        self.use_theme(names[(index + 1) % len(names)])
+
+    def use_theme(self, name: str) -> None:
+        """Switch to theme ``name`` (saved by the theme-changed signal)."""
+        self.theme = name
+        self.notify(f"Theme {name}", timeout=2)
+
+    def action_help(self) -> None:
+        screen_cls = _screen_class("help", "HelpScreen")
+        if screen_cls is None:
+            rows = help_rows(dict(self.settings.keymap))
+            self.notify("\n".join(f"{k:<10} {d}" for k, d in rows), title="Keys", timeout=15)
+            return
+        self.push_screen(screen_cls(help_rows(dict(self.settings.keymap))))
+
+    def action_portfolio(self) -> None:
+        screen_cls = _screen_class("portfolio", "PortfolioScreen")
+        if screen_cls is None:
+            self.notify("The portfolio screen is not available in this build.", severity="warning")
+            return
+        self.push_screen(screen_cls(self.settings, self.today))
+
+    def _push_welcome(self) -> None:
+        screen_cls = _screen_class("welcome", "WelcomeScreen")
+        if screen_cls is None:
+            self.notify(
+                f"Welcome! Write your tokens in {self.settings.config_file}, then press r to "
+                "sync (or try `csm-tui demo`).",
+                timeout=20,
+            )
+            return
+        self.push_screen(screen_cls(self.settings.config_file, self.settings.data_dir))
+
+    # -- local actions --------------------------------------------------------------------
+
+    def _modal(self, module: str, name: str) -> Any:
+        screen_cls = _screen_class(module, name)
+        if screen_cls is None:
+            self.notify(f"{name} is not available in this build.", severity="warning")
+        return screen_cls
+
+    def start_log_touch(self, account_id: str, account_name: str) -> None:
+        """Open the log-touch form (contacts are read in a worker first)."""
+        if self._modal("log_touch", "LogTouchScreen") is not None:
+            self._open_log_touch(account_id, account_name)
+
+    @work(thread=True, group="modal-data", exit_on_error=False)
+    def _open_log_touch(self, account_id: str, account_name: str) -> None:
+        try:
+            with self._cache() as db:
+                contacts = views.contact_choices(db, account_id)
+        except (CsmError, sqlite3.Error) as exc:
+            self.post_message(ActionFailed(f"Cannot read the contacts: {_one_line(exc)}"))
+            return
+        self.call_from_thread(self._push_log_touch, account_id, account_name, contacts)
+
+    def _push_log_touch(
+        self, account_id: str, account_name: str, contacts: list[tuple[str, str]]
+    ) -> None:
+        screen_cls = _screen_class("log_touch", "LogTouchScreen")
+        now = self.clock().astimezone()
+        self.push_screen(
+            screen_cls(clean(account_name, 80), contacts, now),
+            lambda draft: draft is not None and self._write_touch(account_id, draft),
+        )
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _write_touch(self, account_id: str, draft: Any) -> None:
+        from csm_tui.store import actions
+
+        def write(db: sqlite_utils.Database) -> str:
+            touch_id = actions.log_touch(
+                db,
+                account_id=account_id,
+                kind=draft.kind,
+                summary=draft.summary,
+                occurred_at=_instant(draft.occurred_at),
+                contact_id=draft.contact_id or None,
+                sentiment=draft.sentiment or None,
+            )
+            title = getattr(draft, "next_step_title", None)
+            if title:
+                actions.add_next_step(
+                    db,
+                    account_id=account_id,
+                    title=title,
+                    due_date=getattr(draft, "next_step_due", None),
+                    touch_id=touch_id,
+                )
+                return "Touch and next step saved; they will be pushed on the next sync."
+            return "Touch saved; it will be pushed on the next sync."
+
+        self._write(account_id, write)
+
+    def start_next_step(self, account_id: str, account_name: str) -> None:
+        """Open the next-step form."""
+        screen_cls = self._modal("next_step", "NextStepScreen")
+        if screen_cls is None:
+            return
+        self.push_screen(
+            screen_cls(clean(account_name, 80), self.today),
+            lambda draft: draft is not None and self._write_next_step(account_id, draft),
+        )
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _write_next_step(self, account_id: str, draft: Any) -> None:
+        from csm_tui.store import actions
+
+        def write(db: sqlite_utils.Database) -> str:
+            actions.add_next_step(db, account_id=account_id, title=draft.title, due_date=draft.due)
+            return "Next step saved; it will be pushed on the next sync."
+
+        self._write(account_id, write)
+
+    def start_snooze(self, account_id: str, account_name: str) -> None:
+        """Open the snooze form."""
+        screen_cls = self._modal("snooze", "SnoozeScreen")
+        if screen_cls is None:
+            return
+        self.push_screen(
+            screen_cls(clean(account_name, 80), self.today),
+            lambda draft: (
+                draft is not None
+                and self.snooze_account(account_id, draft.until, draft.reason or "")
+            ),
+        )
+
+    def snooze_account(self, account_id: str, until: date, reason: str = "") -> None:
+        """Snooze an account until ``until`` (in a worker); its row leaves the list."""
+        self._write_snooze(account_id, until, reason)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _write_snooze(self, account_id: str, until: date, reason: str) -> None:
+        from csm_tui.store import actions
+
+        def write(db: sqlite_utils.Database) -> str:
+            actions.snooze(db, account_id=account_id, until=until, reason=reason)
+            return f"Snoozed until {until.isoformat()} (u undoes)."
+
+        self._write(account_id, write)
+
+    def start_enroll(self, account_ids: list[str]) -> None:
+        """Open the enroll form for these accounts (it shows its own preview)."""
+        screen_cls = self._modal("enroll", "EnrollScreen")
+        if screen_cls is None:
+            return
+        self.push_screen(
+            screen_cls(self.settings, list(account_ids), self.today),
+            lambda requests: requests is not None and self._write_enroll(requests),
+        )
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _write_enroll(self, requests: list[Any]) -> None:
+        from csm_tui.store import actions
+
+        if not requests:
+            self.post_message(ActionDone(None, "Nobody to enroll: every contact was excluded."))
+            return
+
+        def write(db: sqlite_utils.Database) -> str:
+            actions.enroll(db, list(requests))
+            return f"{len(requests)} enrollments queued; they will be pushed on the next sync."
+
+        self._write(None, write, clear_marks=True, account_ids={r.account_id for r in requests})
+
+    def action_undo(self) -> None:
+        """Take back the last local action not yet pushed."""
+        self._undo()
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def _undo(self) -> None:
+        from csm_tui.store import actions
+
+        try:
+            with self._cache() as db:
+                undone = actions.undo_last(db)
+                if undone is not None and undone.account_id:
+                    self._rescore(db, {undone.account_id})
+        except (CsmError, sqlite3.Error, ValueError) as exc:
+            self.post_message(ActionFailed(f"Undo failed: {_one_line(exc)}"))
+            return
+        if undone is None:
+            self.post_message(ActionDone(None, "Nothing to undo: every action was pushed."))
+            return
+        self.post_message(ActionDone(undone.account_id, f"Undid the {undone.description}."))
+
+    def _write(
+        self,
+        account_id: str | None,
+        write: Callable[[sqlite_utils.Database], str],
+        *,
+        clear_marks: bool = False,
+        account_ids: set[str] | None = None,
+    ) -> None:
+        """Run ``write`` and the rescore in this worker thread, then tell the UI."""
+        try:
+            with self._cache() as db:
+                text = write(db)
+                touched = account_ids or ({account_id} if account_id else set())
+                self._rescore(db, touched)
+        except (CsmError, sqlite3.Error, ValueError) as exc:
+            self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
+            return
+        self.post_message(ActionDone(account_id, text, reload=clear_marks))
+
+    def _rescore(self, db: sqlite_utils.Database, account_ids: set[str]) -> None:
+        """Recompute these accounts' scores (when the scoring module is installed)."""
+        if not account_ids:
+            return
+        try:
+            from csm_tui.store.rescore import rescore
+        except ImportError:
+            return
+        rescore(db, self.settings, self.today, account_ids=sorted(account_ids))
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        self.notify(clean(message.text, 200), timeout=4)
+        main = self.main
+        if message.reload:
+            main.attention.clear_marks()
+        keep = message.account_id
+        current = main.attention.current
+        if keep is not None and main.attention.index_of(keep) is None and current is not None:
+            keep = current.account_id  # e.g. undo of a snooze elsewhere: stay where we are
+        self.reload_rows(keep=keep)
+        self.load_status()
+        if message.account_id:
+            for screen in self.screen_stack:
+                if isinstance(screen, AccountScreen) and screen.account_id == message.account_id:
+                    self.load_detail(message.account_id)
+
+    @on(ActionFailed)
+    def _action_failed(self, message: ActionFailed) -> None:
+        self.notify(clean(message.text, 300), severity="error", timeout=8)
+
+    # -- segments -------------------------------------------------------------------------
+
+    def start_segment(self) -> None:
+        """Choose a segment (None: every account)."""
+        screen_cls = self._modal("segment", "SegmentScreen")
+        if screen_cls is None:
+            return
+
+        def chosen(name: str | None) -> None:
+            # The screen dismisses None for "cancel" and for "all accounts" alike; both mean:
+            # keep the filter text, show the chosen segment (or none).
+            self.set_view(segment=name or None, text=self.filter_text)
+
+        self.push_screen(screen_cls(self.segment_names(), self.segment), chosen)
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def action_sync(self) -> None:
+        """Push the outbox and pull, in a worker; keys keep working meanwhile."""
+        if self.syncing:
+            self.notify("A sync is already running.", timeout=3)
+            return
+        self.syncing = True
+        main = self.main
+        main.status.error = None
+        main.status.show_progress("sync: starting", 0, None)
+        self.redraw_status()
+        self._sync()
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def _sync(self) -> None:
+        try:
+            from csm_tui.sync.engine import sync_blocking
+        except ImportError:
+            self.post_message(SyncFinished(None, "Sync is not available in this build.", False))
+            return
+
+        def progress(p: Any) -> None:
+            self.post_message(
+                SyncProgressed(
+                    str(getattr(p, "stage", "")),
+                    str(getattr(p, "object", "")),
+                    int(getattr(p, "done", 0) or 0),
+                    getattr(p, "total", None),
+                    str(getattr(p, "message", "") or ""),
+                )
+            )
+
+        try:
+            transport = self.transport_factory() if self.transport_factory else None
+            report = sync_blocking(
+                self.settings, transport=transport, progress=progress, today=self.today
+            )
+        except Exception as exc:  # every failure becomes one line in the UI, never a crash
+            offline = _is_network_error(exc)
+            text = _one_line(exc) if isinstance(exc, CsmError) else f"Sync failed: {_one_line(exc)}"
+            self.post_message(SyncFinished(None, text, offline))
+            return
+        self.post_message(SyncFinished(report, None, False))
+
+    @on(SyncProgressed)
+    def _sync_progressed(self, message: SyncProgressed) -> None:
+        label = f"{message.stage} {message.object}".strip()
+        self.main.status.show_progress(label, message.done, message.total)
+
+    @on(SyncFinished)
+    def _sync_finished(self, message: SyncFinished) -> None:
+        self.syncing = False
+        status = self.main.status
+        status.hide_progress()
+        if message.error:
+            status.network = "offline" if message.offline else status.network
+            status.error = message.error
+            if message.offline:
+                self.notify(
+                    f"Offline: showing the cache. {clean(message.error, 200)}",
+                    severity="warning",
+                    timeout=8,
+                )
+            else:
+                self.notify(clean(message.error, 300), severity="error", timeout=10)
+        else:
+            status.network = "online"
+            status.error = None
+            report = message.report
+            pushed = getattr(report, "pushed", 0)
+            failed = getattr(report, "push_failed", 0)
+            text = "Synced."
+            if pushed or failed:
+                text += f" Pushed {pushed}" + (f", {failed} failed." if failed else ".")
+            self.notify(text, timeout=4)
+            current = self.main.attention.current
+            self.reload_rows(keep=current.account_id if current else None)
+            if current is not None:
+                self.load_detail(current.account_id)
+        self.load_status()
+
+
+def _screen_class(module: str, name: str) -> Any:
+    """A screen class from csm_tui.ui.screens.<module>, or None when it is not there."""
+    import importlib
+
+    try:
+        found = importlib.import_module(f"csm_tui.ui.screens.{module}")
+    except ImportError:
+        return None
+    return getattr(found, name, None)

@@ -1,0 +1,71 @@
+"""Messages that workers post to the app; the app's handlers own every widget update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from csm_tui.store.views import AccountDetail, AttentionItem, StatusInfo
+
+
+@dataclass
+class RowsLoaded(Message):
+    """A fresh attention list (the answer to request ``generation``)."""
+
+    rows: list[AttentionItem]
+    generation: int
+    total_accounts: int
+
+
+@dataclass
+class DetailLoaded(Message):
+    """One account's detail, for the pane or the account screen."""
+
+    account_id: str
+    detail: AccountDetail | None
+
+
+@dataclass
+class StatusLoaded(Message):
+    """Sync and outbox numbers for the status line."""
+
+    info: StatusInfo
+
+
+@dataclass
+class ActionDone(Message):
+    """A local action was written and the account rescored."""
+
+    account_id: str | None
+    text: str
+    row: AttentionItem | None = None
+    reload: bool = False
+
+
+@dataclass
+class ActionFailed(Message):
+    """A local action could not be written; ``text`` is one line for the user."""
+
+    text: str
+
+
+@dataclass
+class SyncProgressed(Message):
+    """The sync moved on (stage, object, done, total)."""
+
+    stage: str
+    object: str
+    done: int
+    total: int | None
+    message: str = ""
+
+
+@dataclass
+class SyncFinished(Message):
+    """The sync ended: ``error`` is None on success; ``offline`` when the network was out of reach."""
+
+    report: Any
+    error: str | None
+    offline: bool

@@ -1,0 +1,1 @@
+"""Screens of the app: main, account, and the modals."""

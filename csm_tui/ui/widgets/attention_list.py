@@ -1,0 +1,338 @@
+"""The ranked attention list: a Line API widget that renders only the lines on screen.
+
+Ten thousand accounts cost ten thousand small tuples, never ten thousand widgets. A sticky header
+is line 0; row ``i`` is drawn at virtual line ``i + 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from csm_tui.store.views import AttentionItem
+from csm_tui.ui.keymap import LIST_BINDINGS
+from csm_tui.ui.safe_text import clean, fit
+from csm_tui.ui.widgets.formats import (
+    BAND_SYMBOL,
+    money,
+    renews_days,
+    renews_in,
+    stage_title,
+    trend_arrow,
+)
+
+OPPORTUNITY_CHIP = "★ Opportunity"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column widths for one widget width (0 = column hidden)."""
+
+    rank: int
+    mark: int
+    name: int
+    health: int
+    arr: int
+    renews: int
+    stage: int
+    chips: int
+
+
+def columns_for(width: int, rows: int) -> Columns:
+    """Lay the columns out in ``width`` cells: narrow screens drop reasons, then stage."""
+    rank = max(3, len(str(rows))) + 1
+    mark, health, arr, renews, stage = 2, 8, 7, 8, 11
+    rest = width - (rank + mark + health + arr + renews)
+    if rest >= 16 + stage + 16:
+        name = max(16, min(28, rest - stage - 18))
+        return Columns(rank, mark, name, health, arr, renews, stage, rest - stage - name)
+    if rest >= 16 + stage:
+        return Columns(rank, mark, rest - stage, health, arr, renews, stage, 0)
+    return Columns(rank, mark, max(4, rest), health, arr, renews, 0, 0)
+
+
+class AttentionList(ScrollView, can_focus=True):
+    """Ranked accounts with a cursor and marks; posts Highlighted / Selected / MarksChanged."""
+
+    BINDINGS = LIST_BINDINGS
+    COMPONENT_CLASSES = {
+        "attention-list--header",
+        "attention-list--cursor",
+        "attention-list--marked",
+        "attention-list--band-green",
+        "attention-list--band-yellow",
+        "attention-list--band-red",
+        "attention-list--trend-up",
+        "attention-list--trend-down",
+        "attention-list--opportunity",
+        "attention-list--chip",
+        "attention-list--soon",
+        "attention-list--muted",
+    }
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    @dataclass
+    class Highlighted(Message):
+        """The cursor is on ``item`` (None when the list is empty)."""
+
+        item: AttentionItem | None
+
+    @dataclass
+    class Selected(Message):
+        """Enter (or a double click) on ``item``."""
+
+        item: AttentionItem
+
+    @dataclass
+    class MarksChanged(Message):
+        """The set of marked accounts changed."""
+
+        count: int
+
+    def __init__(self, today: date, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.today = today
+        self.rows: list[AttentionItem] = []
+        self.marked: set[str] = set()
+        self._index: dict[str, int] = {}
+        self.empty_text = "No accounts to show."
+
+    # -- data -----------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[AttentionItem], keep: str | None = None) -> None:
+        """Replace the rows; keep the cursor on account ``keep`` when it is still listed."""
+        previous = self.current.account_id if self.current else None
+        self.rows = rows
+        self._index = {row.account_id: i for i, row in enumerate(rows)}
+        target = keep or previous
+        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        new_cursor = self._index.get(target, min(self.cursor, len(rows) - 1)) if target else 0
+        self.cursor = max(0, new_cursor)
+        self.refresh()
+
+    def replace_row(self, account_id: str, row: AttentionItem | None) -> None:
+        """Update one account's row in place (None removes it, e.g. after a snooze)."""
+        i = self._index.get(account_id)
+        if i is None:
+            return
+        if row is None:
+            del self.rows[i]
+            self.marked.discard(account_id)
+            self._index = {r.account_id: n for n, r in enumerate(self.rows)}
+            self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+            self.cursor = min(self.cursor, max(0, len(self.rows) - 1))
+        else:
+            self.rows[i] = row
+        self.refresh()
+
+    @property
+    def current(self) -> AttentionItem | None:
+        """The highlighted row."""
+        if 0 <= self.cursor < len(self.rows):
+            return self.rows[self.cursor]
+        return None
+
+    def marked_ids(self) -> list[str]:
+        """Marked accounts in rank order."""
+        return [r.account_id for r in self.rows if r.account_id in self.marked]
+
+    def index_of(self, account_id: str) -> int | None:
+        """The row index of an account, if listed."""
+        return self._index.get(account_id)
+
+    # -- cursor ---------------------------------------------------------------------------
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Highlighted(self.current))
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 2)
+
+    def _scroll_cursor_into_view(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)
+        top = round(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        self._scroll_cursor_into_view()
+
+    def action_cursor_down(self) -> None:
+        self.cursor += 1
+
+    def action_cursor_up(self) -> None:
+        self.cursor -= 1
+
+    def action_page_down(self) -> None:
+        self.cursor += self._page
+
+    def action_page_up(self) -> None:
+        self.cursor -= self._page
+
+    def action_first(self) -> None:
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        self.cursor = len(self.rows) - 1
+
+    def action_toggle_mark(self) -> None:
+        item = self.current
+        if item is None:
+            return
+        if item.account_id in self.marked:
+            self.marked.discard(item.account_id)
+        else:
+            self.marked.add(item.account_id)
+        self.post_message(self.MarksChanged(len(self.marked)))
+        self.cursor += 1
+
+    def action_mark_all(self) -> None:
+        """Mark every row in view (the current filter/segment); again to unmark them all."""
+        ids = {r.account_id for r in self.rows}
+        if ids and ids <= self.marked:
+            self.marked -= ids
+        else:
+            self.marked |= ids
+        self.refresh()
+        self.post_message(self.MarksChanged(len(self.marked)))
+
+    def clear_marks(self) -> None:
+        """Forget every mark."""
+        self.marked.clear()
+        self.refresh()
+        self.post_message(self.MarksChanged(0))
+
+    async def _on_click(self, event: Click) -> None:
+        index = round(self.scroll_y) + event.y - 1
+        if event.y == 0 or not 0 <= index < len(self.rows):
+            return
+        if index == self.cursor and event.chain >= 2:
+            self.post_message(self.Selected(self.rows[index]))
+        self.cursor = index
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"attention-list--{name}", partial=True)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        cols = columns_for(width, len(self.rows))
+        if y == 0:
+            return self._header(cols, width, base)
+        index = round(self.scroll_y) + y - 1
+        if not self.rows:
+            if y == 1:
+                text = fit("  " + self.empty_text, width)
+                return Strip([Segment(text, base + self._style("muted"))], width)
+            return Strip.blank(width, base)
+        if index >= len(self.rows):
+            return Strip.blank(width, base)
+        return self._row(index, cols, width, base)
+
+    def _header(self, cols: Columns, width: int, base: Style) -> Strip:
+        parts = [
+            "#".rjust(cols.rank - 1) + " ",
+            " " * cols.mark,
+            fit("Account", cols.name),
+            fit("Health", cols.health),
+            fit("ARR", cols.arr - 1).rjust(cols.arr - 1) + " ",
+            fit(" Renews", cols.renews),
+        ]
+        if cols.stage:
+            parts.append(fit("Stage", cols.stage))
+        if cols.chips:
+            parts.append(fit("Why", cols.chips))
+        style = base + self._style("header")
+        return Strip([Segment(fit("".join(parts), width), style)], width)
+
+    def _row(self, index: int, cols: Columns, width: int, base: Style) -> Strip:
+        item = self.rows[index]
+        is_cursor = index == self.cursor
+        is_marked = item.account_id in self.marked
+        row_style = base
+        if is_marked:
+            row_style += self._style("marked")
+        if is_cursor:
+            row_style += self._style("cursor")
+        muted = self._style("muted")
+        segs: list[Segment] = [
+            Segment(f"{index + 1}".rjust(cols.rank - 1) + " ", row_style + muted),
+            Segment("✓ " if is_marked else "  ", row_style + self._style("marked")),
+        ]
+        name = clean(item.name) or clean(item.domain) or item.account_id
+        if item.opportunity:
+            segs.append(Segment("★ ", row_style + self._style("opportunity")))
+            segs.append(Segment(fit(name, cols.name - 3) + " ", row_style))
+        else:
+            segs.append(Segment(fit(name, cols.name - 1) + " ", row_style))
+        band = item.band or ""
+        band_style = row_style + self._style(f"band-{band}") if band else row_style + muted
+        symbol = BAND_SYMBOL.get(band, "·")
+        health = "—" if item.health is None else str(item.health)
+        segs.append(Segment(f"{symbol} {health:>3} ", band_style))
+        arrow = trend_arrow(item.trend)
+        trend_style = row_style
+        if arrow == "↑":
+            trend_style += self._style("trend-up")
+        elif arrow == "↓":
+            trend_style += self._style("trend-down")
+        segs.append(Segment(fit(arrow, cols.health - 6), trend_style))
+        segs.append(Segment(money(item.arr).rjust(cols.arr - 1)[: cols.arr - 1] + " ", row_style))
+        days = renews_days(item.renewal_date, self.today)
+        soon = days is not None and days <= 60
+        segs.append(
+            Segment(
+                fit(" " + renews_in(item.renewal_date, self.today), cols.renews),
+                row_style + self._style("soon") if soon else row_style,
+            )
+        )
+        if cols.stage:
+            segs.append(Segment(fit(stage_title(item.stage), cols.stage), row_style))
+        if cols.chips:
+            segs.extend(self._chips(item, cols.chips, row_style))
+        return Strip(segs).crop_extend(0, width, row_style)
+
+    def _chips(self, item: AttentionItem, width: int, row_style: Style) -> list[Segment]:
+        chips: list[tuple[str, Style]] = []
+        if item.opportunity:
+            chips.append((OPPORTUNITY_CHIP, row_style + self._style("opportunity")))
+        chip_style = row_style + self._style("chip")
+        chips.extend((clean(c, 60), chip_style) for c in item.reasons)
+        segs: list[Segment] = []
+        used = 0
+        for n, (text, style) in enumerate(chips):
+            sep = " · " if n else ""
+            piece = sep + text
+            if used + cell_len(piece) > width:
+                room = width - used
+                if room > 1:
+                    segs.append(Segment(fit(piece, room), style))
+                    used = width
+                break
+            segs.append(Segment(piece, style))
+            used += cell_len(piece)
+        if used < width:
+            segs.append(Segment(" " * (width - used), row_style))
+        return segs

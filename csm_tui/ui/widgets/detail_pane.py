@@ -1,0 +1,205 @@
+"""The detail of one account: header, stage stepper, health drivers, usage, timeline, contacts,
+tickets and surveys. The side pane shows it compactly; the account screen shows it all."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from csm_tui.store.views import AccountDetail
+from csm_tui.ui.safe_text import clean
+from csm_tui.ui.widgets.driver_bars import DriverBars
+from csm_tui.ui.widgets.formats import (
+    BAND_SYMBOL,
+    BAND_WORD,
+    days_ago,
+    money_full,
+    renews_in,
+    trend_arrow,
+)
+from csm_tui.ui.widgets.sparkline import Sparkline
+from csm_tui.ui.widgets.stage_stepper import StageStepper
+
+COMPACT_ROWS = 4
+FULL_ROWS = 30
+
+
+def _section(title: str) -> Content:
+    return Content.styled(title, "bold $secondary")
+
+
+def header_content(d: AccountDetail, today: date) -> Content:
+    """Name, tier, owner, ARR, renewal."""
+    band = d.band or ""
+    parts: list[str | tuple[str, str] | Content] = [(clean(d.name, 80) or d.account_id, "bold")]
+    if d.opportunity:
+        parts.append(("  ★ Opportunity", "bold $opportunity"))
+    if d.snoozed_until:
+        parts.append((f"  (snoozed until {d.snoozed_until})", "$text-muted"))
+    parts.append("\n")
+    facts = [
+        clean(d.domain, 60) or "no domain",
+        f"tier {d.tier or '—'}",
+        f"owner {clean(d.owner, 40) or '—'}",
+    ]
+    parts.append((" · ".join(facts), "$text-muted"))
+    parts.append("\n")
+    renewal = d.renewal_date or "—"
+    parts.append(f"ARR {money_full(d.arr)} · renews {renewal} ({renews_in(d.renewal_date, today)})")
+    if d.seats:
+        parts.append(f" · {d.seats} seats")
+    if d.churned_on:
+        parts.append((f" · churned {d.churned_on}", "$band-red"))
+    parts.append("\n")
+    health = "—" if d.health is None else str(d.health)
+    trend = "" if d.trend is None else f" {trend_arrow(d.trend)} {d.trend:+d} in 4 wk"
+    parts.append(("Health ", "bold"))
+    parts.append(
+        (
+            f"{BAND_SYMBOL.get(band, '·')} {health} {BAND_WORD.get(band, '')}{trend}",
+            f"bold $band-{band}" if band in BAND_SYMBOL else "$text-muted",
+        )
+    )
+    if d.reasons:
+        parts.append("\n")
+        parts.append((" · ".join(clean(r, 60) for r in d.reasons), "$chip"))
+    return Content.assemble(*parts)
+
+
+def timeline_content(d: AccountDetail, today: date, rows: int) -> Content:
+    """Open next steps first, then the latest touches."""
+    lines: list[Content] = [_section("Next steps")]
+    if not d.next_steps:
+        lines.append(Content.styled("  none open", "$text-muted"))
+    for step in d.next_steps[:rows]:
+        due = step.due_date or "no due date"
+        lines.append(
+            Content.assemble(
+                ("  ☐ ", "bold"),
+                (f"{due} ", "bold $band-red" if step.overdue else "$text-muted"),
+                clean(step.title, 120),
+            )
+        )
+    lines.append(_section("Timeline"))
+    if not d.touches:
+        lines.append(Content.styled("  no touches yet", "$text-muted"))
+    for touch in d.touches[:rows]:
+        who = f" with {clean(touch.contact, 40)}" if touch.contact else ""
+        mood = {"positive": " +", "negative": " −"}.get(touch.sentiment or "", "")
+        lines.append(
+            Content.assemble(
+                (f"  {touch.occurred_at[:10]} ", "$text-muted"),
+                (f"{touch.kind}{who}{mood}", "bold"),
+                (" (waiting to push)", "$warning") if touch.waiting else "",
+                "\n    ",
+                clean(touch.summary, 300),
+            )
+        )
+    return Content("\n").join(lines)
+
+
+def contacts_content(d: AccountDetail, today: date, rows: int) -> Content:
+    """Contacts with role, last active and sequence state."""
+    lines: list[Content] = [_section("Contacts")]
+    if not d.contacts:
+        lines.append(Content.styled("  none", "$text-muted"))
+    for c in d.contacts[:rows]:
+        lines.append(
+            Content.assemble(
+                ("  ", ""),
+                (clean(c.name, 40), "bold"),
+                (f" {c.role}", "$accent"),
+                (f" · {clean(c.email, 50)}", "$text-muted") if c.email else "",
+                (f" · active {days_ago(c.last_active, today)}", "$text-muted"),
+                (f" · {clean(c.sequence, 60)}", "$primary") if c.sequence else "",
+            )
+        )
+    if len(d.contacts) > rows:
+        lines.append(Content.styled(f"  … {len(d.contacts) - rows} more", "$text-muted"))
+    return Content("\n").join(lines)
+
+
+def support_content(d: AccountDetail, today: date, rows: int) -> Content:
+    """Open tickets, and the latest NPS and CSAT."""
+    lines: list[Content] = [_section("Open tickets")]
+    if not d.tickets:
+        lines.append(Content.styled("  none", "$text-muted"))
+    for t in d.tickets[:rows]:
+        lines.append(
+            Content.assemble(
+                (f"  {t.priority or '—':<7} ", "$band-red" if t.escalated else "$text-muted"),
+                clean(t.subject, 100),
+                (" (escalated)", "bold $band-red") if t.escalated else "",
+                (f" · opened {days_ago(t.created_at, today)}", "$text-muted"),
+            )
+        )
+    lines.append(_section("Surveys"))
+    for label, survey in (("NPS", d.nps), ("CSAT", d.csat)):
+        if survey is None:
+            lines.append(Content.styled(f"  {label} none", "$text-muted"))
+            continue
+        comment = f' "{clean(survey.comment, 100)}"' if survey.comment else ""
+        lines.append(
+            Content.assemble(
+                (f"  {label} ", "bold"),
+                str(survey.score),
+                (f" · {days_ago(survey.submitted_at, today)}", "$text-muted"),
+                comment,
+            )
+        )
+    return Content("\n").join(lines)
+
+
+class AccountView(VerticalScroll):
+    """Everything about one account; ``full`` shows every row instead of the latest few."""
+
+    def __init__(self, *, full: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.full = full
+        self.account_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.styled("Loading…", "$text-muted"), id="detail-header")
+        yield StageStepper(id="detail-stage")
+        yield Static(_section("Health drivers"), classes="detail-title")
+        yield DriverBars(id="detail-drivers")
+        yield Sparkline(id="detail-usage")
+        yield Sparkline(id="detail-history")
+        yield Static(id="detail-timeline")
+        yield Static(id="detail-contacts")
+        yield Static(id="detail-support")
+
+    def show_message(self, text: str) -> None:
+        """Show a line instead of an account (empty list, account gone)."""
+        self.account_id = None
+        self.query_one("#detail-header", Static).update(Content.styled(text, "$text-muted"))
+        for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
+            widget.display = False
+        for name in ("timeline", "contacts", "support"):
+            self.query_one(f"#detail-{name}", Static).update("")
+
+    def show(self, detail: AccountDetail, today: date) -> None:
+        """Render ``detail``."""
+        self.account_id = detail.account_id
+        rows = FULL_ROWS if self.full else COMPACT_ROWS
+        for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
+            widget.display = True
+        self.query_one("#detail-header", Static).update(header_content(detail, today))
+        self.query_one(StageStepper).show(detail.stage, detail.stage_reason)
+        reason_width = 90 if self.full else 48
+        self.query_one(DriverBars).show(detail.drivers, reason_width)
+        usage = [v for _, v in detail.usage]
+        last = f"{usage[-1]:,} events last week" if usage else ""
+        self.query_one("#detail-usage", Sparkline).show("Usage  ", usage, last, low=0)
+        history = [v for _, v in detail.score_history]
+        hist = f"{history[0]} → {history[-1]}" if history else ""
+        self.query_one("#detail-history", Sparkline).show("Health ", history, hist, low=0, high=100)
+        self.query_one("#detail-timeline", Static).update(timeline_content(detail, today, rows))
+        self.query_one("#detail-contacts", Static).update(contacts_content(detail, today, rows))
+        self.query_one("#detail-support", Static).update(support_content(detail, today, rows))
+        if not self.full:
+            self.scroll_home(animate=False)

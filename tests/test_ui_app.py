@@ -1,0 +1,444 @@
+"""The app, driven as a user would (App.run_test): the ranked list, the detail, snooze, filter,
+undo, theme persistence, and hostile names shown literally.
+
+The small hand-made cache here (`fill_cache`) is shared with the snapshot tests.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlite_utils
+
+from csm_tui.config import Settings
+from csm_tui.store import actions
+from csm_tui.store.db import open_cache
+from csm_tui.ui.app import CsmApp
+
+TODAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+HOSTILE = "[bold red]Acme[/]"
+
+
+def _drivers(usage: int, people: int, reason: str) -> str:
+    return json.dumps(
+        [
+            {"component": "usage", "points": usage, "max": 30, "reason": reason},
+            {"component": "adoption", "points": 10, "max": 15, "reason": "4 of 5 key features"},
+            {
+                "component": "people",
+                "points": people,
+                "max": 15,
+                "reason": "Admin inactive 14 days",
+            },
+            {"component": "relationship", "points": 8, "max": 15, "reason": "No touch 31 days"},
+            {"component": "support", "points": 10, "max": 10, "reason": "No open tickets"},
+            {"component": "sentiment", "points": 9, "max": 15, "reason": "NPS 7 (passive)"},
+        ]
+    )
+
+
+ACCOUNTS = [
+    # id, name, domain, arr, renewal, health, band, trend, stage, priority, reasons, opportunity
+    (
+        "101",
+        "Acme Analytics",
+        "acme.io",
+        120_000,
+        "2026-12-16",
+        38,
+        "red",
+        -17,
+        "renewal",
+        95.0,
+        ["Renews in 23 d", "Health 38 (−17 in 4 wk)", "No touch 31 d"],
+        0,
+    ),
+    (
+        "102",
+        HOSTILE,
+        "hostile.example",
+        64_000,
+        "2027-03-01",
+        55,
+        "yellow",
+        -6,
+        "adoption",
+        80.0,
+        ["Usage −35%", "Champion quiet 21 d"],
+        0,
+    ),
+    (
+        "103",
+        "Globex",
+        "globex.com",
+        250_000,
+        "2027-06-30",
+        82,
+        "green",
+        9,
+        "expansion",
+        60.0,
+        ["Seats 96% used", "Usage +40%"],
+        1,
+    ),
+    (
+        "104",
+        "Initech",
+        "initech.com",
+        18_000,
+        "2027-09-01",
+        48,
+        "yellow",
+        0,
+        "onboarding",
+        50.0,
+        ["Not activated after 30 d"],
+        0,
+    ),
+    (
+        "105",
+        "Umbrella",
+        "umbrella.co",
+        40_000,
+        "2027-10-01",
+        90,
+        "green",
+        2,
+        "retention",
+        10.0,
+        [],
+        0,
+    ),
+    (
+        "106",
+        "Stark Industries",
+        "stark.com",
+        0,
+        None,
+        12,
+        "red",
+        -30,
+        "win-back",
+        5.0,
+        ["Churned 2026-10-01"],
+        0,
+    ),
+]
+
+
+def fill_cache(db: sqlite_utils.Database, *, synced_minutes_ago: int = 7) -> None:
+    """Write the accounts and everything the detail pane shows."""
+    db["owners"].insert(
+        {
+            "id": "o1",
+            "email": "dana@vendor.example",
+            "first_name": "Dana",
+            "last_name": "Reyes",
+            "user_id": "u1",
+            "teams": "[]",
+            "archived": 0,
+        }
+    )
+    for (
+        aid,
+        name,
+        domain,
+        arr,
+        renewal,
+        health,
+        band,
+        trend,
+        stage,
+        priority,
+        reasons,
+        opportunity,
+    ) in ACCOUNTS:
+        db["accounts"].insert(
+            {
+                "id": aid,
+                "name": name,
+                "domain": domain,
+                "owner_id": "o1",
+                "arr": arr,
+                "seats": 50,
+                "contract_start": "2025-12-16",
+                "renewal_date": renewal,
+                "archived": 0,
+                "industry": "Software",
+                "churned_on": "2026-10-01" if stage == "win-back" else None,
+            }
+        )
+        db["scores"].insert(
+            {
+                "account_id": aid,
+                "computed_at": NOW.isoformat(),
+                "health": health,
+                "band": band,
+                "drivers": _drivers(health // 4, 6, "Weekly usage down 35% vs baseline"),
+                "stage": stage,
+                "stage_reason": f"Stage {stage}: contract and usage say so",
+                "tier": "high-touch" if arr >= 60_000 else "pooled",
+                "priority": priority,
+                "reasons": json.dumps(reasons),
+                "trend": trend,
+                "opportunity": opportunity,
+            }
+        )
+        for w in range(8):
+            week = (TODAY - timedelta(days=TODAY.weekday(), weeks=8 - w)).isoformat()
+            db["usage_weekly"].insert(
+                {
+                    "account_id": aid,
+                    "week": week,
+                    "event": "login",
+                    "count": 100 + w * (5 if trend >= 0 else -10),
+                    "users": 5,
+                }
+            )
+            db["score_history"].insert(
+                {"account_id": aid, "week": week, "health": max(0, health - trend + w * trend // 8)}
+            )
+        db["contacts"].insert(
+            {
+                "id": f"c{aid}",
+                "account_id": aid,
+                "first_name": "Jane",
+                "last_name": f"Doe{aid}",
+                "email": f"jane@{domain}",
+                "title": "VP Ops",
+                "role": "champion",
+                "unsubscribed": 0,
+                "bounced": 0,
+                "last_active": "2026-11-09T10:00:00+00:00",
+                "archived": 0,
+            }
+        )
+    db["touches"].insert(
+        {
+            "id": "crm:note:1",
+            "account_id": "104",
+            "contact_id": "c104",
+            "kind": "call",
+            "occurred_at": "2026-11-20T15:00:00+00:00",
+            "summary": "Discussed the kubernetes migration plan\x1b[2J",
+            "sentiment": "positive",
+            "remote_id": "1",
+            "origin": "crm",
+            "created_at": "2026-11-20T15:05:00+00:00",
+        }
+    )
+    db["touches"].insert(
+        {
+            "id": "crm:note:2",
+            "account_id": "101",
+            "contact_id": "c101",
+            "kind": "email",
+            "occurred_at": "2026-10-23T09:00:00+00:00",
+            "summary": "Sent the renewal quote",
+            "sentiment": None,
+            "remote_id": "2",
+            "origin": "crm",
+            "created_at": "2026-10-23T09:00:00+00:00",
+        }
+    )
+    db["next_steps"].insert(
+        {
+            "id": "ns1",
+            "account_id": "101",
+            "title": "Call about renewal terms",
+            "due_date": "2026-11-20",
+            "done": 0,
+            "origin": "crm",
+            "created_at": "2026-11-01T00:00:00+00:00",
+        }
+    )
+    db["tickets"].insert(
+        {
+            "id": "t1",
+            "account_id": "101",
+            "subject": "Exports time out [urgent]",
+            "status": "open",
+            "priority": "HIGH",
+            "escalated": 1,
+            "created_at": "2026-11-10T00:00:00+00:00",
+            "archived": 0,
+        }
+    )
+    db["survey_responses"].insert(
+        {
+            "id": "s1",
+            "account_id": "101",
+            "contact_id": "c101",
+            "kind": "nps",
+            "score": 6,
+            "comment": "Slow exports",
+            "submitted_at": "2026-10-01T00:00:00+00:00",
+            "archived": 0,
+        }
+    )
+    synced = (NOW - timedelta(minutes=synced_minutes_ago)).isoformat(timespec="microseconds")
+    for obj in ("companies", "contacts"):
+        db["sync_state"].insert(
+            {
+                "source": "crm",
+                "object": obj,
+                "cursor": None,
+                "sync_started_at": synced,
+                "last_success": synced,
+                "last_error": None,
+                "stats": "{}",
+            }
+        )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(settings: Settings, db: sqlite_utils.Database) -> Settings:
+    """The default workspace's cache, filled with the six accounts."""
+    fill_cache(db)
+    return settings
+
+
+def make_app(settings: Settings, **kwargs: object) -> CsmApp:
+    """The app on the test cache, at a fixed day and clock, never syncing by itself."""
+    return CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False, **kwargs)
+
+
+async def settle(pilot: object) -> None:
+    """Let workers finish and their messages be handled."""
+    app = pilot.app  # type: ignore[attr-defined]
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.15)  # type: ignore[attr-defined]  # past the detail debounce
+
+
+def names(app: CsmApp) -> list[str]:
+    return [row.name for row in app.main.attention.rows]
+
+
+def list_text(app: CsmApp) -> str:
+    """The attention list as shown: every visible line's text."""
+    widget = app.main.attention
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+# -- the stories ----------------------------------------------------------------------------
+
+
+async def test_list_is_ranked_and_the_detail_follows_the_cursor(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert names(app) == [
+            "Acme Analytics",
+            HOSTILE,
+            "Globex",
+            "Initech",
+            "Umbrella",
+            "Stark Industries",
+        ]
+        assert app.main.detail.account_id == "101"
+        shown = list_text(app)
+        assert "Renews in 23 d" in shown and "★ Opportunity" in shown
+        await pilot.press("j", "j")
+        await settle(pilot)
+        assert app.main.attention.current.name == "Globex"
+        assert app.main.detail.account_id == "103"
+        await pilot.press("end")
+        await settle(pilot)
+        assert app.main.detail.account_id == "106"
+
+
+async def test_snooze_takes_the_account_off_the_list(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.snooze_account("101", TODAY + timedelta(days=7), "waiting for legal")
+        await settle(pilot)
+        assert "Acme Analytics" not in names(app)
+        assert app.main.attention.current.name == HOSTILE
+    db = open_cache(filled.cache_path)
+    assert db["snoozes"].get("101")["until"] == "2026-11-30"
+    db.conn.close()
+
+
+async def test_filter_finds_an_account_by_a_word_from_its_notes(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"kubernetes", "enter")
+        await settle(pilot)
+        assert names(app) == ["Initech"]
+        assert app.main.detail.account_id == "104"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(names(app)) == 6
+
+
+async def test_undo_takes_back_the_unpushed_touch(filled: Settings) -> None:
+    db = open_cache(filled.cache_path)
+    touch_id = actions.log_touch(
+        db, account_id="103", kind="call", summary="Talked expansion", occurred_at=NOW.isoformat()
+    )
+    db.conn.close()
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+    db = open_cache(filled.cache_path)
+    assert db["touches"].count_where("id = ?", [touch_id]) == 0
+    assert db["outbox"].count == 0
+    db.conn.close()
+
+
+async def test_theme_choice_survives_a_restart(filled: Settings) -> None:
+    first = make_app(filled)
+    async with first.run_test(size=(120, 40)) as pilot:
+        assert first.theme == "csm-dark"
+        await pilot.press("t")
+        await pilot.pause()
+        assert first.theme == "csm-light"
+    second = make_app(filled)
+    async with second.run_test(size=(120, 40)) as pilot:
+        assert second.theme == "csm-light"
+        await pilot.press("t")
+        await pilot.pause()
+        assert second.theme == "csm-high-contrast"
+    assert json.loads((filled.data_dir / "ui-state.json").read_text())["theme"] == (
+        "csm-high-contrast"
+    )
+
+
+async def test_hostile_names_and_notes_show_literally(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert HOSTILE in list_text(app)
+        await pilot.press("j")
+        await settle(pilot)
+        header = app.main.query_one("#detail-header")
+        assert HOSTILE in str(header.render())
+        await pilot.press("/", *"kubernetes", "enter")
+        await settle(pilot)
+        timeline = str(app.main.query_one("#detail-timeline").render())
+        assert "Discussed the kubernetes migration plan" in timeline
+        assert "\x1b" not in timeline
+
+
+async def test_keys_are_rebindable_through_settings(filled: Settings) -> None:
+    filled.keymap = {"cursor-down": "x", "next-theme": "ctrl+t"}
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.main.attention.current.name == HOSTILE
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme == "csm-light"
