@@ -19,12 +19,17 @@ BAND_SYMBOLS = {GREEN: "●", YELLOW: "◐", RED: "○"}
 STAGES = ("Win-back", "Renewal", "Onboarding", "Expansion", "Adoption", "Retention")
 TIERS = ("high-touch", "pooled", "tech-touch")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Terminal escape sequences (CSI, OSC, DCS/APC, two-byte ones), removed whole.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def plain(text: str | None) -> str:
-    """Untrusted text made safe to show: control and bidi characters become spaces."""
-    return _CONTROL.sub(" ", text or "").strip()
+    """Untrusted text made safe to show on one line: escapes removed, controls become spaces."""
+    return _CONTROL.sub(" ", _ESCAPES.sub("", text or "")).strip()
 
 
 def week_start(day: date) -> date:
@@ -76,7 +81,6 @@ class ScoringRules:
     expansion_seat_share: float = 0.9
     expansion_growth_ratio: float = 1.3
     power_users: int = 3
-    touch_sentiment_max_age_days: int = 90
 
 
 @dataclass(frozen=True, slots=True)

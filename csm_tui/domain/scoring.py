@@ -396,13 +396,9 @@ def _sentiment(
         texts.append(f"CSAT {score}/5 ({_ago(today, when)})")
         if score <= 2 and not chip:
             chip = f"CSAT {score}/5"
-    felt = [
-        t
-        for t in inputs.touches
-        if t.sentiment
-        and t.occurred <= today
-        and (today - t.occurred).days <= rules.touch_sentiment_max_age_days
-    ]
+    # The latest touch that recorded a feeling counts however old it is: letting a bad one
+    # expire would make an account look better for being left alone.
+    felt = [t for t in inputs.touches if t.sentiment and t.occurred <= today]
     if felt:
         last = max(felt, key=lambda t: t.occurred)
         value = {"positive": 100.0, "neutral": 60.0}.get(last.sentiment or "", 0.0)
