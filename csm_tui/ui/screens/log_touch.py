@@ -38,6 +38,24 @@ SENTIMENTS: tuple[tuple[str | None, str], ...] = (
 SUMMARY_MAX = 4000  # a CRM note body is long enough; this keeps a paste from flooding it
 
 
+class ChoiceSet(RadioSet):
+    """A radio group whose arrow keys choose as they move (as radio groups do on the web), so
+    choosing the kind of touch is one key, not two."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,right", "choose(1)", "Next option", show=False),
+        Binding("up,left", "choose(-1)", "Previous option", show=False),
+    ]
+
+    def action_choose(self, step: int) -> None:
+        """Move to the next (1) or previous (-1) option and choose it."""
+        if step > 0:
+            self.action_next_button()
+        else:
+            self.action_previous_button()
+        self.action_toggle_button()
+
+
 def _when_text(moment: datetime, now: datetime) -> str:
     """How the parsed time reads back to the user: 'now', 'Sat 21 Nov 14:00'."""
     if abs((now - moment).total_seconds()) < 60:
@@ -133,7 +151,7 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
         with form:
             with Horizontal(classes="row"):
                 yield Label("Kind")
-                with RadioSet(id="kind", compact=True):
+                with ChoiceSet(id="kind", compact=True):
                     for n, (_, label) in enumerate(KINDS):
                         yield RadioButton(label, value=n == 0, compact=True)
             with Horizontal(classes="row"):
@@ -149,7 +167,7 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
                 yield TextArea(id="summary", compact=True, soft_wrap=True, show_line_numbers=False)
             with Horizontal(classes="row"):
                 yield Label("Sentiment")
-                with RadioSet(id="sentiment", compact=True):
+                with ChoiceSet(id="sentiment", compact=True):
                     for n, (_, label) in enumerate(SENTIMENTS):
                         yield RadioButton(label, value=n == 0, compact=True)
             with Horizontal(classes="row"):
