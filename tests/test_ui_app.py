@@ -442,3 +442,38 @@ async def test_keys_are_rebindable_through_settings(filled: Settings) -> None:
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.theme == "csm-light"
+
+
+async def test_a_segment_shows_only_its_accounts(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "Expansion-ready" in app.segment_names()
+        app.set_view(segment="Expansion-ready", text=None)
+        await settle(pilot)
+        assert names(app) == ["Globex"]
+        view_bar = str(app.main.query_one("#view-bar").render())
+        assert "Expansion-ready" in view_bar and "1 of 6 accounts" in view_bar
+
+
+def test_every_key_action_is_in_the_command_palette(filled: Settings) -> None:
+    from csm_tui.ui.palette import palette_commands
+
+    app = make_app(filled)
+    offered = " ".join(name.lower() for name, _, _ in palette_commands(app))
+    for word in (
+        "log a touch",
+        "next step",
+        "snooze",
+        "enroll",
+        "filter",
+        "segment",
+        "portfolio",
+        "sync",
+        "undo",
+        "theme",
+        "help",
+        "mark all",
+        "quit",
+    ):
+        assert word in offered

@@ -7,12 +7,14 @@ these from thread workers, each with its own connection.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
+
+from csm_tui.domain.segments import Segment, SegmentView, find_segment, segment_matches
 
 # The first screen reads at most this many rows: one bounded query even for a huge book.
 ATTENTION_LIMIT = 20_000
@@ -448,3 +450,49 @@ def parse_instant(text: str | None) -> datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def segment_account_ids(
+    db: sqlite_utils.Database,
+    today: date,
+    name: str,
+    segments: Sequence[Segment],
+    drop_points: int,
+) -> list[str]:
+    """Ids of the accounts in segment ``name`` (unknown segment: none), by the domain's rules."""
+    segment = find_segment(name, segments)
+    if segment is None:
+        return []
+    rows = db.execute(
+        "SELECT a.id, a.name, a.domain, COALESCE(o.email, ''), s.stage, s.tier, s.band, "
+        "a.renewal_date, (SELECT MAX(occurred_at) FROM touches t WHERE t.account_id = a.id), "
+        "s.trend, s.opportunity "
+        "FROM accounts a LEFT JOIN scores s ON s.account_id = a.id "
+        "LEFT JOIN owners o ON o.id = a.owner_id WHERE a.archived = 0"
+    ).fetchall()
+    found: list[str] = []
+    for r in rows:
+        view = SegmentView(
+            name=r[1] or "",
+            domain=r[2] or "",
+            owner=r[3],
+            stage=r[4] or "",
+            tier=r[5] or "",
+            band=r[6],
+            renewal_date=_day(r[7]),
+            last_touch=_day(r[8]),
+            dropped=r[9] is not None and r[9] <= -drop_points,
+            opportunity=bool(r[10]),
+        )
+        if segment_matches(segment, view, today):
+            found.append(r[0])
+    return found
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None

@@ -49,7 +49,6 @@ from csm_tui.ui.themes import (
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
 STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
 AUTO_SYNC_AFTER_MINUTES = 60  # a configured app syncs on open when the cache is older than this
-BUILTIN_SEGMENTS = ("Renewals at risk", "Going dark", "Expansion-ready", "Onboarding stalled")
 
 Clock = Callable[[], datetime]
 TransportFactory = Callable[[], Any]
@@ -215,12 +214,35 @@ class CsmApp(App[int]):
             return
         self.post_message(RowsLoaded(rows, generation, int(total)))
 
+    def _segments(self) -> list[Any]:
+        from csm_tui.domain.segments import Segment, all_segments
+
+        custom = [
+            Segment(
+                name=seg.name,
+                stage=tuple(seg.stage),
+                tier=tuple(seg.tier),
+                band=tuple(seg.band),
+                renewal_within_days=seg.renewal_within_days,
+                inactive_days=seg.inactive_days,
+                health_dropped=seg.health_dropped,
+                opportunity=seg.opportunity,
+                owner=seg.owner,
+                text=seg.text,
+            )
+            for seg in self.settings.segments
+        ]
+        return all_segments(custom)
+
     def _segment_ids(self, db: sqlite_utils.Database, segment: str) -> list[str] | None:
-        """Account ids in ``segment``, ranked (via the scoring engineer's attention list)."""
+        """Account ids in ``segment``, ranked (the scoring engineer's attention list when it is
+        there, else the domain's segment rules over the stored scores)."""
         try:
             from csm_tui.store.attention import attention_list
         except ImportError:
-            return None
+            return views.segment_account_ids(
+                db, self.today, segment, self._segments(), self.settings.scoring.drop_points
+            )
         found = attention_list(db, self.settings, self.today, segment=segment)
         ids: list[str] = []
         for row in found:
@@ -233,23 +255,7 @@ class CsmApp(App[int]):
 
     def segment_names(self) -> list[str]:
         """Built-in segments and the user's own, in that order."""
-        names: list[str] = []
-        try:
-            from csm_tui.domain import segments as seg_module
-
-            for attr in ("BUILTIN_SEGMENTS", "BUILT_IN_SEGMENTS", "BUILTINS"):
-                value = getattr(seg_module, attr, None)
-                if value:
-                    names = [getattr(s, "name", s) for s in value]
-                    break
-        except ImportError:
-            pass
-        if not names:
-            names = list(BUILTIN_SEGMENTS)
-        for seg in self.settings.segments:
-            if seg.name not in names:
-                names.append(seg.name)
-        return [str(n) for n in names]
+        return [s.name for s in self._segments()]
 
     @on(RowsLoaded)
     def _rows_loaded(self, message: RowsLoaded) -> None:
@@ -465,7 +471,8 @@ class CsmApp(App[int]):
         from csm_tui.store import actions
 
         def write(db: sqlite_utils.Database) -> str:
-            touch_id = actions.log_touch(
+            title = draft.next_step_title or None
+            actions.log_touch(
                 db,
                 account_id=account_id,
                 kind=draft.kind,
@@ -473,16 +480,10 @@ class CsmApp(App[int]):
                 occurred_at=_instant(draft.occurred_at),
                 contact_id=draft.contact_id or None,
                 sentiment=draft.sentiment or None,
+                next_step_title=title,
+                next_step_due=draft.next_step_due if title else None,
             )
-            title = getattr(draft, "next_step_title", None)
             if title:
-                actions.add_next_step(
-                    db,
-                    account_id=account_id,
-                    title=title,
-                    due_date=getattr(draft, "next_step_due", None),
-                    touch_id=touch_id,
-                )
                 return "Touch and next step saved; they will be pushed on the next sync."
             return "Touch saved; it will be pushed on the next sync."
 

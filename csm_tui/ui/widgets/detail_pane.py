@@ -161,6 +161,7 @@ class AccountView(VerticalScroll):
         super().__init__(id=id)
         self.full = full
         self.account_id: str | None = None
+        self._shown: tuple[AccountDetail, date] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("Loading…", "$text-muted"), id="detail-header")
@@ -173,9 +174,14 @@ class AccountView(VerticalScroll):
         yield Static(id="detail-contacts")
         yield Static(id="detail-support")
 
+    def on_resize(self) -> None:
+        if self._shown is not None:  # the layout of the drivers depends on the width
+            self.show(*self._shown)
+
     def show_message(self, text: str) -> None:
         """Show a line instead of an account (empty list, account gone)."""
         self.account_id = None
+        self._shown = None
         self.query_one("#detail-header", Static).update(Content.styled(text, "$text-muted"))
         for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
             widget.display = False
@@ -185,13 +191,14 @@ class AccountView(VerticalScroll):
     def show(self, detail: AccountDetail, today: date) -> None:
         """Render ``detail``."""
         self.account_id = detail.account_id
+        self._shown = (detail, today)
         rows = FULL_ROWS if self.full else COMPACT_ROWS
         for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
             widget.display = True
         self.query_one("#detail-header", Static).update(header_content(detail, today))
         self.query_one(StageStepper).show(detail.stage, detail.stage_reason)
-        reason_width = 90 if self.full else 48
-        self.query_one(DriverBars).show(detail.drivers, reason_width)
+        narrow = not self.full and self.size.width < 70
+        self.query_one(DriverBars).show(detail.drivers, 90, reason_below=narrow)
         usage = [v for _, v in detail.usage]
         last = f"{usage[-1]:,} events last week" if usage else ""
         self.query_one("#detail-usage", Sparkline).show("Usage  ", usage, last, low=0)

@@ -30,8 +30,10 @@ def band_of_ratio(ratio: float) -> str:
     return "$band-red"
 
 
-def drivers_content(drivers: Sequence[Driver], reason_width: int = 60) -> Content:
-    """One line per driver: name, bar, points/max, points lost, reason."""
+def drivers_content(
+    drivers: Sequence[Driver], reason_width: int = 60, reason_below: bool = False
+) -> Content:
+    """Per driver: name, bar, points/max, points lost, and the reason (below it if asked)."""
     if not drivers:
         return Content.styled("No health score yet (run a sync).", "$text-muted")
     lines: list[Content] = []
@@ -44,7 +46,8 @@ def drivers_content(drivers: Sequence[Driver], reason_width: int = 60) -> Conten
                 (bar(d.points, d.max), band_of_ratio(ratio)),
                 (f" {d.points:>3.0f}/{d.max:<3.0f}", ""),
                 (f" {'−' + format(lost, '.0f') if lost >= 0.5 else '':>4} ", "$text-muted"),
-                clean(d.reason, reason_width),
+                "\n  " if reason_below else "",
+                (clean(d.reason, reason_width), "$text-muted" if reason_below else ""),
             )
         )
     return Content("\n").join(lines)
@@ -53,6 +56,8 @@ def drivers_content(drivers: Sequence[Driver], reason_width: int = 60) -> Conten
 class DriverBars(Static):
     """Every health driver and why it scored what it did."""
 
-    def show(self, drivers: Sequence[Driver], reason_width: int = 60) -> None:
+    def show(
+        self, drivers: Sequence[Driver], reason_width: int = 60, reason_below: bool = False
+    ) -> None:
         """Render the drivers."""
-        self.update(drivers_content(drivers, reason_width))
+        self.update(drivers_content(drivers, reason_width, reason_below))

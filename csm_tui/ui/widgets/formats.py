@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-BAND_SYMBOL = {"green": "●", "yellow": "◆", "red": "▲"}
+from csm_tui.domain.models import BAND_SYMBOLS
+
+BAND_SYMBOL = BAND_SYMBOLS  # the same symbols as `csm-tui today`
+
 BAND_WORD = {"green": "healthy", "yellow": "watch", "red": "at risk"}
 STAGES = ("onboarding", "adoption", "expansion", "renewal", "retention", "win-back")
 STAGE_TITLE = {

@@ -1,0 +1,69 @@
+"""Snapshots of the screens at 120x40 and 80x24, and of each shipped theme.
+
+Regenerate after an intended change with: pytest tests/test_ui_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+import sqlite_utils
+from test_ui_app import NOW, TODAY, fill_cache
+from textual.pilot import Pilot
+
+from csm_tui.config import Settings
+from csm_tui.ui.app import CsmApp
+
+SIZES = [(120, 40), (80, 24)]
+
+
+@pytest.fixture
+def app(settings: Settings, db: sqlite_utils.Database) -> CsmApp:
+    """The app on the hand-made cache, at a fixed day and clock."""
+    fill_cache(db)
+    return CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let the workers finish and the debounced detail load."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.15)
+
+
+def then(*keys: str) -> Callable[[Pilot], Awaitable[None]]:
+    """A run_before that waits for the data, presses ``keys``, and waits again."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_main_screen(snap_compare: Callable[..., bool], app: CsmApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=then("j", "space"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_account_screen(
+    snap_compare: Callable[..., bool], app: CsmApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=then("enter"))
+
+
+@pytest.mark.parametrize("theme", ["csm-dark", "csm-light", "csm-high-contrast"])
+def test_theme(snap_compare: Callable[..., bool], app: CsmApp, theme: str) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        pilot.app.theme = theme
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_filtered_view(snap_compare: Callable[..., bool], app: CsmApp) -> None:
+    assert snap_compare(app, terminal_size=(120, 40), run_before=then("slash", *"globex", "enter"))
