@@ -134,21 +134,62 @@ def mark_failed(db: sqlite_utils.Database, item_id: str, error: str) -> None:
         )
 
 
+class AmbiguousIdError(ValueError):
+    """An id prefix matches more than one outbox item; the message lists them."""
+
+
+def _resolve(db: sqlite_utils.Database, item_id: str, states: tuple[str, ...]) -> str | None:
+    """The one item in ``states`` whose id starts with ``item_id``; None if there is none.
+
+    Raises AmbiguousIdError when the prefix matches several items: acting on "the first"
+    of them would retry or drop something the user did not mean.
+    """
+    prefix = item_id.strip().lower()
+    if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+        return None
+    marks = ",".join("?" for _ in states)
+    found = [
+        row["id"]
+        for row in db.query(
+            f"SELECT id FROM outbox WHERE substr(id, 1, ?) = ? AND state IN ({marks}) ORDER BY id",
+            [len(prefix), prefix, *states],
+        )
+    ]
+    if len(found) > 1:
+        shown = ", ".join(i[: max(len(prefix) + 4, 8)] for i in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise AmbiguousIdError(
+            f"{item_id!r} matches {len(found)} outbox items ({shown}{more}): give more of the id"
+        )
+    return found[0] if found else None
+
+
 def retry(db: sqlite_utils.Database, item_id: str) -> bool:
-    """Put a failed item back in line; False if there is no such failed item."""
+    """Put a failed item back in line; False if no failed item has that id (or id prefix).
+
+    Raises AmbiguousIdError if the prefix matches several failed items.
+    """
     with transaction(db):
+        target = _resolve(db, item_id, (FAILED,))
+        if target is None:
+            return False
         cur = db.execute(
-            "UPDATE outbox SET state=?, updated_at=? WHERE id LIKE ? AND state=?",
-            (PENDING, utc_now(), item_id + "%", FAILED),
+            "UPDATE outbox SET state=?, updated_at=? WHERE id=? AND state=?",
+            (PENDING, utc_now(), target, FAILED),
         )
         return cur.rowcount == 1
 
 
 def discard(db: sqlite_utils.Database, item_id: str) -> bool:
-    """Drop a waiting or failed item (the user's choice); its local row stays."""
+    """Drop a waiting or failed item (the user's choice); its local row stays.
+
+    False if no such item; raises AmbiguousIdError if the prefix matches several.
+    """
     with transaction(db):
+        target = _resolve(db, item_id, (PENDING, FAILED))
+        if target is None:
+            return False
         cur = db.execute(
-            "DELETE FROM outbox WHERE id LIKE ? AND state IN (?, ?)",
-            (item_id + "%", PENDING, FAILED),
+            "DELETE FROM outbox WHERE id=? AND state IN (?, ?)", (target, PENDING, FAILED)
         )
         return cur.rowcount == 1
