@@ -143,18 +143,27 @@ def test_ninety_day_report_matches_the_hand_computation(book, settings: Settings
     assert (report["arr_at_risk"], report["arr_at_risk_accounts"]) == (40000, 1)
     # 8 accounts cached (f6 archived); customers today: a1, b2, d4, e5, i9
     assert (report["accounts"], report["customers"]) == (8, 5)
-    # Cohorts of the last 12 months: July (h8 30k, i9 20k) and September (d4 25k).
-    # July logo: h8 gone in October -> 1/2. Revenue: i9's 30k counts as its starting 20k
-    # (expansion is not "kept"); from October only i9's 5k: 5k / 50k = 0.1.
+    # Cohorts of the last 24 months (Dec 2024 .. Nov 2026): a1 (Jan 2025), b2 (Jun 2025),
+    # July 2026 (h8 30k, i9 20k) and September 2026 (d4 25k); 23 columns, Jan 2025 .. Nov 2026.
+    # a1 is kept all along, its raise to 120k is expansion, not counted: 100% everywhere.
+    # b2 is kept (logo 100%) but at 40k from Sep 2026 (M15): 40k / 50k = 0.8.
+    # July: h8 gone in October (M3) -> 1/2. Revenue: i9's 30k counts as its starting 20k;
+    # from October only i9's 5k: 5k / 50k = 0.1. Months not reached yet are None.
     logo = {row["cohort"]: row["cells"] for row in report["cohorts"]["logo"]}
     revenue = {row["cohort"]: row for row in report["cohorts"]["revenue"]}
-    assert logo == {
-        "2026-07": [1.0, 1.0, 1.0, 0.5, 0.5],
-        "2026-09": [1.0, 1.0, 1.0, None, None],
-    }
-    assert revenue["2026-07"]["cells"] == pytest.approx([1.0, 1.0, 1.0, 0.1, 0.1])
+    assert list(logo) == ["2025-01", "2025-06", "2026-07", "2026-09"]
+    assert logo["2025-01"] == [1.0] * 23
+    assert logo["2025-06"] == [1.0] * 18 + [None] * 5
+    assert logo["2026-07"] == [1.0, 1.0, 1.0, 0.5, 0.5] + [None] * 18
+    assert logo["2026-09"] == [1.0, 1.0, 1.0] + [None] * 20
+    assert revenue["2025-01"]["cells"] == [1.0] * 23
+    assert revenue["2025-06"]["cells"] == pytest.approx([1.0] * 15 + [0.8] * 3 + [None] * 5)
+    assert revenue["2026-07"]["cells"] == pytest.approx([1.0, 1.0, 1.0, 0.1, 0.1] + [None] * 18)
     assert revenue["2026-07"]["starting_arr"] == 50000
-    assert revenue["2026-09"]["cells"] == [1.0, 1.0, 1.0, None, None]
+    assert revenue["2026-09"]["cells"] == [1.0, 1.0, 1.0] + [None] * 20
+    # a shorter window keeps only the recent cohorts
+    recent = portfolio_report(book, settings, TODAY, "90d", cohort_months=12)
+    assert [row.cohort for row in recent.cohorts_logo.rows] == ["2026-07", "2026-09"]
 
 
 def test_last_full_quarter(book, settings: Settings) -> None:
@@ -219,7 +228,7 @@ def test_portfolio_json_has_the_agreed_keys(book, settings, capsys) -> None:
         assert key in data, key
     assert data["nrr"] == pytest.approx(0.74)
     assert data["arr_at_risk"] == 40000
-    assert data["cohorts"]["logo"][0]["cohort"] == "2026-07"
+    assert data["cohorts"]["logo"][2]["cohort"] == "2026-07"
 
 
 def test_portfolio_text_formats_percentages_and_bands(book, settings, capsys) -> None:

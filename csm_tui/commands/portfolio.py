@@ -47,29 +47,29 @@ def report_lines(report: PortfolioReport, workspace: str) -> list[str]:
         f"Portfolio of workspace {workspace!r}: {report.period_start} to {report.period_end} "
         f"({title}); {report.customers:,} customers today, {report.accounts:,} accounts cached",
         "",
-        f"  NRR            {pct(report.nrr):>8}",
-        f"  GRR            {pct(report.grr):>8}",
-        f"  Logo churn     {pct(report.logo_churn):>8}   {report.accounts_lost:,} of "
+        f"  NRR            {pct(report.nrr):>11}",
+        f"  GRR            {pct(report.grr):>11}",
+        f"  Logo churn     {pct(report.logo_churn):>11}   {report.accounts_lost:,} of "
         f"{_count(report.accounts_at_start, 'account')} at the start",
-        f"  Revenue churn  {pct(report.revenue_churn):>8}",
-        f"  NPS            {NA if report.nps is None else f'{report.nps:+.0f}':>8}   "
+        f"  Revenue churn  {pct(report.revenue_churn):>11}",
+        f"  NPS            {NA if report.nps is None else f'{report.nps:+.0f}':>11}   "
         f"{_count(report.nps_responses, 'answer')}",
-        f"  CSAT           {pct(report.csat):>8}   {_count(report.csat_responses, 'answer')}",
+        f"  CSAT           {pct(report.csat):>11}   {_count(report.csat_responses, 'answer')}",
         "",
-        f"  Starting ARR   {amount(report.starting_arr):>8}   +{amount(report.expansion_arr)} "
+        f"  Starting ARR   {amount(report.starting_arr):>11}   +{amount(report.expansion_arr)} "
         f"expansion, -{amount(report.contraction_arr)} contraction, "
         f"-{amount(report.churned_arr)} churned",
-        f"  New business   {amount(report.new_arr):>8}   "
+        f"  New business   {amount(report.new_arr):>11}   "
         f"{_count(report.new_accounts, 'account')} started in the period (outside the base)",
         "",
-        f"  Avg health     {NA if report.avg_health is None else f'{report.avg_health:.0f}':>8}   "
+        f"  Avg health     {NA if report.avg_health is None else f'{report.avg_health:.0f}':>11}   "
         f"{_count(report.scored_accounts, 'scored customer')} today",
         "  Bands          "
         + "  ".join(
             f"{BAND_SYMBOLS[band]} {band} {pct(share)} ({report.band_counts[band]:,})"
             for band, share in report.bands.items()
         ),
-        f"  ARR at risk    {amount(report.arr_at_risk):>8}   "
+        f"  ARR at risk    {amount(report.arr_at_risk):>11}   "
         f"{_count(report.arr_at_risk_accounts, 'red account')} renewing within 90 days",
     ]
     for name, matrix in (("Logo", report.cohorts_logo), ("Revenue", report.cohorts_revenue)):

@@ -33,7 +33,8 @@ from csm_tui.domain.metrics import (
     revenue_movements,
 )
 
-COHORT_MONTHS = 12  # a year of monthly cohorts: a readable matrix, and a heatmap that fits
+# Two years of monthly cohorts: annual contracts churn at renewal, so a year would show no loss.
+COHORT_MONTHS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +166,17 @@ def _survey_scores(db: sqlite_utils.Database, start: date, end: date) -> dict[st
 
 
 def portfolio_report(
-    db: sqlite_utils.Database, settings: Settings, today: date, period: str = "90d"
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    period: str = "90d",
+    *,
+    cohort_months: int = COHORT_MONTHS,
 ) -> PortfolioReport:
-    """Compute the book's portfolio report for ``period`` ("90d", "quarter", "year") as of today."""
+    """Compute the book's portfolio report for ``period`` ("90d", "quarter", "year") as of today.
+
+    The cohorts are the contract months of the last ``cohort_months`` months, this one included.
+    """
     start, end = period_bounds(period, today)
     accounts = load_account_arr(db)
     by_id = {account.account_id: account for account in accounts}
@@ -196,7 +205,7 @@ def portfolio_report(
     health = health_summary(healths, green, yellow)
     at_risk, at_risk_count = arr_at_risk(risks, today)
 
-    first_cohort = month_index(today) - (COHORT_MONTHS - 1)
+    first_cohort = month_index(today) - (max(cohort_months, 1) - 1)
     since = date(first_cohort // 12, first_cohort % 12 + 1, 1)
     logo, revenue = contract_cohorts(accounts, today, since=since)
 
