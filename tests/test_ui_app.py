@@ -358,12 +358,14 @@ async def test_snooze_takes_the_account_off_the_list(filled: Settings) -> None:
     app = make_app(filled)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        app.snooze_account("101", TODAY + timedelta(days=7), "waiting for legal")
+        await pilot.press("z")  # the snooze form: 7 = a week, then a reason, ctrl+s saves
+        await pilot.press("7", *"waiting for legal", "ctrl+s")
         await settle(pilot)
         assert "Acme Analytics" not in names(app)
         assert app.main.attention.current.name == HOSTILE
     db = open_cache(filled.cache_path)
-    assert db["snoozes"].get("101")["until"] == "2026-11-30"
+    snoozed = db["snoozes"].get("101")
+    assert (snoozed["until"], snoozed["reason"]) == ("2026-11-30", "waiting for legal")
     db.conn.close()
 
 
@@ -477,3 +479,41 @@ def test_every_key_action_is_in_the_command_palette(filled: Settings) -> None:
         "quit",
     ):
         assert word in offered
+
+
+async def test_log_a_touch_then_undo_it(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.click("#summary")
+        await pilot.press(*"Agreed on a renewal call", "ctrl+s")
+        await settle(pilot)
+        db = open_cache(filled.cache_path)
+        logged = db.execute(
+            "SELECT t.summary, o.state FROM touches t JOIN outbox o ON o.ref_id = t.id "
+            "WHERE t.account_id = '101'"
+        ).fetchall()
+        db.conn.close()
+        assert logged == [("Agreed on a renewal call", "pending")]
+        assert app.main.status.info.waiting == 1
+        await pilot.press("u")
+        await settle(pilot)
+        assert app.main.status.info.waiting == 0
+    db = open_cache(filled.cache_path)
+    assert db["touches"].count_where("origin = 'local'") == 0
+    assert db["outbox"].count == 0
+    db.conn.close()
+
+
+async def test_first_run_without_cache_or_config_welcomes(settings: Settings) -> None:
+    from csm_tui.ui.screens.welcome import WelcomeScreen
+
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "No accounts in the cache yet" in list_text(app)

@@ -572,8 +572,8 @@ class CsmApp(App[int]):
             with self._cache() as db:
                 undone = actions.undo_last(db)
                 if undone is not None and undone.account_id:
-                    self._rescore(db, {undone.account_id})
-        except (CsmError, sqlite3.Error, ValueError) as exc:
+                    self._rescore_quietly(db, {undone.account_id})
+        except Exception as exc:
             self.post_message(ActionFailed(f"Undo failed: {_one_line(exc)}"))
             return
         if undone is None:
@@ -594,11 +594,19 @@ class CsmApp(App[int]):
             with self._cache() as db:
                 text = write(db)
                 touched = account_ids or ({account_id} if account_id else set())
-                self._rescore(db, touched)
-        except (CsmError, sqlite3.Error, ValueError) as exc:
+                text += self._rescore_quietly(db, touched)
+        except Exception as exc:  # one line to the user, never a crash of the UI
             self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
             return
         self.post_message(ActionDone(account_id, text, reload=clear_marks))
+
+    def _rescore_quietly(self, db: sqlite_utils.Database, account_ids: set[str]) -> str:
+        """Rescore; a failure here must not hide that the action itself was saved."""
+        try:
+            self._rescore(db, account_ids)
+        except Exception as exc:
+            return f" (Scores not refreshed: {_one_line(exc)}; the next sync will.)"
+        return ""
 
     def _rescore(self, db: sqlite_utils.Database, account_ids: set[str]) -> None:
         """Recompute these accounts' scores (when the scoring module is installed)."""
