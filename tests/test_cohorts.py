@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from csm_tui.cli import main
 from csm_tui.commands.cohorts import read_activity
-from csm_tui.domain.cohorts import activity_cohorts, contract_cohorts, month_end, month_label
+from csm_tui.domain.cohorts import (
+    activity_cohorts,
+    contract_cohorts,
+    month_end,
+    month_index,
+    month_label,
+)
 from csm_tui.domain.metrics import AccountArr
 
 D = date.fromisoformat
@@ -234,3 +244,37 @@ def test_empty_and_binary_files(capsys, tmp_path) -> None:
         capsys, "--csv", str(header_only), "--id-column", "user", "--date-column", "day"
     )
     assert code == 2 and "no rows" in err
+
+
+@st.composite
+def book_accounts(draw: st.DrawFn) -> AccountArr:
+    start = draw(st.dates(min_value=D("2024-06-01"), max_value=D("2026-12-31")))
+    values = draw(st.lists(st.integers(0, 90_000), max_size=3))
+    days = sorted(
+        draw(
+            st.lists(
+                st.dates(min_value=start, max_value=D("2027-01-31")),
+                min_size=len(values),
+                max_size=len(values),
+                unique=True,
+            )
+        )
+    )
+    churned = draw(st.none() | st.dates(min_value=start, max_value=D("2027-01-31")))
+    return AccountArr("x", start, churned, tuple(zip(days, map(float, values), strict=True)))
+
+
+@given(st.lists(book_accounts(), max_size=15))
+def test_cohort_cells_are_shares_that_only_fall_and_stop_at_today(book) -> None:
+    today = D("2026-11-23")
+    logo, revenue = contract_cohorts(book, today)
+    for row in logo.rows:
+        reached = [c for c in row.cells if c is not None]
+        assert row.cells[0] == 1.0
+        # None only for months after today's, and all of them
+        assert row.cells[: len(reached)] == tuple(reached)
+        assert len(reached) == month_index(today) - month_index(D(f"{row.cohort}-01")) + 1
+        # a lost logo stays lost: the share never rises
+        assert all(a >= b for a, b in pairwise(reached))
+    for row in revenue.rows:
+        assert all(0 <= c <= 1 for c in row.cells if c is not None)

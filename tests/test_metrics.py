@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from csm_tui.domain.metrics import (
     AccountArr,
@@ -196,3 +198,35 @@ def test_all_churned_and_empty_books() -> None:
     free = revenue_movements([AccountArr("f", D("2025-01-01"), current_arr=0.0)], start, end)
     assert free.accounts_at_start == 1 and free.logo_churn == 0
     assert free.nrr is None and free.grr is None and free.revenue_churn is None
+
+
+DAYS = st.dates(min_value=D("2023-01-01"), max_value=D("2026-12-31"))
+
+
+@st.composite
+def accounts(draw: st.DrawFn) -> AccountArr:
+    start = draw(DAYS)
+    values = draw(st.lists(st.integers(0, 500_000), min_size=0, max_size=4))
+    days = sorted(draw(st.lists(DAYS, min_size=len(values), max_size=len(values), unique=True)))
+    churned = draw(st.none() | DAYS)
+    return AccountArr(
+        "x",
+        start,
+        churned,
+        tuple(zip(days, map(float, values), strict=True)),
+        current_arr=float(draw(st.integers(0, 100_000))),
+    )
+
+
+@given(st.lists(accounts(), max_size=12), DAYS, st.integers(0, 400))
+def test_retention_invariants_hold_for_any_book(book, start, length) -> None:
+    moved = revenue_movements(book, start, start + timedelta(days=length))
+    assert moved.accounts_lost <= moved.accounts_at_start
+    if moved.starting_arr == 0:
+        assert moved.grr is None and moved.nrr is None and moved.revenue_churn is None
+        return
+    # GRR leaves expansion out, so it is at most NRR and at most 100%; what it misses is churn
+    assert 0 <= moved.grr <= 1
+    assert moved.grr <= moved.nrr + 1e-9
+    assert moved.grr + moved.revenue_churn == pytest.approx(1.0)
+    assert 0 <= moved.logo_churn <= 1
