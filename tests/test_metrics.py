@@ -230,3 +230,13 @@ def test_retention_invariants_hold_for_any_book(book, start, length) -> None:
     assert moved.grr <= moved.nrr + 1e-9
     assert moved.grr + moved.revenue_churn == pytest.approx(1.0)
     assert 0 <= moved.logo_churn <= 1
+
+
+def test_an_account_without_a_known_start_is_live_but_outside_the_revenue_base() -> None:
+    # No contract date and no ARR history: we cannot place it in a period's base, but today's
+    # bands and ARR at risk must still see it (unless it churned or starts later).
+    unknown = AccountArr("u", None, current_arr=5000.0)
+    assert unknown.live_on(TODAY) and not unknown.customer_on(TODAY)
+    assert revenue_movements([unknown], D("2026-08-26"), TODAY).accounts_at_start == 0
+    assert not AccountArr("c", None, D("2026-11-01")).live_on(TODAY)
+    assert not AccountArr("s", D("2026-12-01")).live_on(TODAY)

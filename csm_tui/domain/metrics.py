@@ -191,6 +191,13 @@ class AccountArr:
             return False
         return self.churned_on is None or self.churned_on > day
 
+    def live_on(self, day: date) -> bool:
+        """Not churned by ``day`` and not starting later (an unknown start counts as live)."""
+        started = self.started
+        if started is not None and started > day:
+            return False
+        return self.churned_on is None or self.churned_on > day
+
     def arr_on(self, day: date) -> float | None:
         """The ARR in force at the end of ``day``: the latest history row on or before it.
 

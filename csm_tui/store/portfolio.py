@@ -46,7 +46,7 @@ class PortfolioReport:
     period_end: date
     today: date
     accounts: int  # accounts in the cache, archived ones excluded (churned included)
-    customers: int  # of which customers today (started, not churned)
+    customers: int  # of which customers today (not churned, not starting later)
     accounts_at_start: int
     accounts_lost: int
     new_accounts: int
@@ -192,7 +192,7 @@ def portfolio_report(
         "WHERE a.archived = 0 AND s.health IS NOT NULL"
     ):
         account = by_id[account_id]
-        if not account.customer_on(today):
+        if not account.live_on(today):
             continue  # a churned account's last score would skew today's bands
         healths.append(float(health))
         risks.append(
@@ -215,7 +215,7 @@ def portfolio_report(
         period_end=end,
         today=today,
         accounts=len(accounts),
-        customers=sum(1 for account in accounts if account.customer_on(today)),
+        customers=sum(1 for account in accounts if account.live_on(today)),
         accounts_at_start=movements.accounts_at_start,
         accounts_lost=movements.accounts_lost,
         new_accounts=movements.new_accounts,
