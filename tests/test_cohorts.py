@@ -6,6 +6,7 @@ from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -278,3 +279,19 @@ def test_cohort_cells_are_shares_that_only_fall_and_stop_at_today(book) -> None:
         assert all(a >= b for a, b in pairwise(reached))
     for row in revenue.rows:
         assert all(0 <= c <= 1 for c in row.cells if c is not None)
+
+
+def test_iso_dates_and_datetimes_are_read_by_default() -> None:
+    from csm_tui.commands.cohorts import parse_activity_date
+
+    for text in (
+        "2026-03-01",
+        "2026-03-01T23:10:00Z",
+        "2026-03-01 08:30",
+        "2026-03-01T10:00:00.123456789+00:00",
+    ):
+        assert parse_activity_date(text, None) == D("2026-03-01"), text
+    assert parse_activity_date("01/03/2026", "%d/%m/%Y") == D("2026-03-01")
+    for bad in ("2026-13-01", "03/01/2026", "", "2026-03-01Tnonsense"):
+        with pytest.raises(ValueError):
+            parse_activity_date(bad, None)

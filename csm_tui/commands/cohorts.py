@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from csm_tui.config import Settings
 from csm_tui.domain.cohorts import Cell, CohortMatrix, activity_cohorts
 from csm_tui.errors import CsmError
 
+ISO_DATETIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 SAMPLE_VALUE_CHARS = 40  # an unreadable value is quoted in the error, cut to this length
 
 
@@ -61,7 +63,13 @@ def parse_activity_date(text: str, date_format: str | None) -> date:
     text = text.strip()
     if date_format:
         return datetime.strptime(text, date_format).date()
-    return datetime.fromisoformat(text).date()  # 3.11: dates, datetimes, "Z", a space for T
+    try:
+        return datetime.fromisoformat(text).date()  # 3.11: dates, datetimes, "Z", a space for T
+    except ValueError:
+        # ISO datetimes Python does not read (nanoseconds, odd zones) still start with the day.
+        if ISO_DATETIME_START.match(text):
+            return date.fromisoformat(text[:10])
+        raise
 
 
 def read_activity(
