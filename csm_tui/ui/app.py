@@ -724,11 +724,8 @@ class CsmApp(App[int]):
             status.network = "online"
             status.error = None
             report = message.report
-            pushed = getattr(report, "pushed", 0)
-            failed = getattr(report, "push_failed", 0)
-            text = "Synced."
-            if pushed or failed:
-                text += f" Pushed {pushed}" + (f", {failed} failed." if failed else ".")
+            summary = getattr(report, "summary", None)
+            text = summary() if callable(summary) else "Synced."
             self.notify(text, timeout=4)
             current = self.main.attention.current
             self.reload_rows(keep=current.account_id if current else None)

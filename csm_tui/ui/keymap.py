@@ -9,43 +9,131 @@ from __future__ import annotations
 from textual.binding import Binding
 
 APP_BINDINGS: list[Binding] = [
-    Binding("q", "quit", "Quit", id="quit"),
-    Binding("question_mark", "help", "Help", id="help", key_display="?"),
-    Binding("t", "next_theme", "Theme", id="next-theme", show=False),
-    Binding("r", "sync", "Sync", id="sync"),
-    Binding("u", "undo", "Undo", id="undo", show=False),
-    Binding("p", "portfolio", "Portfolio", id="portfolio", show=False),
-    Binding("ctrl+p", "command_palette", "Commands", id="command-palette", show=False),
+    Binding("q", "quit", "Quit", id="quit", tooltip="Leave csm-tui"),
+    Binding("question_mark", "help", "Help", id="help", tooltip="Show every key", key_display="?"),
+    Binding(
+        "t",
+        "next_theme",
+        "Theme",
+        id="next-theme",
+        tooltip="Next theme (the choice is saved)",
+        show=False,
+    ),
+    Binding(
+        "r",
+        "sync",
+        "Sync",
+        id="sync",
+        tooltip="Sync now: push the outbox, pull the CRM and analytics",
+    ),
+    Binding(
+        "u",
+        "undo",
+        "Undo",
+        id="undo",
+        tooltip="Undo the last local action not yet pushed",
+        show=False,
+    ),
+    Binding(
+        "p",
+        "portfolio",
+        "Portfolio",
+        id="portfolio",
+        tooltip="Portfolio: book metrics and cohorts",
+        show=False,
+    ),
+    Binding(
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        id="command-palette",
+        tooltip="Command palette: every action by name",
+        show=False,
+    ),
 ]
 
 LIST_BINDINGS: list[Binding] = [
-    Binding("j,down", "cursor_down", "Down", id="cursor-down", show=False),
-    Binding("k,up", "cursor_up", "Up", id="cursor-up", show=False),
-    Binding("pagedown", "page_down", "Page down", id="page-down", show=False),
-    Binding("pageup", "page_up", "Page up", id="page-up", show=False),
-    Binding("home", "first", "First", id="first", show=False),
-    Binding("end", "last", "Last", id="last", show=False),
-    Binding("space", "toggle_mark", "Mark", id="mark"),
-    Binding("a", "mark_all", "Mark all in view", id="mark-all", show=False),
+    Binding("j,down", "cursor_down", "Down", id="cursor-down", tooltip="Next account", show=False),
+    Binding("k,up", "cursor_up", "Up", id="cursor-up", tooltip="Previous account", show=False),
+    Binding(
+        "pagedown", "page_down", "Page down", id="page-down", tooltip="A page down", show=False
+    ),
+    Binding("pageup", "page_up", "Page up", id="page-up", tooltip="A page up", show=False),
+    Binding("home", "first", "First", id="first", tooltip="First account", show=False),
+    Binding("end", "last", "Last", id="last", tooltip="Last account", show=False),
+    Binding("space", "toggle_mark", "Mark", id="mark", tooltip="Mark or unmark the account"),
+    Binding(
+        "a",
+        "mark_all",
+        "Mark all in view",
+        id="mark-all",
+        tooltip="Mark every account in view (again: unmark)",
+        show=False,
+    ),
 ]
 
 MAIN_BINDINGS: list[Binding] = [
-    Binding("enter", "open_account", "Open", id="open-account", show=False),
-    Binding("l", "log_touch", "Log", id="log-touch"),
-    Binding("n", "next_step", "Next step", id="next-step"),
-    Binding("z", "snooze", "Snooze", id="snooze"),
-    Binding("s", "enroll", "Enroll", id="enroll"),
-    Binding("slash", "filter", "Filter", id="filter", key_display="/"),
-    Binding("f", "segment", "Segment", id="segment"),
-    Binding("escape", "clear_filter", "Clear filter", id="clear-filter", show=False),
+    Binding(
+        "enter",
+        "open_account",
+        "Open",
+        id="open-account",
+        tooltip="Open the account screen",
+        show=False,
+    ),
+    Binding(
+        "l",
+        "log_touch",
+        "Log",
+        id="log-touch",
+        tooltip="Log a touch (call, email, meeting, QBR, note)",
+    ),
+    Binding("n", "next_step", "Next step", id="next-step", tooltip="Plan a next step"),
+    Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
+    Binding(
+        "s",
+        "enroll",
+        "Enroll",
+        id="enroll",
+        tooltip="Enroll marked accounts (or this one) in a sequence",
+    ),
+    Binding(
+        "slash",
+        "filter",
+        "Filter",
+        id="filter",
+        tooltip="Filter by name, domain or a word from the notes",
+        key_display="/",
+    ),
+    Binding("f", "segment", "Segment", id="segment", tooltip="Choose a segment"),
+    Binding(
+        "escape",
+        "clear_filter",
+        "Clear filter",
+        id="clear-filter",
+        tooltip="Clear the filter and segment",
+        show=False,
+    ),
 ]
 
 ACCOUNT_BINDINGS: list[Binding] = [
-    Binding("escape,backspace", "back", "Back", id="back"),
-    Binding("l", "log_touch", "Log", id="log-touch"),
-    Binding("n", "next_step", "Next step", id="next-step"),
-    Binding("z", "snooze", "Snooze", id="snooze"),
-    Binding("s", "enroll", "Enroll", id="enroll"),
+    Binding("escape,backspace", "back", "Back", id="back", tooltip="Back to the list"),
+    Binding(
+        "l",
+        "log_touch",
+        "Log",
+        id="log-touch",
+        tooltip="Log a touch (call, email, meeting, QBR, note)",
+    ),
+    Binding("n", "next_step", "Next step", id="next-step", tooltip="Plan a next step"),
+    Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
+    Binding(
+        "s",
+        "enroll",
+        "Enroll",
+        id="enroll",
+        tooltip="Enroll marked accounts (or this one) in a sequence",
+    ),
     Binding("j,down", "scroll_down", "Down", id="cursor-down", show=False),
     Binding("k,up", "scroll_up", "Up", id="cursor-up", show=False),
 ]
@@ -88,5 +176,5 @@ def help_rows(keymap: dict[str, str]) -> list[tuple[str, str]]:
             keys = _display(keymap[binding.id], None)
         else:
             keys = _display(binding.key, binding.key_display)
-        rows.append((keys, binding.description))
+        rows.append((keys, binding.tooltip or binding.description))
     return rows

@@ -61,6 +61,10 @@ class SyncProgressed(Message):
     total: int | None
     message: str = ""
 
+    def can_replace(self, message: Message) -> bool:
+        # A newer progress report makes an older one that is still queued worthless.
+        return isinstance(message, SyncProgressed)
+
 
 @dataclass
 class SyncFinished(Message):

@@ -48,13 +48,13 @@ class Columns:
     chips: int
 
 
-def columns_for(width: int, rows: int) -> Columns:
+def columns_for(width: int, rows: int, name_wanted: int = 28) -> Columns:
     """Lay the columns out in ``width`` cells: narrow screens drop reasons, then stage."""
     rank = max(3, len(str(rows))) + 1
     mark, health, arr, renews, stage = 2, 8, 7, 8, 11
     rest = width - (rank + mark + health + arr + renews)
     if rest >= 16 + stage + 16:
-        name = max(16, min(28, rest - stage - 18))
+        name = max(16, min(name_wanted, 32, rest - stage - 16))
         return Columns(rank, mark, name, health, arr, renews, stage, rest - stage - name)
     if rest >= 16 + stage:
         return Columns(rank, mark, rest - stage, health, arr, renews, stage, 0)
@@ -106,6 +106,7 @@ class AttentionList(ScrollView, can_focus=True):
         self.rows: list[AttentionItem] = []
         self.marked: set[str] = set()
         self._index: dict[str, int] = {}
+        self._name_wanted = 28
         self.empty_text = "No accounts to show."
 
     # -- data -----------------------------------------------------------------------------
@@ -115,6 +116,10 @@ class AttentionList(ScrollView, can_focus=True):
         previous = self.current.account_id if self.current else None
         self.rows = rows
         self._index = {row.account_id: i for i, row in enumerate(rows)}
+        # The name column is as wide as the longest name needs (within limits), once per load.
+        self._name_wanted = 1 + max(
+            (cell_len(clean(r.name)) + (2 if r.opportunity else 0) for r in rows), default=10
+        )
         target = keep or previous
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         new_cursor = self._index.get(target, min(self.cursor, len(rows) - 1)) if target else 0
@@ -238,7 +243,7 @@ class AttentionList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
-        cols = columns_for(width, len(self.rows))
+        cols = columns_for(width, len(self.rows), self._name_wanted)
         if y == 0:
             return self._header(cols, width, base)
         index = round(self.scroll_y) + y - 1
