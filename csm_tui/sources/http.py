@@ -1,0 +1,319 @@
+"""What every remote call shares: timeouts, bounded concurrency, client-side rate limits,
+retries with backoff and jitter (stamina), honouring Retry-After and HubSpot's rate-limit
+headers, and one-line errors that never contain a token.
+
+Requests go only to the configured base URL: paths are relative, redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import stamina
+from aiolimiter import AsyncLimiter
+
+from csm_tui.errors import CsmError
+
+
+class SourceError(CsmError):
+    """A remote call failed; the message is one line (never with a token in it)."""
+
+
+class AuthError(SourceError):
+    """The service rejected the token (401/403)."""
+
+    exit_code = 3
+
+
+class ApiError(SourceError):
+    """The service refused the request for good (a 4xx other than 401/403/429)."""
+
+    def __init__(self, message: str, *, status: int, body: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body: Mapping[str, Any] = body or {}
+
+
+class TransientError(SourceError):
+    """The service could not be reached or kept failing (network, timeout, 5xx, 429)."""
+
+
+class BadResponse(SourceError):
+    """The body was malformed, truncated or not JSON."""
+
+
+class _Retry(Exception):
+    """Internal: one attempt failed in a way worth another try, maybe after ``wait`` seconds."""
+
+    def __init__(self, message: str, wait: float | None = None):
+        super().__init__(message)
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Retry and rate-limit bounds; tests shrink them so they stay fast."""
+
+    attempts: int = 6
+    retry_total_seconds: float = 90.0  # give up after this long, whatever the attempt count
+    wait_initial: float = 0.5
+    wait_max: float = 10.0
+    wait_jitter: float = 1.0
+    max_retry_after: float = 30.0  # a longer Retry-After is cut to this
+    crm_rate_per_second: float = 9.0  # HubSpot private apps: 100 / 10 s
+    crm_search_per_second: float = 4.5  # HubSpot search: about 5 / s
+    analytics_per_minute: float = 240.0
+    analytics_concurrency: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HttpPolicy:
+        """Read overrides from an optional ``http`` settings section (not in config.py yet)."""
+        section = getattr(settings, "http", None)
+        if section is None:
+            return cls()
+        values = {
+            name: getattr(section, name)
+            for name in cls.__dataclass_fields__
+            if getattr(section, name, None) is not None
+        }
+        return cls(**values)
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None if absent."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def rate_limit_pause(headers: Mapping[str, str]) -> float | None:
+    """Seconds to hold back before the next request when HubSpot says the budget is spent."""
+
+    def number(name: str) -> float | None:
+        try:
+            return float(headers[name])
+        except (KeyError, ValueError):
+            return None
+
+    if number("x-hubspot-ratelimit-secondly-remaining") == 0:
+        return 1.0
+    if number("x-hubspot-ratelimit-remaining") == 0:
+        interval = number("x-hubspot-ratelimit-interval-milliseconds")
+        return (interval or 10_000) / 1000
+    return None
+
+
+class ApiClient:
+    """A JSON-over-HTTP client for one service (the CRM or the analytics API)."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        base_url: str,
+        token: str | None,
+        token_hint: str,
+        timeout: float,
+        concurrency: int,
+        limiters: Mapping[str, AsyncLimiter],
+        policy: HttpPolicy,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.service = service
+        self._token = token or ""
+        self._token_hint = token_hint
+        self._policy = policy
+        self._limiters = dict(limiters)
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._pause_until = 0.0
+        self.requests = 0
+        headers = {"Accept": "application/json", "User-Agent": "csm-tui"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _clean(self, text: str) -> str:
+        """One line, at most 300 characters, with the token (if it ever appears) masked."""
+        line = " ".join(str(text).split())
+        if self._token and len(self._token) >= 4:
+            line = line.replace(self._token, "***")
+        return line[:300]
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        limiter: str = "default",
+        retry: bool = True,
+    ) -> Any:
+        """Send one request (retrying transient failures); return the parsed JSON body.
+
+        ``retry=False`` sends it once: a create whose answer was lost must be looked up before
+        it is sent again, which only the caller can do. Raises AuthError, ApiError (permanent
+        4xx), TransientError (gave up, or one try failed with retry=False) or BadResponse.
+        """
+        if not path.startswith("/") or "://" in path:
+            raise ValueError(f"relative path expected, got {path!r}")  # stay on the base URL
+        if not self._token:
+            raise AuthError(self._auth_message("no token"))
+        policy = self._policy
+        last: str = ""
+        if not retry:
+            try:
+                return await self._once(method, path, params, json_body, limiter)
+            except _Retry as exc:
+                raise TransientError(
+                    self._clean(f"{self.service} request {method} {path} failed: {exc}")
+                ) from None
+        try:
+            async for attempt in stamina.retry_context(
+                on=self._backoff,
+                attempts=policy.attempts,
+                timeout=policy.retry_total_seconds,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    return await self._once(method, path, params, json_body, limiter)
+        except _Retry as exc:
+            last = str(exc)
+        raise TransientError(
+            self._clean(
+                f"{self.service} request {method} {path} failed after retries: {last}. "
+                "Check your connection and run the sync again."
+            )
+        )
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        """stamina hook: retry our transient failures, honouring the server's wait when given."""
+        if not isinstance(exc, _Retry):
+            return False
+        if exc.wait is not None:
+            return min(exc.wait, self._policy.max_retry_after)
+        return True
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        limiter_name: str,
+    ) -> Any:
+        limiter = self._limiters.get(limiter_name) or self._limiters.get("default")
+        async with self._semaphore:
+            pause = self._pause_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            if limiter is not None:
+                await limiter.acquire()
+            self.requests += 1
+            try:
+                response = await self._client.request(
+                    method, path, params=_plain(params), json=json_body
+                )
+            except httpx.TimeoutException as exc:
+                raise _Retry(f"timed out ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                raise _Retry(f"network error ({type(exc).__name__})") from None
+            try:
+                return self._read(response, method, path)
+            finally:
+                await response.aclose()
+
+    def _read(self, response: httpx.Response, method: str, path: str) -> Any:
+        status = response.status_code
+        headers = response.headers
+        pause = rate_limit_pause(headers)
+        if pause is not None:
+            pause = min(pause, self._policy.max_retry_after)
+            self._pause_until = max(self._pause_until, time.monotonic() + pause)
+        if status in (401, 403):
+            raise AuthError(self._auth_message(str(status)))
+        if status == 429:
+            wait = retry_after_seconds(headers)
+            if wait is None:
+                wait = rate_limit_pause(headers)
+            raise _Retry("rate limited (429)", wait)
+        if status >= 500:
+            raise _Retry(f"server error ({status})", retry_after_seconds(headers))
+        try:
+            body = _json_body(response)
+        except BadResponse as exc:
+            if status < 400:
+                raise _Retry(str(exc)) from None  # a truncated or mangled page: ask again
+            body = {}
+        if status >= 400:
+            message = body.get("message") if isinstance(body, dict) else None
+            category = body.get("category") if isinstance(body, dict) else None
+            detail = f": {message}" if message else ""
+            kind = f" {category}" if category else ""
+            raise ApiError(
+                self._clean(f"{self.service} refused {method} {path} ({status}{kind}){detail}"),
+                status=status,
+                body=body if isinstance(body, dict) else {},
+            )
+        return body
+
+    def _auth_message(self, status: str) -> str:
+        if status == "no token":
+            return f"{self.service} token is not set. Set {self._token_hint}."
+        return f"{self.service} token rejected ({status}). Set {self._token_hint}."
+
+
+def _plain(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if params is None:
+        return None
+    return {k: str(v) for k, v in params.items() if v is not None and v != ""}
+
+
+def _json_body(response: httpx.Response) -> Any:
+    """Parse a JSON body, refusing wrong content types and truncated text."""
+    kind = response.headers.get("content-type", "")
+    if "json" not in kind.lower():
+        raise BadResponse(f"unexpected content type {kind.split(';')[0] or 'none'!r}")
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise BadResponse("malformed JSON body") from None
+    return body
