@@ -148,7 +148,7 @@ def _usage(
             ratio = None
             trend = 100.0 if recent_mean > 0 else 0.0
         else:
-            ratio = recent_mean / base_mean
+            ratio = min(recent_mean / base_mean, 100.0)  # a near-empty baseline: cap it
             trend = _linear(ratio, rules.trend_full_ratio, rules.trend_zero_ratio)
     facts = UsageFacts(per_seat=seat_value, ratio=ratio, features_used=used, activated=activated)
     if first is None:

@@ -8,6 +8,7 @@ kind a human should meet.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,10 +59,12 @@ def assign_tiers(
             result[acc.id] = (POOLED, "middle of the book by ARR")
         else:
             result[acc.id] = (TECH, "lower ARR")
-    users = sorted((a for a in accounts if a.per_seat > 0), key=lambda a: (-a.per_seat, a.id))
+    # Top decile: at most 10% of the book uses as much per seat (ties at the edge stay out).
+    values = sorted(a.per_seat for a in accounts)
     top_n = math.ceil(n * TOP_USAGE_SHARE - 1e-9)
-    for acc in users[:top_n]:
-        if result[acc.id][0] == TECH:
+    for acc in accounts:
+        at_least = n - bisect_left(values, acc.per_seat)
+        if acc.per_seat > 0 and at_least <= top_n and result[acc.id][0] == TECH:
             result[acc.id] = (POOLED, "top-decile use per seat")
     return result
 

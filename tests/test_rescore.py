@@ -1,0 +1,169 @@
+"""rescore(): every account scored from set-based reads, history backfilled, partial rescoring."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import sqlite_utils
+from test_scoring_cache import TODAY, CacheBuilder
+
+from csm_tui.config import Settings
+from csm_tui.domain.history import health_dropped, trend_points
+from csm_tui.domain.models import week_start
+from csm_tui.store.actions import log_touch
+from csm_tui.store.rescore import rescore
+
+WEEK = week_start(TODAY)
+
+
+def scores(db: sqlite_utils.Database) -> dict[str, dict]:
+    return {r["account_id"]: r for r in db.query("SELECT * FROM scores")}
+
+
+def small_book(cache: CacheBuilder, n: int = 6) -> None:
+    for i in range(n):
+        cache.healthy(f"h{i}", arr=10_000 * (i + 1))
+    cache.account("quiet", arr=15_000)
+    cache.usage("quiet", scale={1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5})
+    cache.touch("quiet", 120)
+    cache.contact("quiet", "admin@quiet.example.com", "admin", 20)
+    cache.survey("quiet", 8, 30)
+
+
+def test_every_active_account_gets_a_score_whose_drivers_add_up(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+    small_book(cache)
+    cache.account("archived", archived=1)
+
+    result = rescore(db, settings, TODAY)
+
+    rows = scores(db)
+    assert set(rows) == {f"h{i}" for i in range(6)} | {"quiet"}
+    assert result.accounts == 7
+    for row in rows.values():
+        drivers = json.loads(row["drivers"])
+        assert sum(d["points"] for d in drivers) == row["health"]
+        assert sum(d["max"] for d in drivers) == 100
+        assert row["band"] in {"green", "yellow", "red"} and row["stage"] and row["tier"]
+    assert rows["quiet"]["health"] < rows["h0"]["health"]
+
+
+def test_a_fresh_cache_gets_weekly_history_from_the_usage_so_it_has_a_trend(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+    small_book(cache)
+    cache.account("drop")
+    cache.usage("drop", scale={1: 0.1, 2: 0.2, 3: 0.3, 4: 0.5})
+
+    first = rescore(db, settings, TODAY)
+
+    weeks = [
+        r["week"] for r in db.query("SELECT week FROM score_history WHERE account_id = 'drop'")
+    ]
+    assert len(weeks) == 13 and max(weeks) == WEEK.isoformat()
+    assert first.history_weeks == 12 * 8
+    row = scores(db)["drop"]
+    assert row["trend"] is not None and row["trend"] <= -10
+    # The next rescore the same week computes no history again.
+    assert rescore(db, settings, TODAY).history_weeks == 0
+
+
+def test_a_new_touch_changes_that_accounts_relationship_points_and_nothing_else(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+    small_book(cache)
+    rescore(db, settings, TODAY)
+    before = scores(db)
+
+    log_touch(
+        db,
+        account_id="quiet",
+        kind="call",
+        summary="Checked in",
+        occurred_at=f"{TODAY.isoformat()}T10:00:00+00:00",
+    )
+    result = rescore(db, settings, TODAY, account_ids=["quiet"])
+
+    after = scores(db)
+    assert result.accounts == 1
+    assert {k: v for k, v in after.items() if k != "quiet"} == {
+        k: v for k, v in before.items() if k != "quiet"
+    }
+    old = {d["component"]: d for d in json.loads(before["quiet"]["drivers"])}
+    new = {d["component"]: d for d in json.loads(after["quiet"]["drivers"])}
+    assert new["relationship"]["points"] > old["relationship"]["points"]
+    assert new["relationship"]["reason"].startswith("Last touch 0 days ago")
+    assert {k: v for k, v in new.items() if k != "relationship"} == {
+        k: v for k, v in old.items() if k != "relationship"
+    }
+    assert after["quiet"]["tier"] == before["quiet"]["tier"]
+
+
+def test_a_partial_rescore_of_an_unchanged_account_agrees_with_the_full_one(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+    small_book(cache)
+    cache.account("mid", arr=35_000)
+    cache.usage("mid", users=4)
+    rescore(db, settings, TODAY)
+    full = scores(db)
+    rescore(db, settings, TODAY, account_ids=["mid", "quiet"])
+    partial = scores(db)
+    for acc in ("mid", "quiet"):
+        same = {k: v for k, v in partial[acc].items() if k != "computed_at"}
+        assert same == {k: v for k, v in full[acc].items() if k != "computed_at"}
+
+
+def test_archived_accounts_leave_the_scores(db: sqlite_utils.Database, settings: Settings) -> None:
+    cache = CacheBuilder(db)
+    small_book(cache)
+    rescore(db, settings, TODAY)
+    db.execute("UPDATE accounts SET archived = 1 WHERE id = 'h1'")
+    rescore(db, settings, TODAY)
+    assert "h1" not in scores(db)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_book(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+
+    def queries_for(n: int) -> int:
+        db.execute("DELETE FROM accounts")
+        for i in range(n):
+            cache.healthy(f"n{n}-{i}")
+        seen: list[str] = []
+        db.conn.set_trace_callback(seen.append)
+        try:
+            rescore(db, settings, TODAY)
+        finally:
+            db.conn.set_trace_callback(None)
+        return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT"))
+
+    assert queries_for(3) == queries_for(30)
+
+
+# -- history rules ---------------------------------------------------------------------------
+
+
+def weeks(*scores_oldest_first: int) -> dict[date, int]:
+    n = len(scores_oldest_first)
+    return {WEEK - timedelta(weeks=n - i): s for i, s in enumerate(scores_oldest_first)}
+
+
+def test_a_sustained_fall_over_4_weeks_is_a_drop() -> None:
+    history = weeks(80, 76, 70, 66)  # 4 weeks ago .. last week
+    assert health_dropped(history, WEEK, 62)
+    assert trend_points(history, WEEK, 62) == -18
+
+
+def test_one_noisy_week_is_not_a_drop() -> None:
+    assert not health_dropped(weeks(80, 79, 81, 80), WEEK, 62)  # only this week
+    assert not health_dropped(weeks(80, 60, 81, 80), WEEK, 79)  # a dip that recovered
+    assert not health_dropped({}, WEEK, 40)
