@@ -306,7 +306,9 @@ def filled(settings: Settings, db: sqlite_utils.Database) -> Settings:
 
 def make_app(settings: Settings, **kwargs: object) -> CsmApp:
     """The app on the test cache, at a fixed day and clock, never syncing by itself."""
-    return CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False, **kwargs)
+    app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False, **kwargs)
+    app.detail_debounce = 0  # tests wait for workers, not for timers
+    return app
 
 
 async def settle(pilot: object) -> None:
@@ -314,7 +316,7 @@ async def settle(pilot: object) -> None:
     app = pilot.app  # type: ignore[attr-defined]
     for _ in range(3):
         await app.workers.wait_for_complete()
-        await pilot.pause(0.15)  # type: ignore[attr-defined]  # past the detail debounce
+        await pilot.pause()  # type: ignore[attr-defined]
 
 
 def names(app: CsmApp) -> list[str]:
@@ -517,3 +519,51 @@ async def test_first_run_without_cache_or_config_welcomes(settings: Settings) ->
         await pilot.press("escape")
         await settle(pilot)
         assert "No accounts in the cache yet" in list_text(app)
+
+
+async def test_a_big_book_draws_lines_not_widgets(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    db["accounts"].insert_all(
+        {"id": str(n), "name": f"Account {n:05d}", "archived": 0} for n in range(3000)
+    )
+    db["scores"].insert_all(
+        {"account_id": str(n), "computed_at": "x", "priority": 3000 - n} for n in range(3000)
+    )
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert len(app.main.attention.rows) == 3000
+        assert len(app.main.query("*")) < 100  # the list is one widget, however long
+        await pilot.press("end")
+        await settle(pilot)
+        assert "Account 02999" in list_text(app)
+
+
+async def test_opens_from_the_cache_and_says_offline_when_the_network_is_down(
+    filled: Settings,
+) -> None:
+    import httpx
+
+    from csm_tui.sources.http import HttpPolicy
+
+    filled.crm.token = "crm-token"
+    filled.analytics.token = "analytics-token"
+    filled.analytics.project_id = "1"
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route to host", request=request)
+
+    app = make_app(
+        filled,
+        transport_factory=lambda: httpx.MockTransport(unreachable),
+        sync_options={"policy": HttpPolicy(attempts=1, wait_initial=0, wait_jitter=0)},
+    )
+    app.auto_sync = True
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert len(names(app)) == 6  # the cache is shown all the same
+        status = str(app.main.query_one("#status-text").render())
+        assert status.startswith("○ offline")
+        assert "network error" in status
+        assert app.syncing is False

@@ -22,14 +22,16 @@ SIZES = [(120, 40), (80, 24)]
 def app(settings: Settings, db: sqlite_utils.Database) -> CsmApp:
     """The app on the hand-made cache, at a fixed day and clock."""
     fill_cache(db)
-    return CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
+    app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
+    app.detail_debounce = 0  # snapshots wait for workers, not for timers
+    return app
 
 
 async def settle(pilot: Pilot) -> None:
-    """Let the workers finish and the debounced detail load."""
+    """Let the workers finish and their messages be handled."""
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause(0.15)
+        await pilot.pause()
 
 
 def then(*keys: str) -> Callable[[Pilot], Awaitable[None]]:

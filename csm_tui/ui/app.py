@@ -87,7 +87,7 @@ def _is_network_error(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return any(
-        word in text for word in ("unreachable", "cannot reach", "connect", "offline", "timed out")
+        word in text for word in ("network error", "unreachable", "connect", "offline", "timed out")
     )
 
 
@@ -108,6 +108,7 @@ class CsmApp(App[int]):
         clock: Clock | None = None,
         transport_factory: TransportFactory | None = None,
         auto_sync: bool | None = None,
+        sync_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -115,6 +116,7 @@ class CsmApp(App[int]):
         self.today: date = today or self.clock().astimezone().date()
         self.transport_factory = transport_factory
         self.auto_sync = auto_sync
+        self.sync_options = dict(sync_options or {})
         self.segment: str | None = None
         self.filter_text: str | None = None
         self.total_accounts = 0
@@ -124,6 +126,7 @@ class CsmApp(App[int]):
         self._keep: str | None = None
         self._first_rows = True
         self._detail_timer: Timer | None = None
+        self.detail_debounce = DETAIL_DEBOUNCE
         self._detail_wanted: str | None = None
         self._status_loaded_once = False
         self._themes_loaded = False
@@ -374,7 +377,7 @@ class CsmApp(App[int]):
         if not self._status_loaded_once:
             self._status_loaded_once = True
             if self._should_auto_sync(message.info):
-                self.action_sync()
+                self.action_sync(quick=True)
 
     def _sync_configured(self) -> bool:
         return self.transport_factory is not None or (
@@ -656,8 +659,12 @@ class CsmApp(App[int]):
 
     # -- sync -----------------------------------------------------------------------------
 
-    def action_sync(self) -> None:
-        """Push the outbox and pull, in a worker; keys keep working meanwhile."""
+    def action_sync(self, quick: bool = False) -> None:
+        """Push the outbox and pull, in a worker; keys keep working meanwhile.
+
+        ``quick`` (the sync on opening) gives up on an unreachable network after a short try, so
+        the app says "offline" soon instead of retrying for a minute and a half.
+        """
         if self.syncing:
             self.notify("A sync is already running.", timeout=3)
             return
@@ -666,10 +673,10 @@ class CsmApp(App[int]):
         main.status.error = None
         main.status.show_progress("sync: starting", 0, None)
         self.redraw_status()
-        self._sync()
+        self._sync(quick)
 
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
-    def _sync(self) -> None:
+    def _sync(self, quick: bool) -> None:
         try:
             from csm_tui.sync.engine import sync_blocking
         except ImportError:
@@ -687,10 +694,15 @@ class CsmApp(App[int]):
                 )
             )
 
+        options = dict(self.sync_options)
+        if quick and "policy" not in options:
+            from csm_tui.sources.http import HttpPolicy
+
+            options["policy"] = HttpPolicy(attempts=2, retry_total_seconds=8.0, wait_max=2.0)
         try:
             transport = self.transport_factory() if self.transport_factory else None
             report = sync_blocking(
-                self.settings, transport=transport, progress=progress, today=self.today
+                self.settings, transport=transport, progress=progress, today=self.today, **options
             )
         except Exception as exc:  # every failure becomes one line in the UI, never a crash
             offline = _is_network_error(exc)
