@@ -567,3 +567,39 @@ async def test_opens_from_the_cache_and_says_offline_when_the_network_is_down(
         assert status.startswith("○ offline")
         assert "network error" in status
         assert app.syncing is False
+
+
+def test_untrusted_text_loses_escapes_and_controls_and_is_cropped() -> None:
+    from csm_tui.ui.safe_text import clean, safe
+
+    assert clean("\x1b[31mRed\x1b[0m Corp\x07\x1b]0;title\x07") == "Red Corp"
+    assert clean("two\nlines\tand\u202eevil") == "two lines andevil"
+    assert clean("x" * 50, max_len=10) == "x" * 9 + "…"
+    shown = safe(HOSTILE)
+    assert shown.plain == HOSTILE and not shown.spans  # no markup was parsed
+
+
+def test_a_users_theme_file_joins_the_cycle_and_a_broken_one_is_reported(
+    settings: Settings,
+) -> None:
+    themes = settings.config_file.parent / "themes"
+    themes.mkdir(parents=True)
+    (themes / "solar.toml").write_text(
+        'name = "solar"\ndark = false\n[colors]\nprimary = "#268bd2"\n'
+        '[variables]\nband-green = "#859900"\n'
+    )
+    (themes / "broken.toml").write_text('name = "broken"\n[colors]\nprimary = "not a colour"\n')
+    app = make_app(settings)
+    assert app.csm_theme_names == ["csm-dark", "csm-light", "csm-high-contrast", "solar"]
+    assert any("broken.toml" in w and "not a colour" in w for w in app._theme_warnings)
+    assert app.available_themes["solar"].variables["band-green"] == "#859900"
+
+
+def test_help_lists_every_key_with_the_users_remapping() -> None:
+    from csm_tui.ui.keymap import check_keymap, help_rows
+
+    rows = dict((desc, keys) for keys, desc in help_rows({"snooze": "x"}))
+    assert rows["Snooze the account until a date"] == "x"
+    assert rows["Log a touch (call, email, meeting, QBR, note)"] == "l"
+    assert len(rows) >= 20
+    assert check_keymap({"snoze": "x"})[0].startswith("keymap: no binding with id 'snoze'")

@@ -56,7 +56,9 @@ def header_content(d: AccountDetail, today: date) -> Content:
         parts.append((f" · churned {d.churned_on}", "$band-red"))
     parts.append("\n")
     health = "—" if d.health is None else str(d.health)
-    trend = "" if d.trend is None else f" {trend_arrow(d.trend)} {d.trend:+d} in 4 wk"
+    trend = (
+        "" if d.trend is None else f" {trend_arrow(d.trend)} {d.trend:+d} in 4 wk".replace("-", "−")
+    )
     parts.append(("Health ", "bold"))
     parts.append(
         (
