@@ -8,9 +8,25 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+# The footer has room for about eighty columns of keys: the ones shown are the daily ones;
+# every key (quit, theme, undo, portfolio, segment too) is in the help (?) and the palette.
 APP_BINDINGS: list[Binding] = [
-    Binding("q", "quit", "Quit", id="quit", tooltip="Leave csm-tui"),
     Binding("question_mark", "help", "Help", id="help", tooltip="Show every key", key_display="?"),
+    Binding(
+        "r",
+        "sync",
+        "Sync",
+        id="sync",
+        tooltip="Sync now: push the outbox, pull the CRM and analytics",
+    ),
+    Binding(
+        "ctrl+p",
+        "command_palette",
+        "Palette",
+        id="command-palette",
+        tooltip="Command palette: every action by name",
+    ),
+    Binding("q", "quit", "Quit", id="quit", tooltip="Leave csm-tui", show=False),
     Binding(
         "t",
         "next_theme",
@@ -18,13 +34,6 @@ APP_BINDINGS: list[Binding] = [
         id="next-theme",
         tooltip="Next theme (the choice is saved)",
         show=False,
-    ),
-    Binding(
-        "r",
-        "sync",
-        "Sync",
-        id="sync",
-        tooltip="Sync now: push the outbox, pull the CRM and analytics",
     ),
     Binding(
         "u",
@@ -40,14 +49,6 @@ APP_BINDINGS: list[Binding] = [
         "Portfolio",
         id="portfolio",
         tooltip="Portfolio: book metrics and cohorts",
-        show=False,
-    ),
-    Binding(
-        "ctrl+p",
-        "command_palette",
-        "Commands",
-        id="command-palette",
-        tooltip="Command palette: every action by name",
         show=False,
     ),
 ]
@@ -88,7 +89,7 @@ MAIN_BINDINGS: list[Binding] = [
         id="log-touch",
         tooltip="Log a touch (call, email, meeting, QBR, note)",
     ),
-    Binding("n", "next_step", "Next step", id="next-step", tooltip="Plan a next step"),
+    Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step"),
     Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
     Binding(
         "s",
@@ -105,7 +106,7 @@ MAIN_BINDINGS: list[Binding] = [
         tooltip="Filter by name, domain or a word from the notes",
         key_display="/",
     ),
-    Binding("f", "segment", "Segment", id="segment", tooltip="Choose a segment"),
+    Binding("f", "segment", "Segment", id="segment", tooltip="Choose a segment", show=False),
     Binding(
         "escape",
         "clear_filter",
@@ -125,7 +126,7 @@ ACCOUNT_BINDINGS: list[Binding] = [
         id="log-touch",
         tooltip="Log a touch (call, email, meeting, QBR, note)",
     ),
-    Binding("n", "next_step", "Next step", id="next-step", tooltip="Plan a next step"),
+    Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step"),
     Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
     Binding(
         "s",

@@ -32,7 +32,7 @@ class AccountScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield AccountView(full=True, id="account-view")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.view.focus()

@@ -61,7 +61,7 @@ class MainScreen(Screen[None]):
             yield AccountView(id="detail")
         yield Input(placeholder="Filter: a word from a name, domain or note", id="filter-input")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter-input").display = False
