@@ -1,0 +1,312 @@
+"""Enroll the marked accounts' contacts in a sequence: choose the sequence, choose who, preview.
+
+The preview says how many accounts and contacts, and who is left out and why, before anything
+is queued. Confirming dismisses the `EnrollmentRequest`s; the app queues them in the outbox
+(`csm_tui.store.actions.enroll`). The cache is read in a thread worker with its own connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import ContentSwitcher, Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from csm_tui.config import Settings
+from csm_tui.domain.enrollment import AUDIENCES, EnrollmentPlan, in_audience
+from csm_tui.errors import CsmError
+from csm_tui.store.actions import EnrollmentRequest
+from csm_tui.store.db import open_cache
+from csm_tui.store.enroll_inputs import EnrollInputs, enrollment_requests, load_enroll_inputs
+from csm_tui.ui.safe_text import clean, safe
+
+STEPS = ("sequence", "audience", "preview")
+STEP_TITLES = {
+    "sequence": "Step 1 of 3 · choose a sequence",
+    "audience": "Step 2 of 3 · choose who",
+    "preview": "Step 3 of 3 · preview",
+}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def preview_summary(plan: EnrollmentPlan, sequence_name: str, audience: str) -> Text:
+    """The preview's headline: what will happen, and how many are left out for what reasons."""
+    text = Text()
+    text.append("Sequence  ", style="dim")
+    text.append_text(safe(sequence_name, max_len=60))
+    text.append("\nWho       ", style="dim")
+    text.append(AUDIENCES[audience])
+    text.append("\n\n")
+    text.append(f"Enroll {_plural(len(plan.included), 'contact')}", style="bold")
+    text.append(
+        f" from {plan.accounts_included} of {_plural(plan.accounts, 'account')}"
+        ", each sent as the account's owner."
+    )
+    if plan.excluded:
+        text.append(f"\nExcluded {len(plan.excluded)}: ", style="bold")
+        text.append(" · ".join(f"{n} {reason}" for reason, n in plan.reason_counts().items()))
+    if plan.accounts_without_anyone:
+        names = ", ".join(clean(a.name, 30) for a in plan.accounts_without_anyone[:5])
+        more = len(plan.accounts_without_anyone) - 5
+        text.append(
+            f"\n{_plural(len(plan.accounts_without_anyone), 'account')} with nobody to enroll: ",
+            style="bold",
+        )
+        text.append(names + (f" and {more} more" if more > 0 else ""))
+    return text
+
+
+def preview_table(plan: EnrollmentPlan) -> Table:
+    """Everyone in the preview: who is enrolled, then who is excluded and why."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column("mark", width=1, no_wrap=True)
+    table.add_column("contact", ratio=4, no_wrap=True, overflow="ellipsis")
+    table.add_column("account", ratio=2, no_wrap=True, overflow="ellipsis")
+    table.add_column("why", ratio=5, no_wrap=True, overflow="ellipsis")
+    for item in plan.included:
+        table.add_row(
+            Text("✓", style="green"),
+            safe(f"{item.contact.name} <{item.contact.email}>"),
+            safe(item.account.name),
+            Text(""),
+        )
+    for item in plan.excluded:
+        who = item.contact.name + (f" <{item.contact.email}>" if item.contact.email else "")
+        table.add_row(Text("✗", style="red"), safe(who), safe(item.account.name), Text(item.reason))
+    return table
+
+
+class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
+    """The three-step enroll flow for a set of accounts."""
+
+    DEFAULT_CSS = """
+    EnrollScreen {
+        align: center middle;
+    }
+    EnrollScreen > #box {
+        width: 100;
+        max-width: 100%;
+        height: 30;
+        max-height: 100%;
+        border: thick $primary 60%;
+        background: $surface;
+        padding: 0 1;
+    }
+    EnrollScreen #step-title {
+        color: $text-muted;
+        margin-bottom: 1;
+    }
+    EnrollScreen ContentSwitcher {
+        height: 1fr;
+    }
+    EnrollScreen ContentSwitcher > * {
+        height: 1fr;
+    }
+    EnrollScreen #message {
+        color: $text-muted;
+    }
+    EnrollScreen #message.-error {
+        color: $error;
+    }
+    EnrollScreen #summary {
+        height: auto;
+        margin-bottom: 1;
+    }
+    EnrollScreen #people {
+        height: 1fr;
+    }
+    """
+
+    # One key, a different action per step; check_action enables the one that applies, so the
+    # footer always names what enter and escape will do.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Choose", priority=True),
+        Binding("enter,ctrl+s", "confirm", "Enroll", priority=True),
+        Binding("escape", "back", "Back"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    @dataclass
+    class InputsLoaded(Message):
+        """The worker read what the preview needs."""
+
+        inputs: EnrollInputs
+
+    @dataclass
+    class LoadFailed(Message):
+        """The worker could not read the cache; ``text`` is one line for the user."""
+
+        text: str
+
+    def __init__(self, settings: Settings, account_ids: list[str], today: date) -> None:
+        super().__init__()
+        self.settings = settings
+        self.account_ids = list(dict.fromkeys(account_ids))
+        self.today = today
+        self.inputs: EnrollInputs | None = None
+        self.sequence_id: str | None = None
+        self.audience: str | None = None
+        self.plan: EnrollmentPlan | None = None
+        self.step = "sequence"
+
+    def compose(self) -> ComposeResult:
+        box = Vertical(id="box")
+        box.border_title = f"Enroll {_plural(len(self.account_ids), 'account')} in a sequence"
+        with box:
+            yield Static(STEP_TITLES["sequence"], id="step-title")
+            with ContentSwitcher(initial="sequence"):
+                with Vertical(id="sequence"):
+                    yield Static("Reading the cache…", id="message")
+                    yield OptionList(id="sequences", compact=True)
+                yield OptionList(id="audience", compact=True)
+                with Vertical(id="preview"):
+                    yield Static(id="summary")
+                    yield VerticalScroll(Static(id="people-table"), id="people")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sequences", OptionList).display = False
+        self.query_one("#message", Static).focus()
+        self._load()
+
+    # -- loading (worker: no widgets touched here) ----------------------------------------
+
+    @work(thread=True, exclusive=True, group="enroll-load", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            db = open_cache(self.settings.cache_path, create=False)
+        except CsmError as exc:
+            self.post_message(self.LoadFailed(str(exc)))
+            return
+        try:
+            inputs = load_enroll_inputs(db, self.account_ids, self.today)
+        except sqlite3.Error as exc:
+            self.post_message(self.LoadFailed(f"The cache cannot be read: {exc}."))
+            return
+        finally:
+            db.conn.close()
+        self.post_message(self.InputsLoaded(inputs))
+
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        shown = self.query_one("#message", Static)
+        shown.update(Text(clean(message.text, 300)))
+        shown.add_class("-error")
+
+    @on(InputsLoaded)
+    def _inputs_loaded(self, message: InputsLoaded) -> None:
+        self.inputs = message.inputs
+        shown = self.query_one("#message", Static)
+        sequences = self.query_one("#sequences", OptionList)
+        if not message.inputs.sequences:
+            shown.update(
+                "No sequences synced from the CRM yet. Create one in HubSpot, then sync (r)."
+            )
+            return
+        shown.display = False
+        for seq in message.inputs.sequences:
+            label = safe(seq.name, max_len=70)
+            if seq.steps:
+                label.append(f"  · {_plural(seq.steps, 'step')}", style="dim")
+            sequences.add_option(Option(label, id=seq.id))
+        sequences.display = True
+        sequences.highlighted = 0
+        sequences.focus()
+        self.refresh_bindings()
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _show(self, step: str) -> None:
+        self.step = step
+        self.query_one(ContentSwitcher).current = step
+        self.query_one("#step-title", Static).update(STEP_TITLES[step])
+        focus = {"sequence": "#sequences", "audience": "#audience", "preview": "#people"}[step]
+        self.query_one(focus).focus()
+        self.refresh_bindings()
+
+    @on(OptionList.OptionSelected, "#sequences")
+    def _sequence_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.sequence_id = event.option.id
+        self._show_audiences()
+
+    def _show_audiences(self) -> None:
+        assert self.inputs is not None
+        audience = self.query_one("#audience", OptionList)
+        audience.clear_options()
+        for key, label in AUDIENCES.items():
+            n = sum(
+                1
+                for c in self.inputs.contacts
+                if in_audience(c, key) and (key != "everyone" or c.email)
+            )
+            audience.add_option(
+                Option(Text.assemble(f"{label:<24}", (_plural(n, "contact"), "dim")), id=key)
+            )
+        keys = list(AUDIENCES)
+        audience.highlighted = keys.index(self.audience) if self.audience in keys else 0
+        self._show("audience")
+
+    @on(OptionList.OptionSelected, "#audience")
+    def _audience_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        assert self.inputs is not None
+        self.audience = event.option.id or "admins"
+        self.plan = self.inputs.plan(self.audience, self.today)
+        sequence = next(s for s in self.inputs.sequences if s.id == self.sequence_id)
+        self.query_one("#summary", Static).update(
+            preview_summary(self.plan, sequence.name, self.audience)
+        )
+        self.query_one("#people-table", Static).update(preview_table(self.plan))
+        self._show("preview")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose":
+            if self.step == "sequence":
+                return self.inputs is not None and bool(self.inputs.sequences)
+            return self.step == "audience"
+        if action == "confirm":
+            if self.step != "preview":
+                return False
+            return True if self.plan is not None and self.plan.included else None
+        if action == "back":
+            return self.step != "sequence"
+        if action == "cancel":
+            return self.step == "sequence"
+        return True
+
+    def action_choose(self) -> None:
+        """Pick the highlighted sequence or audience."""
+        target = "#sequences" if self.step == "sequence" else "#audience"
+        self.query_one(target, OptionList).action_select()
+
+    def action_confirm(self) -> None:
+        """Dismiss the requests for everyone included."""
+        if self.step != "preview" or self.plan is None or not self.plan.included:
+            return
+        assert self.sequence_id is not None
+        self.dismiss(enrollment_requests(self.plan, self.sequence_id))
+
+    def action_back(self) -> None:
+        """One step back."""
+        index = STEPS.index(self.step)
+        if index > 0:
+            self._show(STEPS[index - 1])
+
+    def action_cancel(self) -> None:
+        """Close without enrolling anyone."""
+        self.dismiss(None)

@@ -1,0 +1,575 @@
+"""The modals as a CSM drives them with the keyboard: what they dismiss, and what they refuse.
+
+Each screen is pushed by a tiny host app whose callback keeps the dismissed value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from rich.console import Console
+from textual.app import App
+from textual.color import Color
+from textual.content import Content
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, OptionList, Static
+
+from csm_tui.config import Settings
+from csm_tui.store import actions
+from csm_tui.store.actions import EnrollmentRequest
+from csm_tui.ui.drafts import NextStepDraft, SnoozeDraft, TouchDraft
+from csm_tui.ui.screens.confirm import ConfirmScreen
+from csm_tui.ui.screens.enroll import EnrollScreen
+from csm_tui.ui.screens.help import HelpScreen
+from csm_tui.ui.screens.log_touch import LogTouchScreen
+from csm_tui.ui.screens.next_step import NextStepScreen
+from csm_tui.ui.screens.portfolio import PortfolioScreen, heatmap
+from csm_tui.ui.screens.segment import SegmentScreen
+from csm_tui.ui.screens.snooze import SnoozeScreen
+from csm_tui.ui.screens.welcome import WelcomeScreen
+from csm_tui.ui.themes import VARIABLE_DEFAULTS, load_theme_file, shipped_themes_dir
+
+TODAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
+CONTACTS = [("c1", "Jane Doe · admin"), ("c2", "Bob Stone · champion")]
+
+
+class Host(App[None]):
+    """Pushes one screen and keeps what it dismisses."""
+
+    def __init__(self, make: Callable[[], Screen[Any]]) -> None:
+        super().__init__()
+        self.make = make
+        self.results: list[Any] = []
+        themes = shipped_themes_dir()
+        if themes is not None:
+            self.register_theme(load_theme_file(themes / "csm-dark.toml"))
+            self.theme = "csm-dark"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make(), self.results.append)
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let workers finish and their messages land."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def screen_text(app: App[Any]) -> str:
+    """What the terminal shows right now, as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def error_text(app: App[Any]) -> str:
+    return str(app.screen.query_one("#error", Static).render())
+
+
+# -- the hand-made book for the enroll preview --------------------------------------------
+
+
+def build_book(db: sqlite_utils.Database) -> None:
+    """Three accounts whose contacts meet every exclusion rule once."""
+    db["owners"].insert_all(
+        [
+            {"id": "o1", "email": "csm@us.test", "user_id": "u1"},
+            {"id": "o2", "email": "lead@us.test", "user_id": "u2"},
+        ]
+    )
+    db["accounts"].insert_all(
+        [
+            {"id": "a1", "name": "Acme", "owner_id": "o1"},
+            {"id": "a2", "name": "Globex", "owner_id": "o2"},
+            {"id": "a3", "name": "Initech", "owner_id": "o1", "churned_on": "2026-10-01"},
+        ]
+    )
+    people = [
+        ("c1", "a1", "Jane", "Doe", "jane@acme.test", "admin", 0, 0),
+        ("c2", "a1", "Bob", "Stone", "bob@acme.test", "admin", 1, 0),
+        ("c3", "a1", "Carl", "Reed", "carl@acme.test", "champion", 0, 1),
+        ("c4", "a1", "Dan", "Fox", None, "admin", 0, 0),
+        ("c5", "a1", "Eve", "Hart", "eve@acme.test", "admin", 0, 0),
+        ("c6", "a1", "Fay", "Lund", "fay@acme.test", "admin", 0, 0),
+        ("c7", "a2", "Gil", "Moss", "gil@globex.test", "admin", 0, 0),
+        ("c8", "a2", "Hal", "Nye", "hal@globex.test", "champion", 0, 0),
+        ("c9", "a3", "Ian", "Orr", "ian@initech.test", "admin", 0, 0),
+    ]
+    db["contacts"].insert_all(
+        {
+            "id": i,
+            "account_id": a,
+            "first_name": f,
+            "last_name": last,
+            "email": e,
+            "role": r,
+            "unsubscribed": u,
+            "bounced": b,
+        }
+        for i, a, f, last, e, r, u, b in people
+    )
+    db["sequences"].insert_all(
+        [
+            {"id": "s1", "name": "Renewal nurture", "steps": 4},
+            {"id": "s2", "name": "Webinar invite", "steps": 2},
+        ]
+    )
+    db["enrollments"].insert_all(
+        [
+            {"id": "e1", "contact_id": "c5", "sequence_id": "s2", "state": "active",
+             "enrolled_at": "2026-11-01T09:00:00+00:00", "origin": "crm"},
+            {"id": "e2", "contact_id": "c6", "sequence_id": "s2", "state": "finished",
+             "enrolled_at": "2026-11-13T09:00:00+00:00", "origin": "crm"},
+            {"id": "e3", "contact_id": "c7", "sequence_id": "s2", "state": "finished",
+             "enrolled_at": "2026-09-01T09:00:00+00:00", "origin": "crm"},
+        ]
+    )  # fmt: skip
+
+
+# -- log a touch ----------------------------------------------------------------------------
+
+
+def log_touch() -> LogTouchScreen:
+    return LogTouchScreen("Acme", CONTACTS, NOW)
+
+
+async def test_log_a_touch_fills_every_field_and_ctrl_s_dismisses_the_draft() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("right", "right")  # kind: call -> email -> meeting
+        await pilot.press("tab", *"2d ago")  # the field starts as "now", selected
+        await pilot.press("tab", "enter", "down", "enter")  # contact: Jane Doe
+        await pilot.press("tab", *"Walked through the renewal")
+        await pilot.press("tab", "right")  # sentiment: positive
+        await pilot.press("tab", *"Send the quote", "tab", *"fri")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert app.results == [
+        TouchDraft(
+            kind="meeting",
+            occurred_at=NOW - timedelta(days=2),
+            contact_id="c1",
+            summary="Walked through the renewal",
+            sentiment="positive",
+            next_step_title="Send the quote",
+            next_step_due=date(2026, 11, 27),
+        )
+    ]
+    assert app.results[0].occurred_at.tzinfo is UTC
+
+
+async def test_focus_starts_in_the_first_field_and_tab_walks_the_form_in_order() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        order = [app.focused.id]
+        for _ in range(6):
+            await pilot.press("tab")
+            order.append(app.focused.id)
+    assert order == ["kind", "when", "contact", "summary", "sentiment", "next-step-title", "due"]
+
+
+async def test_local_time_is_stored_in_utc() -> None:
+    paris = datetime(2026, 11, 23, 13, 30, tzinfo=UTC).astimezone(
+        __import__("datetime").timezone(timedelta(hours=1))
+    )
+    app = Host(lambda: LogTouchScreen("Acme", [], paris))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("tab", *"today 9:30", "tab", "tab", "x", "ctrl+s")
+        await pilot.pause()
+    assert app.results[0].occurred_at == datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+    assert app.results[0].contact_id is None and app.results[0].sentiment is None
+
+
+async def test_an_invalid_when_shows_why_and_does_not_dismiss() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("tab", *"sometime", "tab", "tab", "x", "ctrl+s")
+        await pilot.pause()
+        assert app.results == []
+        assert isinstance(app.screen, LogTouchScreen)
+        assert "When: not a time: 'sometime'" in error_text(app)
+        assert app.focused.id == "when"  # straight back to the field to fix
+        await pilot.press(*"3h ago", "ctrl+s")
+        await pilot.pause()
+    assert app.results[0].occurred_at == NOW - timedelta(hours=3)
+
+
+async def test_a_touch_in_the_future_or_without_summary_is_refused() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Summary: write a few words" in error_text(app)
+        await pilot.press("shift+tab", "shift+tab", *"2099-01-01 10:00", "ctrl+s")
+        await pilot.pause()
+        assert "in the future" in error_text(app)
+    assert app.results == []
+
+
+async def test_a_due_date_without_a_next_step_title_is_refused() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("tab", "tab", "tab", "x", "tab", "tab", "tab", *"tomorrow", "ctrl+s")
+        await pilot.pause()
+        assert "Next step: give it a title" in error_text(app)
+        assert app.focused.id == "next-step-title"
+    assert app.results == []
+
+
+async def test_escape_with_typed_text_asks_before_discarding() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("tab", "tab", "tab", *"Important notes", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep typing
+        await pilot.pause()
+        assert isinstance(app.screen, LogTouchScreen) and app.results == []
+        await pilot.press("escape", "y")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_escape_on_an_untouched_form_closes_at_once() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_crm_text_is_shown_literally() -> None:
+    app = Host(lambda: LogTouchScreen("Acme [bold]Corp\x1b[31m", CONTACTS, NOW))
+    async with app.run_test(size=(80, 24)):
+        title = app.screen.query_one("#form").border_title
+    # The border title is stored as markup; what shows is the name as typed, escapes removed.
+    assert Content.from_markup(title).plain == "Log a touch · Acme [bold]Corp"
+
+
+# -- next step, snooze, segment, confirm ------------------------------------------------------
+
+
+async def test_next_step_with_a_due_day() -> None:
+    app = Host(lambda: NextStepScreen("Acme", TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"Book the QBR", "enter", *"in 3 days", "enter")
+        await pilot.pause()
+    assert app.results == [NextStepDraft("Book the QBR", date(2026, 11, 26))]
+
+
+async def test_next_step_refuses_a_past_day_and_an_empty_title() -> None:
+    app = Host(lambda: NextStepScreen("Acme", TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "needs a title" in error_text(app)
+        await pilot.press(*"Call back", "tab", *"2026-11-01", "ctrl+s")
+        await pilot.pause()
+        assert "2026-11-01 has passed" in error_text(app)
+        await pilot.press("ctrl+u", "ctrl+s")  # no due day is fine
+        await pilot.pause()
+    assert app.results == [NextStepDraft("Call back", None)]
+
+
+async def test_snooze_keys_pick_a_duration_then_enter_saves_with_the_reason() -> None:
+    app = Host(lambda: SnoozeScreen("Acme", TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        assert app.focused.id == "reason"
+        assert app.screen.query_one("#until", Input).value == "2026-11-30"
+        await pilot.press(*"on holiday 3 weeks", "enter")  # digits type in the reason field
+        await pilot.pause()
+    assert app.results == [SnoozeDraft(date(2026, 11, 30), "on holiday 3 weeks")]
+
+
+async def test_snooze_one_day_and_three_days() -> None:
+    for key, days in (("1", 1), ("3", 3)):
+        app = Host(lambda: SnoozeScreen("Acme", TODAY))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(key, "enter")
+            await pilot.pause()
+        assert app.results == [SnoozeDraft(TODAY + timedelta(days=days), "")]
+
+
+async def test_snooze_until_a_typed_date_and_not_today() -> None:
+    app = Host(lambda: SnoozeScreen("Acme", TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d", *"today", "enter", "enter")
+        await pilot.pause()
+        assert "choose a day after today" in error_text(app) and app.results == []
+        await pilot.press("ctrl+u", *"2026-12-15", "ctrl+s")
+        await pilot.pause()
+    assert app.results == [SnoozeDraft(date(2026, 12, 15), "")]
+
+
+async def test_segment_pick_all_accounts_and_cancel() -> None:
+    segments = ["Renewals at risk", "Going dark"]
+    app = Host(lambda: SegmentScreen(segments, "Going dark"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.query_one(OptionList).highlighted == 2  # the current one
+        await pilot.press("up", "enter")
+        await pilot.pause()
+        app.push_screen(SegmentScreen(segments, "Going dark"), app.results.append)
+        await pilot.pause()
+        await pilot.press("home", "enter")
+        await pilot.pause()
+        app.push_screen(SegmentScreen(segments, "Going dark"), app.results.append)
+        await pilot.pause()
+        await pilot.press("escape")  # cancelling keeps the current segment
+        await pilot.pause()
+    assert app.results == ["Renewals at risk", None, "Going dark"]
+
+
+async def test_confirm_answers() -> None:
+    app = Host(lambda: ConfirmScreen("Sure?"))
+    async with app.run_test() as pilot:
+        assert app.focused.id == "no"
+        await pilot.press("enter")
+        await pilot.pause()
+        app.push_screen(ConfirmScreen("Sure?"), app.results.append)
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.results == [False, True]
+
+
+async def test_help_lists_every_key_grouped_and_escape_closes() -> None:
+    rows = [("j/↓", "Down"), ("l", "Log"), ("/", "Filter"), ("r", "Sync"), ("x", "Mystery")]
+    app = Host(lambda: HelpScreen(rows))
+    async with app.run_test(size=(80, 40)) as pilot:
+        shown = screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        closed = app.results == [None]
+    for title in ("Move", "Act on accounts", "Find", "App", "Other", "In forms"):
+        assert title in shown
+    assert "Mystery" in shown and closed
+
+
+async def test_welcome_says_how_to_configure_and_escape_continues(tmp_path: Path) -> None:
+    app = Host(lambda: WelcomeScreen(tmp_path / "config.toml", tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+    for needed in ("CSM_TUI_CRM__TOKEN", "CSM_TUI_ANALYTICS__TOKEN", "CSM_TUI_ANALYTICS__PROJECT_ID",
+                   "csm-tui demo", str(tmp_path / "config.toml"), "[crm]"):  # fmt: skip
+        assert needed in text
+    assert app.results == [None]
+
+
+async def test_welcome_q_quits(tmp_path: Path) -> None:
+    app = Host(lambda: WelcomeScreen(tmp_path / "config.toml", tmp_path / "data"))
+    exits: list[tuple[Any, ...]] = []
+    async with app.run_test() as pilot:
+        app.exit = lambda *args, **kw: exits.append(args)  # type: ignore[method-assign]
+        await pilot.press("q")
+        await pilot.pause()
+    assert exits == [()] and app.results == []
+
+
+# -- enroll ---------------------------------------------------------------------------------
+
+
+def enroll_screen(settings: Settings) -> Callable[[], EnrollScreen]:
+    return lambda: EnrollScreen(settings, ["a1", "a2", "a3"], TODAY)
+
+
+async def test_enroll_preview_counts_and_says_why_each_contact_is_out(settings, db) -> None:
+    build_book(db)
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # Renewal nurture (sorted first)
+        await pilot.press("enter")  # Admins
+        await pilot.pause()
+        shown = screen_text(app)
+        plan = app.screen.plan
+    assert "Enroll 2 contacts from 2 of 3 accounts" in shown
+    assert "Excluded 5:" in shown
+    assert "1 account with nobody to enroll: Initech" in shown
+    assert [i.contact.name for i in plan.included] == [
+        "Jane Doe",
+        "Gil Moss",  # finished a sequence in September: long enough ago
+    ]
+    why = {e.contact.name: e.reason for e in plan.excluded}
+    assert why == {
+        "Bob Stone": "unsubscribed",
+        "Dan Fox": "no email",
+        "Eve Hart": "already enrolled in a sequence",
+        "Fay Lund": "enrolled in the last 30 days",
+        "Ian Orr": "churned account",
+    }
+    for name, reason in why.items():  # each on screen, on the contact's line
+        [line] = [ln for ln in shown.splitlines() if name in ln]
+        assert reason in line
+
+
+async def test_enroll_confirm_returns_the_requests_and_they_reach_the_outbox(settings, db) -> None:
+    build_book(db)
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "down", "down", "down", "enter")  # everyone with an email
+        await pilot.pause()
+        bounced = "email bounced" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert bounced
+    [requests] = app.results
+    assert requests == [
+        EnrollmentRequest("c1", "a1", "s1", "csm@us.test", "u1"),
+        EnrollmentRequest("c7", "a2", "s1", "lead@us.test", "u2"),
+        EnrollmentRequest("c8", "a2", "s1", "lead@us.test", "u2"),
+    ]
+    actions.enroll(db, requests)
+    rows = list(db.query("SELECT payload, state FROM outbox ORDER BY rowid"))
+    assert [json.loads(r["payload"]) for r in rows] == [
+        {"contact_id": c, "sequence_id": "s1", "sender_email": s, "user_id": u}
+        for c, s, u in (("c1", "csm@us.test", "u1"), ("c7", "lead@us.test", "u2"),
+                        ("c8", "lead@us.test", "u2"))
+    ]  # fmt: skip
+    assert {r["state"] for r in rows} == {"pending"}
+    assert db["enrollments"].count == 6  # 3 from the CRM + 3 queued
+
+
+async def test_enroll_escape_goes_back_a_step_then_cancels(settings, db) -> None:
+    build_book(db)
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter", "enter")  # Webinar invite, admins: preview
+        await pilot.pause()
+        assert app.screen.step == "preview"
+        await pilot.press("escape")
+        assert app.screen.step == "audience"
+        await pilot.press("escape")
+        assert app.screen.step == "sequence"
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [None]
+
+
+async def test_enroll_with_no_sequences_synced_says_what_to_do(settings, db) -> None:
+    db["accounts"].insert({"id": "a1", "name": "Acme"})
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        message = str(app.screen.query_one("#message", Static).render())
+        await pilot.press("enter")  # nothing to confirm: enter does nothing
+        await pilot.pause()
+        still_open = isinstance(app.screen, EnrollScreen)
+    assert "No sequences synced from the CRM yet" in message and still_open
+
+
+async def test_enroll_without_a_cache_says_so_instead_of_crashing(settings) -> None:
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        message = str(app.screen.query_one("#message", Static).render())
+    assert "No cache at" in message
+
+
+# -- portfolio ------------------------------------------------------------------------------
+
+
+def build_portfolio(db: sqlite_utils.Database) -> None:
+    """Eight customers started over two years; two churned, one contracted, one expanded."""
+    accounts = [
+        # id, name, contract start, churned on, ARR history [(day, arr)], health
+        ("p1", "Acme", "2025-01-15", None, [("2025-01-15", 50000)], 82),
+        ("p2", "Globex", "2025-01-20", "2026-01-20", [("2025-01-20", 30000)], None),
+        ("p3", "Initech", "2025-04-01", None,
+         [("2025-04-01", 20000), ("2026-10-01", 28000)], 64),
+        ("p4", "Umbrella", "2025-07-10", None,
+         [("2025-07-10", 40000), ("2026-09-15", 32000)], 35),
+        ("p5", "Hooli", "2025-10-05", "2026-10-10", [("2025-10-05", 12000)], None),
+        ("p6", "Vandelay", "2026-02-01", None, [("2026-02-01", 9000)], 71),
+        ("p7", "Stark", "2026-05-12", None, [("2026-05-12", 60000)], 90),
+        ("p8", "Wayne", "2026-08-03", None, [("2026-08-03", 25000)], 22),
+    ]  # fmt: skip
+    for account_id, name, start, churned, history, health in accounts:
+        db["accounts"].insert(
+            {
+                "id": account_id,
+                "name": name,
+                "contract_start": start,
+                "churned_on": churned,
+                "arr": history[-1][1],
+                "renewal_date": "2027-01-10" if account_id != "p8" else "2026-12-20",
+            }
+        )
+        db["arr_history"].insert_all(
+            {"account_id": account_id, "date": day, "arr": arr} for day, arr in history
+        )
+        if health is not None:
+            db["scores"].insert(
+                {"account_id": account_id, "computed_at": "2026-11-23T07:00:00+00:00",
+                 "health": health}
+            )  # fmt: skip
+    answers = [("nps", 10), ("nps", 9), ("nps", 6), ("nps", 8), ("csat", 5), ("csat", 3)]
+    db["survey_responses"].insert_all(
+        {"id": f"r{n}", "account_id": "p1", "kind": kind, "score": score,
+         "submitted_at": "2026-11-01T10:00:00+00:00"}
+        for n, (kind, score) in enumerate(answers)
+    )  # fmt: skip
+
+
+async def test_portfolio_shows_the_book_and_switches_period(settings, db) -> None:
+    build_portfolio(db)
+    app = Host(lambda: PortfolioScreen(settings, TODAY))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        ninety = screen_text(app)
+        await pilot.press("3")
+        await settle(pilot)
+        year = screen_text(app)
+        await pilot.press("c")
+        revenue = screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+    assert "26 Aug 2026 – 23 Nov 2026" in ninety
+    assert "Logo churn     14.3%  1 of 7 accounts" in ninety  # Hooli churned in October
+    assert "NPS              +25  4 answers" in ninety
+    assert "● healthy 50% (3)  ◐ watch 17% (1)  ○ at risk 33% (2)" in ninety
+    assert "24 Nov 2025 – 23 Nov 2026" in year
+    assert "Logo churn     40.0%  2 of 5 accounts" in year  # Globex too, in January
+    assert "Logo retention by month" in year and "Revenue retention by month" in revenue
+    assert app.results == [None]
+
+
+async def test_portfolio_heatmap_takes_its_colours_from_the_theme(settings, db) -> None:
+    build_portfolio(db)
+    app = Host(lambda: PortfolioScreen(settings, TODAY))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        green = Color.parse(app.theme_variables["band-green"]).rich_color
+        red = Color.parse(app.theme_variables["band-red"]).rich_color
+        matrix = app.screen.report.cohorts_logo
+        table = heatmap(matrix, app.screen._palette(), revenue=False)
+    first = matrix.rows[0]  # 2025-01: two logos, Globex lost in month 12
+    assert first.cells[0] == 1.0 and first.cells[12] == 0.5
+    month0 = list(table.columns[2].cells)[1:]  # M0 of every cohort (after the header)
+    assert all(cell.style.bgcolor == green for cell in month0)
+    assert list(table.columns[2 + 12].cells)[1].style.bgcolor == red  # 50% kept
+
+
+async def test_portfolio_on_an_empty_cache_says_what_to_do(settings, db) -> None:
+    app = Host(lambda: PortfolioScreen(settings, TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = screen_text(app)
+    assert "Nothing to report yet: sync (r) first, or try `csm-tui demo`." in shown
