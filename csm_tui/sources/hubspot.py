@@ -116,6 +116,27 @@ class HubSpot:
         )
         return _page(body)
 
+    async def read(
+        self,
+        obj_type: str,
+        record_id: str,
+        *,
+        properties: Sequence[str],
+        with_history: Sequence[str],
+    ) -> dict[str, Any]:
+        """One record, with the history of ``with_history`` properties."""
+        body = await self.client.request(
+            "GET",
+            f"/crm/v3/objects/{obj_type}/{record_id}",
+            params={
+                "properties": ",".join(properties),
+                "propertiesWithHistory": ",".join(with_history),
+            },
+        )
+        if not isinstance(body, dict) or "id" not in body:
+            raise BadResponse("CRM record answer has no id")
+        return body
+
     async def associations(
         self, from_type: str, to_type: str, ids: Iterable[str]
     ) -> dict[str, list[dict[str, Any]]]:
@@ -183,10 +204,16 @@ class HubSpot:
     async def find_by_marker(
         self, obj_type: str, marker_property: str, marker: str
     ) -> dict[str, Any] | None:
-        """The record carrying ``marker`` in ``marker_property``, if one was already created."""
+        """The record whose ``marker_property`` text holds the token ``marker``, if one exists.
+
+        (A token search on the body works on any portal; a custom property would have to be
+        created in HubSpot first.)
+        """
         page = await self.search_page(
             obj_type,
-            filters=[{"propertyName": marker_property, "operator": "EQ", "value": marker}],
+            filters=[
+                {"propertyName": marker_property, "operator": "CONTAINS_TOKEN", "value": marker}
+            ],
             sort_property="hs_object_id",
             properties=[marker_property],
             after=0,

@@ -1,0 +1,692 @@
+"""Pull the CRM into the cache: owners, the book's companies and what hangs off them,
+ARR history, sequences.
+
+First sync (or --full): list endpoints, 100 a page. Later: search over ``[cursor, sync_start)``
+sorted by hs_object_id, 200 a page, restarting past the 10,000-result cap with
+``hs_object_id GT <last id>`` (many records can share one timestamp, so the timestamp alone
+never makes progress). Each object's cursor moves in the same transaction as its last rows,
+so a crash never leaves a cursor ahead of its data.
+
+The book: companies owned by crm.owner_email (the whole portal when empty), including archived
+ones (marked archived); a child record (contact, deal, ticket, survey, engagement) is in the
+cache when one of its companies is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from csm_tui.sources.hubspot import SEARCH_CAP, SEARCH_LIMIT, HubSpot, modified_property
+from csm_tui.store.db import utc_now
+from csm_tui.store.transaction import transaction
+from csm_tui.sync import mapping
+from csm_tui.sync.mapping import PropertyNames
+from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
+
+CHILD_TYPES = (
+    "contacts",
+    "deals",
+    "tickets",
+    "feedback_submissions",
+    "notes",
+    "calls",
+    "meetings",
+    "emails",
+    "tasks",
+)
+ENGAGEMENTS = ("notes", "calls", "meetings", "emails")
+TABLE = {
+    "companies": "accounts",
+    "contacts": "contacts",
+    "deals": "deals",
+    "tickets": "tickets",
+    "feedback_submissions": "survey_responses",
+    "notes": "touches",
+    "calls": "touches",
+    "meetings": "touches",
+    "emails": "touches",
+    "tasks": "next_steps",
+}
+SOURCE = "crm"
+
+
+class OwnerNotFound(LookupError):
+    """crm.owner_email names no CRM owner."""
+
+
+def row_key(obj_type: str, record_id: str) -> str:
+    """The cache row id of a CRM record (engagements are prefixed: touches mix origins)."""
+    if obj_type in ENGAGEMENTS or obj_type == "tasks":
+        return f"crm:{obj_type}:{record_id}"
+    return str(record_id)
+
+
+@dataclass
+class PageRows:
+    """What one page of records becomes: rows to write, ids to drop, the newest timestamp."""
+
+    upserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    arr_accounts: list[str] = field(default_factory=list)  # replace their ARR history
+    drop: list[str] = field(default_factory=list)  # cache row ids that left the book
+    local_links: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)  # cache row ids present in the CRM
+    max_modified: int | None = None
+    count: int = 0
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        self.upserts.setdefault(table, []).append(row)
+
+
+def read_cursor(db: sqlite_utils.Database, source: str, obj: str) -> str | None:
+    """The stored cursor of one object (None before its first complete pull)."""
+    row = db.execute(
+        "SELECT cursor FROM sync_state WHERE source=? AND object=?", [source, obj]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def write_state(
+    db: sqlite_utils.Database,
+    source: str,
+    obj: str,
+    *,
+    cursor: str | None,
+    started: str,
+    stats: dict[str, Any],
+) -> None:
+    """Record a successful pull of one object (call inside the transaction of its last rows)."""
+    db.execute(
+        "INSERT INTO sync_state (source, object, cursor, sync_started_at, last_success, "
+        "last_error, stats) VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT(source, object) DO "
+        "UPDATE SET cursor=excluded.cursor, sync_started_at=excluded.sync_started_at, "
+        "last_success=excluded.last_success, last_error=NULL, stats=excluded.stats",
+        [source, obj, cursor, started, utc_now(), json.dumps(stats, sort_keys=True)],
+    )
+
+
+def record_error(db: sqlite_utils.Database, source: str, obj: str, error: str) -> None:
+    """Remember why an object's pull failed (its cursor stays where it was)."""
+    with transaction(db):
+        db.execute(
+            "INSERT INTO sync_state (source, object, last_error) VALUES (?, ?, ?) "
+            "ON CONFLICT(source, object) DO UPDATE SET last_error=excluded.last_error",
+            [source, obj, error],
+        )
+
+
+def remove_accounts(db: sqlite_utils.Database, ids: Iterable[str]) -> int:
+    """Drop accounts that left the book and every CRM row hanging off them (local rows stay)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    marks = json.dumps(ids)
+    scope = "IN (SELECT value FROM json_each(?))"
+    for table in (
+        "arr_history",
+        "contacts",
+        "deals",
+        "tickets",
+        "survey_responses",
+        "usage_weekly",
+        "user_activity",
+        "scores",
+    ):
+        db.execute(f"DELETE FROM {table} WHERE account_id {scope}", [marks])
+    db.execute(f"DELETE FROM touches WHERE origin='crm' AND account_id {scope}", [marks])
+    db.execute(f"DELETE FROM next_steps WHERE origin='crm' AND account_id {scope}", [marks])
+    return db.execute(f"DELETE FROM accounts WHERE id {scope}", [marks]).rowcount
+
+
+class CrmPull:
+    """One pull of the CRM into one cache."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        hubspot: HubSpot,
+        *,
+        names: PropertyNames,
+        owner_email: str,
+        full: bool,
+        sync_start_ms: int,
+        report: SyncReport,
+        progress: ProgressCallback,
+    ) -> None:
+        self.db = db
+        self.hs = hubspot
+        self.names = names
+        self.owner_email = owner_email.strip().lower()
+        self.full = full
+        self.start_ms = sync_start_ms
+        self.started = utc_now()
+        self.report = report
+        self.progress = progress
+        self.owner_id: str | None = None
+        self.book: set[str] = set()
+        self.current = "owners"  # the object being pulled (where an error is recorded)
+
+    # -- the whole pull ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Owners, companies, children, sequences; each object commits with its own cursor."""
+        await self.pull_owners()
+        before = self._account_ids()
+        await self.pull_object("companies")
+        self.book = self._account_ids()
+        entered = self.book - before
+        for obj_type in CHILD_TYPES:
+            await self.pull_object(obj_type)
+        if entered and before:
+            # Companies that just joined the book bring children that did not change, so no
+            # search window holds them: list those once, for the newcomers only.
+            for obj_type in CHILD_TYPES:
+                await self.backfill(obj_type, entered)
+        await self.pull_sequences()
+
+    def _account_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM accounts")}
+
+    # -- owners ------------------------------------------------------------------------------
+
+    async def pull_owners(self) -> None:
+        """All owners (a small list), and which one's book we follow."""
+        rows: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            page = await self.hs.owners_page(after)
+            for o in page.results:
+                rows.append(
+                    {
+                        "id": str(o["id"]),
+                        "email": (o.get("email") or "").lower() or None,
+                        "first_name": o.get("firstName"),
+                        "last_name": o.get("lastName"),
+                        "user_id": str(o["userId"]) if o.get("userId") is not None else None,
+                        "teams": json.dumps([t.get("name") for t in o.get("teams") or []]),
+                        "archived": 1 if o.get("archived") else 0,
+                    }
+                )
+            self.progress(SyncProgress("crm", "owners", len(rows), None))
+            if page.after is None:
+                break
+            after = page.after
+        if self.owner_email:
+            match = [r for r in rows if r["email"] == self.owner_email]
+            if not match:
+                raise OwnerNotFound(
+                    f"No CRM owner has the email {self.owner_email} (crm.owner_email): "
+                    "fix the setting, or leave it empty to follow the whole portal."
+                )
+            self.owner_id = match[0]["id"]
+        with transaction(self.db):
+            self.db["owners"].upsert_all(rows, pk="id")
+            write_state(
+                self.db,
+                SOURCE,
+                "owners",
+                cursor=None,
+                started=self.started,
+                stats={"rows": len(rows)},
+            )
+        self.report.add_pulled("owners", len(rows))
+
+    # -- one object ---------------------------------------------------------------------------
+
+    async def pull_object(self, obj_type: str) -> None:
+        """Pull one object type: list (first/full) or search window, then archived records."""
+        self.current = obj_type
+        cursor = None if self.full else read_cursor(self.db, SOURCE, obj_type)
+        full = cursor is None
+        self._reset_totals()
+        sources: list[AsyncIterator[tuple[list[dict[str, Any]], bool]]] = []
+        if full:
+            sources.append(self._list_pages(obj_type, archived=False))
+        else:
+            sources.append(self._search_pages(obj_type, int(cursor)))
+        sources.append(self._list_pages(obj_type, archived=True))
+        done = 0
+        pending: PageRows | None = None
+        async for records, from_search in _chain(sources):
+            rows = await self._prepare(obj_type, records, from_search)
+            done += len(records)
+            self.progress(SyncProgress("crm", obj_type, done, None))
+            if pending is not None:
+                self._write(obj_type, pending)
+            pending = rows
+        # The last page, the prune of a full list and the cursor: one transaction.
+        with transaction(self.db):
+            if pending is not None:
+                self._write(obj_type, pending)
+            if full:
+                # A full list saw everything: what the cache holds beyond it left the CRM/book.
+                self._left_total += self._prune(obj_type, self._seen_total)
+            if self._max_modified is None:
+                new_cursor = self.start_ms if full else int(cursor)  # nothing changed
+            else:
+                new_cursor = min(self._max_modified, self.start_ms)
+            stats = {
+                "rows": self._rows_total,
+                "archived": self._archived_total,
+                "left_book": self._left_total,
+                "mode": "list" if full else "search",
+            }
+            write_state(
+                self.db, SOURCE, obj_type, cursor=str(new_cursor), started=self.started, stats=stats
+            )
+        self.report.add_pulled(obj_type, self._rows_total)
+        self.report.archived += self._archived_total
+        self.report.left_book += self._left_total
+        self.progress(SyncProgress("crm", obj_type, done, done, "done"))
+
+    # Running totals of the object being pulled (reset before each object).
+    _seen_total: set[str]
+    _max_modified: int | None
+    _rows_total: int
+    _archived_total: int
+    _left_total: int
+
+    def _reset_totals(self) -> None:
+        self._seen_total = set()
+        self._max_modified = None
+        self._rows_total = 0
+        self._archived_total = 0
+        self._left_total = 0
+
+    async def backfill(self, obj_type: str, accounts: set[str]) -> None:
+        """List one child type once, keeping only records of ``accounts`` (no cursor moves)."""
+        saved_book = self.book
+        self.book = accounts
+        self._reset_totals()
+        try:
+            async for records, _ in _chain([self._list_pages(obj_type, archived=False)]):
+                rows = await self._prepare(obj_type, records, False, drop_outside=False)
+                with transaction(self.db):
+                    self._write(obj_type, rows)
+        finally:
+            self.book = saved_book
+            self.report.add_pulled(obj_type, self._rows_total)
+
+    # -- paging ----------------------------------------------------------------------------
+
+    def _associations_for(self, obj_type: str) -> list[str]:
+        if obj_type == "companies":
+            return []
+        if obj_type == "contacts":
+            return ["companies"]
+        return ["companies", "contacts"]
+
+    async def _list_pages(
+        self, obj_type: str, *, archived: bool
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+        after: str | None = None
+        props = mapping.properties_for(obj_type, self.names)
+        while True:
+            page = await self.hs.list_page(
+                obj_type,
+                properties=props,
+                after=after,
+                associations=self._associations_for(obj_type),
+                archived=archived,
+                with_history=[self.names.arr] if obj_type == "companies" else [],
+            )
+            yield page.results, False
+            if page.after is None:
+                return
+            after = page.after
+
+    async def _search_pages(
+        self, obj_type: str, cursor_ms: int
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+        """Every record modified in ``[cursor, sync_start)``, past the 10,000-result cap."""
+        mod = modified_property(obj_type)
+        window = [
+            {"propertyName": mod, "operator": "GTE", "value": str(cursor_ms)},
+            {"propertyName": mod, "operator": "LT", "value": str(self.start_ms)},
+        ]
+        props = [*mapping.properties_for(obj_type, self.names), "hs_object_id"]
+        last_id: int | None = None
+        after = 0
+        while True:
+            filters = list(window)
+            if last_id is not None:
+                filters.append(
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
+                )
+            page = await self.hs.search_page(
+                obj_type,
+                filters=filters,
+                sort_property="hs_object_id",
+                properties=props,
+                after=after,
+            )
+            if not page.results:
+                return
+            yield page.results, True
+            if page.after is None:
+                return
+            next_after = int(page.after)
+            if next_after + SEARCH_LIMIT >= SEARCH_CAP:
+                # The next page would reach the cap: start a new query past the last id seen.
+                last_id = max(int(r["id"]) for r in page.results)
+                after = 0
+            else:
+                after = next_after
+
+    # -- records -> rows ---------------------------------------------------------------------
+
+    async def _prepare(
+        self,
+        obj_type: str,
+        records: list[dict[str, Any]],
+        from_search: bool,
+        *,
+        drop_outside: bool = True,
+    ) -> PageRows:
+        """Map a page of records to rows (reading associations for search results)."""
+        out = PageRows(count=len(records))
+        if not records:
+            return out
+        ids = [str(r["id"]) for r in records]
+        companies: dict[str, list[str]] = {}
+        contacts: dict[str, list[str]] = {}
+        wanted = self._associations_for(obj_type)
+        if obj_type == "companies" and from_search:
+            await self._attach_arr_history(records)
+        if from_search and wanted:
+            # Search results carry no associations: one v4 batch read per target type.
+            found = await self.hs.associations(obj_type, "companies", ids)
+            companies = {k: _to_ids(v) for k, v in found.items()}
+            if "contacts" in wanted:
+                found = await self.hs.associations(obj_type, "contacts", ids)
+                contacts = {k: _to_ids(v) for k, v in found.items()}
+        else:
+            for r in records:
+                companies[str(r["id"])] = mapping.association_ids(r, "companies")
+                contacts[str(r["id"])] = mapping.association_ids(r, "contacts")
+        for record in records:
+            rid = str(record["id"])
+            modified = mapping.epoch_ms(
+                (record.get("properties") or {}).get(modified_property(obj_type))
+                or record.get("updatedAt")
+            )
+            if modified is not None and not record.get("archived"):
+                out.max_modified = (
+                    modified if out.max_modified is None else max(out.max_modified, modified)
+                )
+            self._map(
+                obj_type,
+                record,
+                rid,
+                companies.get(rid, []),
+                contacts.get(rid, []),
+                out,
+                drop_outside,
+            )
+        return out
+
+    async def _attach_arr_history(self, records: list[dict[str, Any]]) -> None:
+        """Search results carry no history: read it for book companies whose ARR changed."""
+        need: list[dict[str, Any]] = []
+        for r in records:
+            p = r.get("properties") or {}
+            if self.owner_id is not None and str(p.get("hubspot_owner_id") or "") != self.owner_id:
+                continue
+            row = self.db.execute(
+                "SELECT arr FROM arr_history WHERE account_id=? ORDER BY date DESC LIMIT 1",
+                [str(r["id"])],
+            ).fetchone()
+            if mapping.number(p.get(self.names.arr)) != (row[0] if row else None):
+                need.append(r)
+
+        async def attach(record: dict[str, Any]) -> None:
+            found = await self.hs.read(
+                "companies",
+                str(record["id"]),
+                properties=[self.names.arr],
+                with_history=[self.names.arr],
+            )
+            record["propertiesWithHistory"] = found.get("propertiesWithHistory") or {}
+
+        await asyncio.gather(*(attach(r) for r in need))
+
+    def _in_book(self, company_ids: list[str]) -> str | None:
+        for cid in company_ids:
+            if cid in self.book:
+                return cid
+        return None
+
+    def _map(
+        self,
+        obj_type: str,
+        record: dict[str, Any],
+        rid: str,
+        company_ids: list[str],
+        contact_ids: list[str],
+        out: PageRows,
+        drop_outside: bool,
+    ) -> None:
+        archived = bool(record.get("archived"))
+        key = row_key(obj_type, rid)
+        if obj_type == "companies":
+            owner = (record.get("properties") or {}).get("hubspot_owner_id")
+            if self.owner_id is not None and str(owner or "") != self.owner_id:
+                out.drop.append(key)
+                return
+            out.add("accounts", mapping.account_row(record, self.names))
+            if "propertiesWithHistory" in record:
+                out.arr_accounts.append(rid)
+                for h in mapping.arr_history_rows(record, self.names):
+                    out.add("arr_history", h)
+            out.seen.append(key)
+            return
+        account = self._in_book(company_ids)
+        if account is None and obj_type == "feedback_submissions":
+            account = self._account_of_contact(contact_ids)
+        if account is None:
+            if drop_outside:
+                out.drop.append(key)
+            return
+        contact = contact_ids[0] if contact_ids else None
+        if obj_type in ("notes", "calls", "meetings", "emails", "tasks"):
+            if archived:
+                out.drop.append(key)  # touches and next steps have no archived flag
+                return
+            marker = mapping.record_marker(obj_type, record)
+            if marker is not None:
+                local = self._local_row_of(marker)
+                if local is not None:
+                    done = None
+                    if obj_type == "tasks":
+                        status = str((record.get("properties") or {}).get("hs_task_status") or "")
+                        done = 1 if status.upper() == "COMPLETED" else 0
+                    out.local_links.append((TABLE[obj_type], local, rid, done))
+                    return
+            if obj_type == "tasks":
+                out.add("next_steps", mapping.next_step_row(record, account))
+            else:
+                out.add("touches", mapping.touch_row(obj_type, record, account, contact))
+            out.seen.append(key)
+            return
+        row: dict[str, Any] | None
+        if obj_type == "contacts":
+            row = mapping.contact_row(record, self.names, account)
+        elif obj_type == "deals":
+            row = mapping.deal_row(record, account)
+        elif obj_type == "tickets":
+            row = mapping.ticket_row(record, account)
+        else:
+            row = mapping.survey_row(record, account, contact)
+        if row is None:
+            out.drop.append(key)
+            return
+        out.add(TABLE[obj_type], row)
+        out.seen.append(key)
+
+    def _account_of_contact(self, contact_ids: list[str]) -> str | None:
+        for cid in contact_ids:
+            row = self.db.execute("SELECT account_id FROM contacts WHERE id=?", [cid]).fetchone()
+            if row and row[0] in self.book:
+                return str(row[0])
+        return None
+
+    def _local_row_of(self, outbox_id: str) -> str | None:
+        row = self.db.execute("SELECT ref_id FROM outbox WHERE id=?", [outbox_id]).fetchone()
+        return str(row[0]) if row else None
+
+    # -- rows -> cache -------------------------------------------------------------------------
+
+    def _write(self, obj_type: str, rows: PageRows) -> None:
+        """Write one page's rows in one transaction (joined by the caller's, if any)."""
+        table = TABLE[obj_type]
+        with transaction(self.db):
+            if obj_type == "companies":
+                if rows.arr_accounts:
+                    self.db.execute(
+                        "DELETE FROM arr_history WHERE account_id IN (SELECT value FROM json_each(?))",
+                        [json.dumps(rows.arr_accounts)],
+                    )
+                left = remove_accounts(self.db, rows.drop)
+            else:
+                left = self._delete(table, rows.drop)
+            for name, batch in rows.upserts.items():
+                pk: Any = ("account_id", "date") if name == "arr_history" else "id"
+                self.db[name].upsert_all(batch, pk=pk)
+            for link_table, local_id, remote_id, done in rows.local_links:
+                if done is None:
+                    self.db.execute(
+                        f"UPDATE {link_table} SET remote_id=? WHERE id=?", [remote_id, local_id]
+                    )
+                else:
+                    self.db.execute(
+                        f"UPDATE {link_table} SET remote_id=?, done=? WHERE id=?",
+                        [remote_id, done, local_id],
+                    )
+        self._seen_total.update(rows.seen)
+        if rows.max_modified is not None:
+            self._max_modified = (
+                rows.max_modified
+                if self._max_modified is None
+                else max(self._max_modified, rows.max_modified)
+            )
+        written = sum(len(b) for n, b in rows.upserts.items() if n != "arr_history")
+        self._rows_total += written
+        self._archived_total += sum(
+            1 for b in rows.upserts.values() for r in b if r.get("archived") == 1
+        )
+        self._left_total += left
+
+    def _delete(self, table: str, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        scope = "IN (SELECT value FROM json_each(?))"
+        extra = " AND origin='crm'" if table in ("touches", "next_steps") else ""
+        return self.db.execute(
+            f"DELETE FROM {table} WHERE id {scope}{extra}", [json.dumps(ids)]
+        ).rowcount
+
+    def _prune(self, obj_type: str, seen: set[str]) -> int:
+        """After a full list: drop cached rows of this type the CRM no longer has in the book."""
+        table = TABLE[obj_type]
+        if obj_type == "companies":
+            have = self._account_ids()
+            return remove_accounts(self.db, sorted(have - seen))
+        if table in ("touches", "next_steps"):
+            prefix = f"crm:{obj_type}:"
+            have = {
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM {table} WHERE origin='crm' AND substr(id, 1, ?) = ?",
+                    [len(prefix), prefix],
+                )
+            }
+        else:
+            have = {r[0] for r in self.db.execute(f"SELECT id FROM {table}")}
+        return self._delete(table, sorted(have - seen))
+
+    # -- sequences ------------------------------------------------------------------------------
+
+    async def pull_sequences(self) -> None:
+        """The sequences each book owner can enroll into (by their CRM user id)."""
+        self.current = "sequences"
+        if self.owner_id is not None:
+            owners = [self.owner_id]
+        else:
+            owners = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT DISTINCT owner_id FROM accounts WHERE owner_id IS NOT NULL"
+                )
+            ]
+        user_ids = sorted(
+            {
+                str(r[0])
+                for r in self.db.execute(
+                    "SELECT user_id FROM owners WHERE user_id IS NOT NULL AND id IN "
+                    "(SELECT value FROM json_each(?))",
+                    [json.dumps(owners)],
+                )
+            }
+        )
+        rows: list[dict[str, Any]] = []
+        for user_id in user_ids:
+            after: str | None = None
+            while True:
+                page = await self.hs.sequences_page(user_id, after)
+                for s in page.results:
+                    steps = s.get("steps")
+                    rows.append(
+                        {
+                            "id": str(s["id"]),
+                            "name": str(s.get("name") or ""),
+                            "user_id": str(s.get("userId") or user_id),
+                            "steps": len(steps)
+                            if isinstance(steps, list)
+                            else mapping.whole(steps),
+                            "created_at": mapping.instant(s.get("createdAt")),
+                            "updated_at": mapping.instant(s.get("updatedAt")),
+                        }
+                    )
+                if page.after is None:
+                    break
+                after = page.after
+        with transaction(self.db):
+            self.db.execute("DELETE FROM sequences")
+            if rows:
+                self.db["sequences"].upsert_all(rows, pk="id")
+            write_state(
+                self.db,
+                SOURCE,
+                "sequences",
+                cursor=None,
+                started=self.started,
+                stats={"rows": len(rows)},
+            )
+        self.report.add_pulled("sequences", len(rows))
+        self.progress(SyncProgress("crm", "sequences", len(rows), len(rows), "done"))
+
+
+def _to_ids(entries: list[dict[str, Any]]) -> list[str]:
+    """Target ids of v4 association results, primary (labelled) first, then by id."""
+    primary: list[str] = []
+    rest: list[str] = []
+    for e in entries:
+        to_id = e.get("toObjectId", e.get("id"))
+        if to_id is None:
+            continue
+        labels = " ".join(str(t.get("label") or "") for t in e.get("associationTypes") or [])
+        (primary if "primary" in labels.lower() else rest).append(str(to_id))
+    return list(dict.fromkeys(primary + sorted(rest, key=lambda v: (len(v), v))))
+
+
+async def _chain(
+    sources: list[AsyncIterator[tuple[list[dict[str, Any]], bool]]],
+) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+    for source in sources:
+        async for item in source:
+            yield item

@@ -1,0 +1,267 @@
+"""Push the outbox to the CRM: touches as engagements, next steps as tasks, enrollments.
+
+At-least-once without duplicates: every record carries its outbox id as a marker, and before
+each create the CRM is searched for it (a create whose answer was lost is then found, not
+made twice). An enrollment first reads the contact's current enrollment; ALREADY_ENROLLED
+counts as done and is reported. A permanent refusal (4xx) fails the item with its error; a
+network failure leaves it pending for the next sync. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import sqlite_utils
+
+from csm_tui.sources.http import ApiError, HttpPolicy, TransientError
+from csm_tui.sources.hubspot import ENGAGEMENT_ASSOCIATION, HubSpot, association
+from csm_tui.store import outbox
+from csm_tui.store.outbox import OutboxItem
+from csm_tui.store.transaction import transaction
+from csm_tui.sync.mapping import marker_text
+from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
+
+TOUCH_TYPE = {
+    "note": "notes",
+    "call": "calls",
+    "meeting": "meetings",
+    "qbr": "meetings",
+    "email": "emails",
+}
+MARKER_SEARCH_PROPERTY = {
+    "notes": "hs_note_body",
+    "calls": "hs_call_body",
+    "meetings": "hs_meeting_body",
+    "emails": "hs_email_text",
+    "tasks": "hs_task_body",
+}
+LOCAL_TABLE = {"touch": "touches", "next_step": "next_steps", "enrollment": "enrollments"}
+
+
+class PushFailed(Exception):
+    """Internal: the CRM refused this item for good; the message says why."""
+
+
+def hs_time(value: str | datetime) -> str:
+    """An instant as HubSpot takes it: ISO in UTC with milliseconds and Z."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def _title(summary: str, fallback: str) -> str:
+    first = summary.strip().splitlines()[0] if summary.strip() else ""
+    return (first[:77] + "...") if len(first) > 80 else (first or fallback)
+
+
+def touch_record(
+    item: OutboxItem, owner_id: str | None
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """(object type, properties, associations) of a touch, with our marker in its body."""
+    p = item.payload
+    kind = str(p.get("kind") or "note")
+    obj_type = TOUCH_TYPE.get(kind, "notes")
+    summary = str(p.get("summary") or "")
+    sentiment = p.get("sentiment")
+    body = summary + (f"\nSentiment: {sentiment}" if sentiment else "")
+    body = f"{body}\n{marker_text(item.id)}".strip()
+    when = hs_time(str(p["occurred_at"]))
+    props: dict[str, Any] = {"hs_timestamp": when}
+    if obj_type == "notes":
+        props["hs_note_body"] = body
+    elif obj_type == "calls":
+        props |= {"hs_call_title": _title(summary, "Call"), "hs_call_body": body}
+        props["hs_call_direction"] = "OUTBOUND"
+    elif obj_type == "meetings":
+        title = "QBR" if kind == "qbr" else _title(summary, "Meeting")
+        props |= {"hs_meeting_title": title, "hs_meeting_body": body}
+        props["hs_meeting_start_time"] = when
+    else:
+        props |= {"hs_email_subject": _title(summary, "Email"), "hs_email_text": body}
+        props["hs_email_direction"] = "EMAIL"
+    if owner_id:
+        props["hubspot_owner_id"] = owner_id
+    to_contact, to_company = ENGAGEMENT_ASSOCIATION[obj_type]
+    assoc = [association(str(p["account_id"]), to_company)]
+    if p.get("contact_id"):
+        assoc.append(association(str(p["contact_id"]), to_contact))
+    return obj_type, props, assoc
+
+
+def task_record(
+    item: OutboxItem, owner_id: str | None, now: datetime
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """(object type, properties, associations) of a next step as a task."""
+    p = item.payload
+    due = p.get("due_date")
+    when = datetime.combine(date.fromisoformat(due), time(9, 0), UTC) if due else now
+    props: dict[str, Any] = {
+        "hs_task_subject": str(p.get("title") or ""),
+        "hs_task_body": marker_text(item.id),
+        "hs_task_status": "NOT_STARTED",
+        "hs_timestamp": hs_time(when),
+    }
+    if owner_id:
+        props["hubspot_owner_id"] = owner_id
+    _, to_company = ENGAGEMENT_ASSOCIATION["tasks"]
+    return "tasks", props, [association(str(p["account_id"]), to_company)]
+
+
+def _already_enrolled(exc: ApiError) -> bool:
+    body = exc.body or {}
+    text = " ".join(
+        str(body.get(k) or "") for k in ("category", "subCategory", "errorType", "message")
+    )
+    return "ALREADY_ENROLLED" in text.upper().replace(" ", "_") or "ALREADY_ENROLLED" in str(exc)
+
+
+class Pusher:
+    """Push every pending outbox item, oldest first."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        hubspot: HubSpot,
+        *,
+        policy: HttpPolicy,
+        report: SyncReport,
+        progress: ProgressCallback,
+        now: datetime,
+    ) -> None:
+        self.db = db
+        self.hs = hubspot
+        self.policy = policy
+        self.report = report
+        self.progress = progress
+        self.now = now
+
+    async def run(self) -> None:
+        """Push what waits; report what failed or was already there."""
+        waiting = outbox.items(self.db, (outbox.PENDING,))
+        left = 0
+        for n, item in enumerate(waiting, 1):
+            try:
+                remote_id = await self._push(item)
+            except PushFailed as exc:
+                message = str(exc)
+                outbox.mark_failed(self.db, item.id, message)
+                self.report.push_failed += 1
+                self.report.push_errors.append(f"{item.kind} {item.id[:8]}: {message}")
+            except TransientError as exc:
+                left += 1
+                self._note_attempt(item.id, str(exc))
+            else:
+                self._done(item, remote_id)
+                self.report.pushed += 1
+            self.progress(SyncProgress("push", item.kind, n, len(waiting)))
+        if left:
+            self.report.warnings.append(
+                f"{left} outbox item{'s' if left > 1 else ''} could not reach the CRM and "
+                "wait for the next sync"
+            )
+
+    def _note_attempt(self, item_id: str, error: str) -> None:
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?", [error, item_id]
+            )
+
+    def _done(self, item: OutboxItem, remote_id: str | None) -> None:
+        """Outbox row done and the local row linked to the CRM record, in one transaction."""
+        table = LOCAL_TABLE[item.kind]
+        with transaction(self.db):
+            outbox.mark_done(self.db, item.id, remote_id)
+            if table == "enrollments":
+                self.db.execute(
+                    "UPDATE enrollments SET remote_id=?, state='active' WHERE id=?",
+                    [remote_id, item.ref_id],
+                )
+            else:
+                self.db.execute(
+                    f"UPDATE {table} SET remote_id=? WHERE id=?", [remote_id, item.ref_id]
+                )
+
+    def _owner_of(self, account_id: Any) -> str | None:
+        row = self.db.execute("SELECT owner_id FROM accounts WHERE id=?", [account_id]).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    async def _push(self, item: OutboxItem) -> str | None:
+        try:
+            if item.kind == "enrollment":
+                return await self._enroll(item)
+            owner = self._owner_of(item.payload.get("account_id"))
+            if item.kind == "touch":
+                obj_type, props, assoc = touch_record(item, owner)
+            elif item.kind == "next_step":
+                obj_type, props, assoc = task_record(item, owner, self.now)
+            else:
+                raise PushFailed(f"unknown outbox kind {item.kind!r}")
+            return await self._create_once(item.id, obj_type, props, assoc)
+        except ApiError as exc:
+            raise PushFailed(str(exc)) from None
+        except (KeyError, ValueError) as exc:
+            raise PushFailed(
+                f"the outbox item is malformed ({type(exc).__name__}: {exc})"
+            ) from None
+
+    async def _create_once(
+        self, marker: str, obj_type: str, props: dict[str, Any], assoc: list[dict[str, Any]]
+    ) -> str:
+        """Look for the marker, create if absent; retry both after a lost or failed create."""
+        last: TransientError | None = None
+        for attempt in range(max(1, self.policy.attempts)):
+            found = await self.hs.find_by_marker(obj_type, MARKER_SEARCH_PROPERTY[obj_type], marker)
+            if found is not None:
+                return str(found["id"])
+            try:
+                created = await self.hs.create(obj_type, props, assoc)
+            except TransientError as exc:
+                last = exc
+                await asyncio.sleep(
+                    min(self.policy.wait_max, self.policy.wait_initial * 2**attempt)
+                )
+                continue
+            return str(created["id"])
+        assert last is not None
+        raise last
+
+    async def _enroll(self, item: OutboxItem) -> str | None:
+        p = item.payload
+        contact, sequence = str(p["contact_id"]), str(p["sequence_id"])
+        last: TransientError | None = None
+        for attempt in range(max(1, self.policy.attempts)):
+            current = await self.hs.enrollment_of(contact)
+            if current is not None:
+                if str(current.get("sequenceId")) != sequence:
+                    self._report_already(item, current)
+                return str(current.get("id") or "") or None
+            try:
+                created = await self.hs.enroll(
+                    str(p["user_id"]), contact, sequence, str(p["sender_email"])
+                )
+            except TransientError as exc:
+                last = exc
+                await asyncio.sleep(
+                    min(self.policy.wait_max, self.policy.wait_initial * 2**attempt)
+                )
+                continue
+            except ApiError as exc:
+                if _already_enrolled(exc):
+                    self._report_already(item, None)
+                    return None
+                raise
+            return str(created.get("id") or "") or None
+        assert last is not None
+        raise last
+
+    def _report_already(self, item: OutboxItem, current: dict[str, Any] | None) -> None:
+        self.report.already_enrolled += 1
+        where = f" in sequence {current.get('sequenceId')}" if current else ""
+        self.report.warnings.append(
+            f"contact {item.payload.get('contact_id')} was already enrolled{where}: "
+            "not enrolled again"
+        )

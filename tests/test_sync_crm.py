@@ -1,0 +1,252 @@
+"""Pulling the CRM: a first full sync, incremental syncs, the book, archived records, the cap."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from csm_tui.config import Settings, load_settings
+from csm_tui.fakes.hubspot import FakeHubSpot
+from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
+from csm_tui.sources.http import HttpPolicy
+from csm_tui.store.db import open_cache
+from csm_tui.sync.engine import SyncError, sync_blocking
+from csm_tui.sync.progress import SyncReport
+
+TODAY = date(2026, 11, 16)
+FAST = HttpPolicy(
+    attempts=4, retry_total_seconds=10, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0,
+    max_retry_after=0.005, crm_rate_per_second=10_000, crm_search_per_second=10_000,
+    analytics_per_minute=1_000_000,
+)  # fmt: skip
+BOOK_TABLES = (
+    "owners",
+    "accounts",
+    "arr_history",
+    "contacts",
+    "deals",
+    "tickets",
+    "survey_responses",
+    "touches",
+    "next_steps",
+    "sequences",
+)
+
+
+class Clock:
+    """The one "now" the fake and the sync share; tests move it forward."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def crm_settings(owner_email: str = "", workspace: str = "default") -> Settings:
+    """Settings pointed at the in-process fake CRM (analytics left unconfigured)."""
+    return load_settings(
+        workspace=workspace,
+        crm={"base_url": "http://127.0.0.1:9", "token": "demo-hubspot-token", "owner_email": owner_email},
+    )  # fmt: skip
+
+
+def sync(
+    settings: Settings,
+    fake: FakeHubSpot,
+    clock: Clock,
+    *,
+    full: bool = False,
+    handler: Callable[[httpx.Request], httpx.Response] | None = None,
+) -> SyncReport:
+    return sync_blocking(
+        settings,
+        full=full,
+        analytics=False,
+        transport=httpx.MockTransport(handler or fake.handler),
+        clock=clock,
+        today=TODAY,
+        policy=FAST,
+    )
+
+
+def table_rows(settings: Settings, tables: tuple[str, ...] = BOOK_TABLES) -> dict[str, list[Any]]:
+    """Every row of the book's tables, in a stable order, for comparing two caches."""
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        return {t: sorted(tuple(sorted(r.items())) for r in db[t].rows) for t in tables}
+    finally:
+        db.conn.close()
+
+
+def cursors(settings: Settings) -> dict[str, str | None]:
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        return {r["object"]: r["cursor"] for r in db["sync_state"].rows if r["source"] == "crm"}
+    finally:
+        db.conn.close()
+
+
+@pytest.fixture
+def portfolio() -> Portfolio:
+    return generate_portfolio(12, 3, today=TODAY)
+
+
+@pytest.fixture
+def clock(portfolio: Portfolio) -> Clock:
+    return Clock(portfolio.now + timedelta(hours=8))
+
+
+def test_first_sync_fills_the_book_of_the_owner(portfolio: Portfolio, clock: Clock) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    settings = crm_settings(portfolio.demo_owner_email)
+    progress: list[str] = []
+    report = sync_blocking(
+        settings, analytics=False, transport=httpx.MockTransport(fake.handler), clock=clock,
+        today=TODAY, policy=FAST, progress=lambda e: progress.append(e.object),
+    )  # fmt: skip
+    owner = next(o for o in portfolio.owners if o["email"] == portfolio.demo_owner_email)
+    mine = {
+        c["id"] for c in portfolio.companies if c["properties"]["hubspot_owner_id"] == owner["id"]
+    }
+    rows = table_rows(settings)
+    assert {dict(r)["id"] for r in rows["accounts"]} == mine
+    contacts_of_mine = {
+        c["id"] for c in portfolio.contacts if c["associations"]["companies"][0] in mine
+    }
+    assert {dict(r)["id"] for r in rows["contacts"]} == contacts_of_mine
+    assert report.pulled["accounts" if "accounts" in report.pulled else "companies"] == len(mine)
+    touches = {dict(r)["id"] for r in rows["touches"]}
+    expected = {
+        f"crm:{kind}:{r['id']}"
+        for kind in ("notes", "calls", "meetings", "emails")
+        for r in portfolio.objects(kind)
+        if r["associations"]["companies"][0] in mine
+    }
+    assert touches == expected
+    assert all(dict(r)["origin"] == "crm" for r in rows["touches"])
+    assert rows["arr_history"], "ARR history is backfilled from propertiesWithHistory"
+    assert {dict(r)["user_id"] for r in rows["sequences"]} == {str(owner["userId"])}
+    assert "companies" in progress and "tasks" in progress
+    assert report.rescored
+    # A second look: every CRM cursor is set, none past the sync's start.
+    start_ms = int(clock.now.timestamp() * 1000)
+    for obj, cursor in cursors(settings).items():
+        if obj in ("owners", "sequences"):
+            continue
+        assert cursor is not None and int(cursor) <= start_ms, obj
+
+
+def test_the_whole_portal_when_no_owner_is_set(portfolio: Portfolio, clock: Clock) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    settings = crm_settings("")
+    sync(settings, fake, clock)
+    rows = table_rows(settings)
+    assert len(rows["accounts"]) == len(portfolio.companies)
+    assert len(rows["contacts"]) == len(portfolio.contacts)
+
+
+def test_an_unknown_owner_email_stops_the_sync_in_one_line(
+    portfolio: Portfolio, clock: Clock
+) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    with pytest.raises(SyncError) as info:
+        sync(crm_settings("nobody@example.com"), fake, clock)
+    assert "No CRM owner has the email nobody@example.com" in str(info.value)
+
+
+def test_full_then_incremental_equals_one_fresh_full_sync(
+    portfolio: Portfolio, clock: Clock
+) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    owner_email = portfolio.demo_owner_email
+    owner_id = next(o["id"] for o in portfolio.owners if o["email"] == owner_email)
+    other_owner = next(o["id"] for o in portfolio.owners if o["email"] != owner_email)
+    settings = crm_settings(owner_email)
+    sync(settings, fake, clock)
+    before = cursors(settings)
+
+    # Between syncs the CRM changes: edits, new records, archived ones, an account changes hands.
+    clock.advance(hours=1)
+    mine = [c for c in portfolio.companies if c["properties"]["hubspot_owner_id"] == owner_id]
+    fake.update("companies", mine[0]["id"], {"arr": "123456", "name": "Renamed Inc"})
+    fake.update("companies", mine[1]["id"], {"hubspot_owner_id": other_owner})  # leaves the book
+    theirs = next(c for c in portfolio.companies if c["properties"]["hubspot_owner_id"] != owner_id)
+    fake.update("companies", theirs["id"], {"hubspot_owner_id": owner_id})  # joins the book
+    new_company = fake.create(
+        "companies", {"name": "Newco", "domain": "newco.example", "hubspot_owner_id": owner_id, "arr": "5000"}
+    )  # fmt: skip
+    new_contact = fake.create(
+        "contacts", {"firstname": "Nia", "email": "nia@newco.example", "cs_role": "champion"},
+        {"companies": [new_company]},
+    )  # fmt: skip
+    fake.create(
+        "notes", {"hs_timestamp": clock.now.isoformat(), "hs_note_body": "Kickoff"},
+        {"companies": [new_company], "contacts": [new_contact]},
+    )  # fmt: skip
+    contact = next(
+        c for c in portfolio.contacts if c["associations"]["companies"][0] == mine[2]["id"]
+    )
+    fake.update("contacts", contact["id"], {"jobtitle": "VP Success", "cs_role": "admin"})
+    fake.archive("contacts", next(
+        c["id"] for c in portfolio.contacts
+        if c["associations"]["companies"][0] == mine[3]["id"] and c["id"] != contact["id"]
+    ))  # fmt: skip
+    task = next(
+        t for t in portfolio.tasks if t["associations"]["companies"][0] in {m["id"] for m in mine}
+    )
+    fake.update("tasks", task["id"], {"hs_task_status": "COMPLETED"})
+    note = next(
+        n for n in portfolio.notes if n["associations"]["companies"][0] in {m["id"] for m in mine}
+    )
+    fake.archive("notes", note["id"])
+    fake.archive("companies", mine[4]["id"])
+    clock.advance(minutes=5)
+
+    seen_before = len(fake.requests)
+    report = sync(settings, fake, clock)
+    after = cursors(settings)
+    second = fake.requests[seen_before:]
+    assert any(r.url.path == "/crm/v3/objects/contacts/search" for r in second)
+    db = open_cache(settings.cache_path, create=False)
+    modes = {r["object"]: json.loads(r["stats"])["mode"] for r in db["sync_state"].rows
+             if r["stats"] and "mode" in r["stats"]}  # fmt: skip
+    db.conn.close()
+    assert set(modes.values()) == {"search"}, "the second sync searched a window per object"
+    fresh = crm_settings(owner_email, workspace="fresh")
+    sync(fresh, fake, clock)
+
+    incremental, full = table_rows(settings), table_rows(fresh)
+    for table in BOOK_TABLES:
+        assert incremental[table] == full[table], table
+    ids = {dict(r)["id"]: dict(r) for r in incremental["accounts"]}
+    assert ids[mine[0]["id"]]["name"] == "Renamed Inc" and ids[mine[0]["id"]]["arr"] == 123456
+    assert mine[1]["id"] not in ids and theirs["id"] in ids and new_company in ids
+    assert ids[mine[4]["id"]]["archived"] == 1
+    assert report.left_book >= 1 and report.archived >= 1
+    assert int(after["companies"]) > int(before["companies"])
+
+
+def test_a_crash_mid_pull_leaves_every_cursor_where_it_was(
+    portfolio: Portfolio, clock: Clock
+) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    settings = crm_settings(portfolio.demo_owner_email)
+    sync(settings, fake, clock)
+    before = cursors(settings)
+    clock.advance(hours=1)
+    for c in portfolio.contacts[:5]:
+        fake.update("contacts", c["id"], {"jobtitle": "Changed"})
+    fake.faults.add(path=r"/crm/v3/objects/contacts/search", status=400, body={"message": "nope"})
+    with pytest.raises(SyncError):
+        sync(settings, fake, clock)
+    assert cursors(settings) == before
