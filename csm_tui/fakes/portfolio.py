@@ -272,7 +272,7 @@ class _Builder:
         self.noise = [self.rng.uniform(0.8, 1.2) for _ in range(1009)]
         # PostHog person ids are UUIDs; a seed-derived prefix and a counter keep them unique,
         # deterministic and already in (account, user) order within each account.
-        tag = f"{self.rng.getrandbits(64):016x}"
+        tag = f"{self.rng.getrandbits(80):020x}"
         self.person_tag = f"{tag[:8]}-{tag[8:12]}-7{tag[13:16]}-8{tag[17:20]}"
         self.person_seq = 0
         self.used_names: set[str] = set()

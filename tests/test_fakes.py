@@ -1,0 +1,527 @@
+"""The fake HubSpot and PostHog behave like the real ones where csm-tui's sync depends on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from csm_tui.fakes.hubspot import FakeHubSpot
+from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
+from csm_tui.fakes.posthog import FakePostHog
+from csm_tui.fakes.router import FakeApis, FakeServerError
+
+TODAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+HS = {"Authorization": "Bearer demo-hubspot-token"}
+PH = {"Authorization": "Bearer demo-posthog-token"}
+USAGE_SQL = (
+    "SELECT $group_0 AS account, toStartOfWeek(timestamp, 1) AS week, event, count() AS events, "
+    "count(DISTINCT person_id) AS users FROM events WHERE timestamp >= toStartOfWeek(now(), 1) - "
+    "INTERVAL {w} WEEK AND $group_0 != '' GROUP BY account, week, event ORDER BY account, week, "
+    "event LIMIT {limit} OFFSET {offset}"
+)
+USERS_SQL = (
+    "SELECT $group_0 AS account, person_id AS user, any(person.properties.email) AS email, "
+    "max(timestamp) AS last_seen, countIf(timestamp >= now() - INTERVAL 30 DAY) AS events_30d FROM "
+    "events WHERE timestamp >= now() - INTERVAL {w} WEEK AND $group_0 != '' GROUP BY account, user "
+    "ORDER BY account, user LIMIT {limit} OFFSET {offset}"
+)
+
+
+@pytest.fixture(scope="module")
+def book() -> Portfolio:
+    return generate_portfolio(40, seed=11, today=TODAY)
+
+
+@pytest.fixture
+def apis(book: Portfolio) -> FakeApis:
+    return FakeApis(book, clock=lambda: NOW)
+
+
+@pytest.fixture
+def crm(apis: FakeApis) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        transport=apis.transport(), base_url="https://api.hubapi.com", headers=HS
+    ) as client:
+        yield client
+
+
+def _search(client: httpx.Client, obj_type: str, **body: Any) -> httpx.Response:
+    return client.post(f"/crm/v3/objects/{obj_type}/search", json=body)
+
+
+def _list_all(client: httpx.Client, obj_type: str, **params: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        query = dict(params, **({"after": after} if after else {}))
+        body = client.get(f"/crm/v3/objects/{obj_type}", params=query).json()
+        out.extend(body["results"])
+        if "paging" not in body:
+            return out
+        after = body["paging"]["next"]["after"]
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+
+def test_paging_visits_every_contact_exactly_once(crm: httpx.Client, book: Portfolio) -> None:
+    seen = _list_all(crm, "contacts", limit=7, properties="email,cs_role")
+    ids = [r["id"] for r in seen]
+    assert len(ids) == len(set(ids)) == len(book.contacts)
+    assert set(ids) == {c["id"] for c in book.contacts}
+    # Only what was asked for, plus the three properties HubSpot always sends.
+    assert set(seen[0]["properties"]) == {
+        "email",
+        "cs_role",
+        "hs_object_id",
+        "createdate",
+        "lastmodifieddate",
+    }
+
+
+def test_list_limit_above_100_is_refused(crm: httpx.Client) -> None:
+    response = crm.get("/crm/v3/objects/companies", params={"limit": 101})
+    assert response.status_code == 400
+    assert response.json()["status"] == "error"
+
+
+def test_associations_and_arr_history_come_in_hubspots_shapes(
+    crm: httpx.Client, book: Portfolio
+) -> None:
+    contact = book.contacts[0]
+    body = crm.get(
+        f"/crm/v3/objects/contacts/{contact['id']}", params={"associations": "companies"}
+    ).json()
+    assert body["associations"]["companies"]["results"] == [
+        {"id": contact["associations"]["companies"][0], "type": "contact_to_company"}
+    ]
+    moved = next(cid for cid, h in book.arr_history.items() if len(h) > 1)
+    company = crm.get(
+        f"/crm/v3/objects/companies/{moved}", params={"propertiesWithHistory": "arr"}
+    ).json()
+    history = company["propertiesWithHistory"]["arr"]
+    assert history == book.arr_history[moved]
+    assert history[0]["timestamp"] > history[-1]["timestamp"]  # newest first
+
+
+def test_archived_records_are_listed_only_when_asked(apis: FakeApis, crm: httpx.Client) -> None:
+    gone = [c["id"] for c in _list_all(crm, "companies", limit=100)[:2]]
+    for company_id in gone:
+        apis.hubspot.archive("companies", company_id)
+    archived = _list_all(crm, "companies", limit=100, archived="true")
+    assert [c["id"] for c in archived] == gone
+    assert all(c["archived"] and c["archivedAt"] for c in archived)
+    live = {c["id"] for c in _list_all(crm, "companies", limit=100)}
+    assert not live & set(gone)
+    found = _search(crm, "companies", limit=200).json()
+    assert not {r["id"] for r in found["results"]} & set(gone)
+
+
+def test_wrong_token_is_a_401_with_hubspots_error_body(apis: FakeApis) -> None:
+    with httpx.Client(transport=apis.transport(), base_url="https://api.hubapi.com") as client:
+        response = client.get(
+            "/crm/v3/objects/companies", headers={"Authorization": "Bearer wrong"}
+        )
+    assert response.status_code == 401
+    body = response.json()
+    assert body["category"] == "INVALID_AUTHENTICATION" and body["correlationId"]
+    assert "X-HubSpot-RateLimit-Remaining" in response.headers
+
+
+def test_owners_can_be_found_by_email(crm: httpx.Client, book: Portfolio) -> None:
+    body = crm.get("/crm/v3/owners", params={"email": book.demo_owner_email}).json()
+    assert [o["email"] for o in body["results"]] == [book.demo_owner_email]
+
+
+def test_v4_association_batch_read(crm: httpx.Client, book: Portfolio) -> None:
+    contact = book.contacts[3]
+    response = crm.post(
+        "/crm/v4/associations/contacts/companies/batch/read",
+        json={"inputs": [{"id": contact["id"]}]},
+    )
+    assert response.status_code == 200
+    (result,) = response.json()["results"]
+    assert result["from"] == {"id": contact["id"]}
+    assert [str(t["toObjectId"]) for t in result["to"]] == contact["associations"]["companies"]
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+def test_search_compares_numbers_as_numbers(crm: httpx.Client, book: Portfolio) -> None:
+    body = _search(
+        crm,
+        "companies",
+        filterGroups=[{"filters": [{"propertyName": "arr", "operator": "GTE", "value": "50000"}]}],
+        properties=["arr"],
+        limit=200,
+    ).json()
+    expected = {c["id"] for c in book.companies if int(c["properties"]["arr"]) >= 50_000}
+    assert {r["id"] for r in body["results"]} == expected
+    assert body["total"] == len(expected)
+
+
+def test_search_window_on_modified_date_uses_epoch_ms(apis: FakeApis, crm: httpx.Client) -> None:
+    at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    ids = [c["id"] for c in _list_all(crm, "contacts", limit=100)[:5]]
+    apis.hubspot.touch_many("contacts", ids, at)
+    ms = int(at.timestamp() * 1000)
+    body = _search(
+        crm,
+        "contacts",
+        filterGroups=[
+            {
+                "filters": [
+                    {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(ms)},
+                    {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(ms + 1)},
+                ]
+            }
+        ],
+        sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        limit=200,
+    ).json()
+    assert sorted(r["id"] for r in body["results"]) == sorted(ids)
+
+
+def test_twelve_thousand_records_on_one_timestamp_are_all_reached_past_the_cap() -> None:
+    fake = FakeHubSpot(clock=lambda: NOW)
+    ids = [fake.create("companies", {"name": f"Co {i}"}) for i in range(12_000)]
+    month_end = datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)
+    fake.touch_many("companies", ids, month_end)
+    ms = int(month_end.timestamp() * 1000)
+    window = [
+        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(ms)},
+        {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": str(ms + 1)},
+    ]
+    sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+    with httpx.Client(
+        transport=httpx.MockTransport(fake.handler), base_url="https://api.hubapi.com", headers=HS
+    ) as client:
+        # Paging straight past 10,000 is refused, as HubSpot does.
+        past = client.post(
+            "/crm/v3/objects/companies/search",
+            json={"filterGroups": [{"filters": window}], "sorts": sorts, "after": "10000"},
+        )
+        assert past.status_code == 400 and past.json()["category"] == "VALIDATION_ERROR"
+
+        seen: list[str] = []
+        last_id: str | None = None
+        after = 0
+        while True:
+            filters = list(window)
+            if last_id is not None:
+                filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
+            body = client.post(
+                "/crm/v3/objects/companies/search",
+                json={
+                    "filterGroups": [{"filters": filters}],
+                    "sorts": sorts,
+                    "limit": 200,
+                    "after": str(after),
+                },
+            ).json()
+            seen.extend(r["id"] for r in body["results"])
+            if "paging" not in body:
+                break
+            after = int(body["paging"]["next"]["after"])
+            if after >= 10_000:  # restart the window after the last id seen
+                last_id, after = seen[-1], 0
+    assert len(seen) == len(set(seen)) == 12_000
+    assert set(seen) == set(ids)
+
+
+def test_search_page_size_is_capped_at_200(crm: httpx.Client) -> None:
+    assert _search(crm, "contacts", limit=201).status_code == 400
+
+
+# -- creates, markers, faults ----------------------------------------------------------------
+
+
+def _note(company_id: str, contact_id: str, marker: str) -> dict[str, Any]:
+    return {
+        "properties": {
+            "hs_timestamp": str(int(NOW.timestamp() * 1000)),
+            "hs_note_body": f"Call with champion\n\n[csm-tui:{marker}]",
+            "csm_tui_id": marker,
+        },
+        "associations": [
+            {
+                "to": {"id": company_id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 190}],
+            },
+            {
+                "to": {"id": contact_id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}],
+            },
+        ],
+    }
+
+
+def test_created_note_is_found_by_its_marker_either_way(
+    apis: FakeApis, crm: httpx.Client, book: Portfolio
+) -> None:
+    marker = "3f2a9c0d5e6b4a7f8c9d0e1f2a3b4c5d"
+    contact = book.contacts[0]
+    company_id = contact["associations"]["companies"][0]
+    created = crm.post("/crm/v3/objects/notes", json=_note(company_id, contact["id"], marker))
+    assert created.status_code == 201
+    note_id = created.json()["id"]
+    assert created.json()["properties"]["hs_timestamp"] == "2026-11-23T09:30:00.000Z"
+
+    by_token = _search(
+        crm,
+        "notes",
+        filterGroups=[
+            {
+                "filters": [
+                    {"propertyName": "hs_note_body", "operator": "CONTAINS_TOKEN", "value": marker}
+                ]
+            }
+        ],
+    ).json()
+    by_property = _search(
+        crm,
+        "notes",
+        filterGroups=[
+            {"filters": [{"propertyName": "csm_tui_id", "operator": "EQ", "value": marker}]}
+        ],
+    ).json()
+    assert [r["id"] for r in by_token["results"]] == [note_id]
+    assert [r["id"] for r in by_property["results"]] == [note_id]
+    assert apis.hubspot.created["notes"] == 1
+    assert apis.hubspot.associations_of("notes", note_id, "companies") == [company_id]
+    assert note_id in apis.hubspot.associations_of("companies", company_id, "notes")
+
+
+def test_engagement_without_timestamp_or_with_a_bad_association_is_refused(
+    crm: httpx.Client, book: Portfolio
+) -> None:
+    company_id = book.companies[0]["id"]
+    body = _note(company_id, book.contacts[0]["id"], "x")
+    del body["properties"]["hs_timestamp"]
+    assert crm.post("/crm/v3/objects/notes", json=body).status_code == 400
+    bad = _note("999", book.contacts[0]["id"], "y")
+    assert crm.post("/crm/v3/objects/notes", json=bad).status_code == 400
+
+
+def test_a_429_fault_is_answered_once_then_the_request_succeeds(
+    apis: FakeApis, crm: httpx.Client
+) -> None:
+    apis.faults.add(
+        path=r"/search$",
+        status=429,
+        body={"status": "error", "errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
+    )
+    first = _search(crm, "companies", limit=5)
+    second = _search(crm, "companies", limit=5)
+    assert first.status_code == 429 and first.json()["errorType"] == "RATE_LIMIT"
+    assert second.status_code == 200 and len(second.json()["results"]) == 5
+
+
+def test_a_lost_response_creates_the_note_once_but_the_caller_sees_an_error(
+    apis: FakeApis, crm: httpx.Client, book: Portfolio
+) -> None:
+    apis.faults.add(path=r"/crm/v3/objects/notes$", method="POST", after_handling=True)
+    contact = book.contacts[1]
+    body = _note(contact["associations"]["companies"][0], contact["id"], "lostmarker1")
+    with pytest.raises(httpx.ReadError):
+        crm.post("/crm/v3/objects/notes", json=body)
+    assert apis.hubspot.created["notes"] == 1
+    found = _search(
+        crm,
+        "notes",
+        filterGroups=[
+            {"filters": [{"propertyName": "csm_tui_id", "operator": "EQ", "value": "lostmarker1"}]}
+        ],
+    ).json()
+    assert found["total"] == 1
+
+
+def test_connect_error_fault_raises_before_anything_happens(
+    apis: FakeApis, crm: httpx.Client
+) -> None:
+    apis.faults.add(path=r"/crm/v3/objects/companies$", exception=httpx.ConnectError)
+    with pytest.raises(httpx.ConnectError):
+        crm.get("/crm/v3/objects/companies")
+    assert crm.get("/crm/v3/objects/companies").status_code == 200
+
+
+def test_rate_limit_mode_refuses_the_sixth_search_in_a_second(book: Portfolio) -> None:
+    tick = [100.0]
+    fake = FakeHubSpot(book, rate_limit=True, ticker=lambda: tick[0])
+    with httpx.Client(
+        transport=httpx.MockTransport(fake.handler), base_url="https://api.hubapi.com", headers=HS
+    ) as client:
+        statuses = [_search(client, "companies", limit=1).status_code for _ in range(6)]
+        refused = _search(client, "companies", limit=1)
+        tick[0] += 1.5
+        again = _search(client, "companies", limit=1)
+    assert statuses == [200] * 5 + [429]
+    assert refused.json()["errorType"] == "RATE_LIMIT" and refused.json()["policyName"]
+    assert again.status_code == 200
+
+
+# -- sequences -------------------------------------------------------------------------------
+
+
+def test_enrollment_is_refused_when_already_enrolled_or_unsubscribed(
+    apis: FakeApis, crm: httpx.Client, book: Portfolio
+) -> None:
+    owner = next(o for o in book.owners if o["email"] == book.demo_owner_email)
+    sequences = crm.get("/automation/v4/sequences", params={"userId": owner["userId"]}).json()
+    sequence_id = sequences["results"][0]["id"]
+    enrolled = {e["contactId"] for e in book.enrollments}
+    contact = next(
+        c
+        for c in book.contacts
+        if c["id"] not in enrolled
+        and c["properties"]["hs_email_optout"] == "false"
+        and not c["properties"].get("hs_email_hard_bounce_reason")
+    )
+
+    def enroll(contact_id: str) -> httpx.Response:
+        return crm.post(
+            "/automation/v4/sequences/enrollments",
+            params={"userId": owner["userId"]},
+            json={
+                "contactId": contact_id,
+                "sequenceId": sequence_id,
+                "senderEmail": owner["email"],
+            },
+        )
+
+    first = enroll(contact["id"])
+    assert first.status_code == 200 and first.json()["sequenceId"] == sequence_id
+    current = crm.get(f"/automation/v4/sequences/enrollments/contact/{contact['id']}").json()
+    assert current["id"] == first.json()["id"]
+
+    again = enroll(contact["id"])
+    assert again.status_code == 400
+    assert again.json()["subCategory"] == "ALREADY_ENROLLED"
+    assert apis.hubspot.created["enrollments"] == 1
+
+    unsubscribed = apis.hubspot.create(
+        "contacts", {"email": "gone@example.com", "hs_email_optout": "true"}
+    )
+    refused = enroll(unsubscribed)
+    assert refused.status_code == 400 and refused.json()["status"] == "error"
+    assert apis.hubspot.created["enrollments"] == 1
+
+
+def test_sequences_page_by_user(crm: httpx.Client, book: Portfolio) -> None:
+    owner = next(o for o in book.owners if o["email"] == book.demo_owner_email)
+    names: list[str] = []
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"userId": owner["userId"], "limit": 2}
+        if after:
+            params["after"] = after
+        body = crm.get("/automation/v4/sequences", params=params).json()
+        names += [s["name"] for s in body["results"]]
+        if "paging" not in body:
+            break
+        after = body["paging"]["next"]["after"]
+    assert names == [s["name"] for s in book.sequences if s["userId"] == str(owner["userId"])]
+    assert "Renewal prep" in names
+    assert crm.get("/automation/v4/sequences").status_code == 400  # userId is required
+
+
+# -- PostHog ---------------------------------------------------------------------------------
+
+
+def _query(client: httpx.Client, sql: str) -> httpx.Response:
+    return client.post(
+        "/api/projects/1/query/", json={"query": {"kind": "HogQLQuery", "query": sql}}
+    )
+
+
+def test_posthog_pages_weekly_usage_with_has_more(apis: FakeApis, book: Portfolio) -> None:
+    rows: list[list[Any]] = []
+    with httpx.Client(
+        transport=apis.transport(), base_url="https://us.posthog.com", headers=PH
+    ) as c:
+        offset = 0
+        while True:
+            body = _query(c, USAGE_SQL.format(w=26, limit=500, offset=offset)).json()
+            assert body["columns"] == ["account", "week", "event", "events", "users"]
+            rows += body["results"]
+            if not body["hasMore"]:
+                break
+            offset += body["limit"]
+        recent = _query(c, USAGE_SQL.format(w=2, limit=50_000, offset=0)).json()
+    assert [tuple(r) for r in rows] == book.usage_weekly
+    assert offset > 0
+    assert {r[1] for r in recent["results"]} == set(book.weeks[-2:])
+
+
+def test_posthog_per_user_query_and_errors(apis: FakeApis, book: Portfolio) -> None:
+    with httpx.Client(
+        transport=apis.transport(), base_url="https://us.posthog.com", headers=PH
+    ) as c:
+        users = _query(c, USERS_SQL.format(w=4, limit=50_000, offset=0)).json()
+        bad = _query(c, "SELECT event FROM events")
+        unauthorised = c.post(
+            "/api/projects/1/query/",
+            headers={"Authorization": "Bearer nope"},
+            json={
+                "query": {"kind": "HogQLQuery", "query": USAGE_SQL.format(w=1, limit=1, offset=0)}
+            },
+        )
+    cutoff = (NOW - timedelta(weeks=4)).strftime("%Y-%m-%dT%H:%M:%S")
+    expected = [list(r) for r in book.user_activity if r[3] >= cutoff]
+    assert users["results"] == expected and users["hasMore"] is False
+    assert bad.status_code == 400 and bad.json()["type"] == "validation_error"
+    assert unauthorised.status_code == 401
+
+
+def test_posthog_rate_limit_answers_429() -> None:
+    tick = [0.0]
+    fake = FakePostHog(None, per_minute=2, ticker=lambda: tick[0])
+    with httpx.Client(
+        transport=httpx.MockTransport(fake.handler), base_url="https://us.posthog.com", headers=PH
+    ) as c:
+        codes = [_query(c, USAGE_SQL.format(w=1, limit=1, offset=0)).status_code for _ in range(3)]
+        tick[0] += 61
+        later = _query(c, USAGE_SQL.format(w=1, limit=1, offset=0)).status_code
+    assert codes == [200, 200, 429] and later == 200
+
+
+# -- served over loopback --------------------------------------------------------------------
+
+
+def test_served_on_loopback_answers_real_http(book: Portfolio) -> None:
+    apis = FakeApis(book, clock=lambda: NOW)
+    with apis.serve("127.0.0.1", 0) as server, httpx.Client(base_url=server.url) as client:
+        companies = client.get(
+            "/crm/v3/objects/companies", params={"limit": 100}, headers=HS
+        ).json()
+        usage = client.post(
+            "/api/projects/1/query/",
+            headers=PH,
+            json={
+                "query": {"kind": "HogQLQuery", "query": USAGE_SQL.format(w=26, limit=3, offset=0)}
+            },
+        ).json()
+        apis.faults.add(path=r"/crm/v3/objects/notes$", method="POST", after_handling=True)
+        contact = book.contacts[2]
+        with pytest.raises(httpx.TransportError):
+            client.post(
+                "/crm/v3/objects/notes",
+                headers=HS,
+                json=_note(contact["associations"]["companies"][0], contact["id"], "servedmark"),
+            )
+        after = client.get("/crm/v3/objects/notes", params={"limit": 1}, headers=HS)
+    assert len(companies["results"]) == 40
+    assert [tuple(r) for r in usage["results"]] == book.usage_weekly[:3]
+    assert apis.hubspot.created["notes"] == 1
+    assert after.status_code == 200  # the server keeps answering after hanging up once
+
+
+def test_serving_off_loopback_is_refused(book: Portfolio) -> None:
+    with pytest.raises(FakeServerError):
+        FakeApis(book).serve("0.0.0.0", 0)
