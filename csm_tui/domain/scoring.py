@@ -11,6 +11,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 
 from csm_tui.domain.models import (
     COMPONENTS,
@@ -90,12 +91,21 @@ def percentile_rank(value: float, peers: Sequence[float], exclude: float | None 
 
 def usage_windows(today: date, rules: ScoringRules) -> tuple[list[date], list[date]]:
     """The recent and baseline windows: complete weeks before ``today``'s week, newest first."""
+    recent, baseline = _windows(today, rules.trend_recent_weeks, rules.trend_baseline_weeks)
+    return list(recent), list(baseline)
+
+
+@lru_cache(maxsize=64)
+def _windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple, tuple]:
+    """Cached: a rescore asks for the same windows once per account."""
+    return _compute_windows(today, recent_weeks, baseline_weeks)
+
+
+def _compute_windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple, tuple]:
     current = week_start(today)
-    recent = [current - timedelta(weeks=k) for k in range(1, rules.trend_recent_weeks + 1)]
-    base_end = rules.trend_recent_weeks + rules.trend_baseline_weeks
-    baseline = [
-        current - timedelta(weeks=k) for k in range(rules.trend_recent_weeks + 1, base_end + 1)
-    ]
+    recent = tuple(current - timedelta(weeks=k) for k in range(1, recent_weeks + 1))
+    end = recent_weeks + baseline_weeks
+    baseline = tuple(current - timedelta(weeks=k) for k in range(recent_weeks + 1, end + 1))
     return recent, baseline
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
@@ -79,8 +80,14 @@ def day(value: Any) -> date | None:
     """A date from an ISO day or instant string (None for empty or unreadable values)."""
     if value is None or value == "":
         return None
+    return _day(str(value)[:10])
+
+
+@lru_cache(maxsize=8192)
+def _day(text: str) -> date | None:
+    """Cached: a book repeats the same few hundred days many thousand times."""
     try:
-        return date.fromisoformat(str(value)[:10])
+        return date.fromisoformat(text)
     except ValueError:
         return None
 
