@@ -83,7 +83,7 @@ def table_rows(settings: Settings, tables: tuple[str, ...] = BOOK_TABLES) -> dic
     """Every row of the book's tables, in a stable order, for comparing two caches."""
     db = open_cache(settings.cache_path, create=False)
     try:
-        return {t: sorted(tuple(sorted(r.items())) for r in db[t].rows) for t in tables}
+        return {t: sorted((tuple(sorted(r.items())) for r in db[t].rows), key=repr) for t in tables}
     finally:
         db.conn.close()
 

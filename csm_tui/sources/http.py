@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -72,6 +72,7 @@ class HttpPolicy:
     crm_search_per_second: float = 4.5  # HubSpot search: about 5 / s
     analytics_per_minute: float = 240.0
     analytics_concurrency: int = 3
+    analytics_page_size: int = 10_000  # rows per HogQL page (LIMIT)
 
     @classmethod
     def from_settings(cls, settings: Any) -> HttpPolicy:
@@ -184,12 +185,15 @@ class ApiClient:
         json_body: Any = None,
         limiter: str = "default",
         retry: bool = True,
+        validate: Callable[[Any], Any] | None = None,
     ) -> Any:
         """Send one request (retrying transient failures); return the parsed JSON body.
 
         ``retry=False`` sends it once: a create whose answer was lost must be looked up before
         it is sent again, which only the caller can do. Raises AuthError, ApiError (permanent
         4xx), TransientError (gave up, or one try failed with retry=False) or BadResponse.
+        ``validate`` turns the body into the result and raises BadResponse for a body of the
+        wrong shape, which is then asked for again like a truncated one.
         """
         if not path.startswith("/") or "://" in path:
             raise ValueError(f"relative path expected, got {path!r}")  # stay on the base URL
@@ -199,7 +203,7 @@ class ApiClient:
         last: str = ""
         if not retry:
             try:
-                return await self._once(method, path, params, json_body, limiter)
+                return await self._once(method, path, params, json_body, limiter, validate)
             except _Retry as exc:
                 raise TransientError(
                     self._clean(f"{self.service} request {method} {path} failed: {exc}")
@@ -214,7 +218,7 @@ class ApiClient:
                 wait_jitter=policy.wait_jitter,
             ):
                 with attempt:
-                    return await self._once(method, path, params, json_body, limiter)
+                    return await self._once(method, path, params, json_body, limiter, validate)
         except _Retry as exc:
             last = str(exc)
         raise TransientError(
@@ -239,6 +243,7 @@ class ApiClient:
         params: Mapping[str, Any] | None,
         json_body: Any,
         limiter_name: str,
+        validate: Callable[[Any], Any] | None = None,
     ) -> Any:
         limiter = self._limiters.get(limiter_name) or self._limiters.get("default")
         async with self._semaphore:
@@ -257,9 +262,15 @@ class ApiClient:
             except httpx.TransportError as exc:
                 raise _Retry(f"network error ({type(exc).__name__})") from None
             try:
-                return self._read(response, method, path)
+                body = self._read(response, method, path)
             finally:
                 await response.aclose()
+            if validate is None:
+                return body
+            try:
+                return validate(body)
+            except BadResponse as exc:
+                raise _Retry(str(exc)) from None
 
     def _read(self, response: httpx.Response, method: str, path: str) -> Any:
         status = response.status_code

@@ -63,10 +63,12 @@ class HubSpot:
 
     async def owners_page(self, after: str | None, email: str | None = None) -> Page:
         """One page of owners (optionally only the one with ``email``)."""
-        body = await self.client.request(
-            "GET", "/crm/v3/owners", params={"limit": LIST_LIMIT, "after": after, "email": email}
+        return await self.client.request(
+            "GET",
+            "/crm/v3/owners",
+            params={"limit": LIST_LIMIT, "after": after, "email": email},
+            validate=_page,
         )
-        return _page(body)
 
     async def list_page(
         self,
@@ -89,8 +91,9 @@ class HubSpot:
             params["associations"] = ",".join(associations)
         if with_history:
             params["propertiesWithHistory"] = ",".join(with_history)
-        body = await self.client.request("GET", f"/crm/v3/objects/{obj_type}", params=params)
-        return _page(body)
+        return await self.client.request(
+            "GET", f"/crm/v3/objects/{obj_type}", params=params, validate=_page
+        )
 
     async def search_page(
         self,
@@ -102,7 +105,7 @@ class HubSpot:
         after: int,
     ) -> Page:
         """One page (200) of the search endpoint, sorted ascending by ``sort_property``."""
-        body = await self.client.request(
+        return await self.client.request(
             "POST",
             f"/crm/v3/objects/{obj_type}/search",
             json_body={
@@ -113,8 +116,8 @@ class HubSpot:
                 "after": str(after),
             },
             limiter="search",
+            validate=_page,
         )
-        return _page(body)
 
     async def read(
         self,
@@ -145,26 +148,25 @@ class HubSpot:
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in wanted}
         for start in range(0, len(wanted), ASSOC_BATCH):
             chunk = wanted[start : start + ASSOC_BATCH]
-            body = await self.client.request(
+            results = await self.client.request(
                 "POST",
                 f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
                 json_body={"inputs": [{"id": i} for i in chunk]},
+                validate=_association_results,
             )
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise BadResponse("CRM association answer has no results list")
-            for result in body["results"]:
+            for result in results:
                 source = str((result.get("from") or {}).get("id"))
                 found.setdefault(source, []).extend(result.get("to") or [])
         return found
 
     async def sequences_page(self, user_id: str, after: str | None) -> Page:
         """One page of the sequences visible to ``user_id``."""
-        body = await self.client.request(
+        return await self.client.request(
             "GET",
             "/automation/v4/sequences",
             params={"userId": user_id, "limit": LIST_LIMIT, "after": after},
+            validate=_page,
         )
-        return _page(body)
 
     async def enrollment_of(self, contact_id: str) -> dict[str, Any] | None:
         """The contact's current sequence enrollment, or None."""
@@ -238,6 +240,15 @@ class HubSpot:
         if not isinstance(body, dict):
             raise BadResponse("CRM enrollment answer is not an object")
         return body
+
+
+def _association_results(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise BadResponse("CRM association answer has no results list")
+    for result in body["results"]:
+        if not isinstance(result, dict) or not isinstance(result.get("to"), list):
+            raise BadResponse("CRM association answer holds a malformed result")
+    return body["results"]
 
 
 def association(to_id: str, type_id: int) -> dict[str, Any]:

@@ -53,15 +53,15 @@ class PostHog:
         path = f"/api/projects/{self.project_id}/query/"
         while True:
             query = build(group_index, weeks, self.page_size, offset)
-            body = await self.client.request(
+            rows, more = await self.client.request(
                 "POST",
                 path,
                 json_body={"query": {"kind": "HogQLQuery", "query": query}},
                 limiter="query",
+                validate=lambda body: (_rows(body, columns), bool(body.get("hasMore"))),
             )
-            rows = _rows(body, columns)
             yield rows
-            if not body.get("hasMore") or not rows:
+            if not more or not rows:
                 return
             offset += len(rows)
 

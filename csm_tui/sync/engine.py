@@ -191,7 +191,9 @@ async def _sync(
             stage = "analytics"
             client = analytics_client(settings, policy, transport)
             clients.append(client)
-            posthog = PostHog(client, settings.analytics.project_id)
+            posthog = PostHog(
+                client, settings.analytics.project_id, page_size=policy.analytics_page_size
+            )
             current = AnalyticsPull(
                 db,
                 posthog,

@@ -1,0 +1,182 @@
+"""A whole sync against both fakes: analytics, faults on the wire, clean failures."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from test_sync_crm import BOOK_TABLES, FAST, TODAY, Clock, table_rows
+
+from csm_tui.config import Settings, load_settings
+from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
+from csm_tui.fakes.router import FakeApis
+from csm_tui.store.db import open_cache
+from csm_tui.sync.engine import SyncError, sync_blocking
+from csm_tui.sync.progress import SyncReport
+
+SMALL_PAGES = dataclasses.replace(FAST, analytics_page_size=400)
+ALL_TABLES = (*BOOK_TABLES, "usage_weekly", "user_activity")
+
+
+def both_settings(owner_email: str, workspace: str = "default") -> Settings:
+    return load_settings(
+        workspace=workspace,
+        crm={"base_url": "http://127.0.0.1:9", "token": "demo-hubspot-token", "owner_email": owner_email},
+        analytics={"base_url": "http://127.0.0.1:9", "token": "demo-posthog-token", "project_id": "1"},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def portfolio() -> Portfolio:
+    return generate_portfolio(10, 5, today=TODAY)
+
+
+@pytest.fixture
+def clock(portfolio: Portfolio) -> Clock:
+    return Clock(portfolio.now + timedelta(hours=8))
+
+
+@pytest.fixture
+def apis(portfolio: Portfolio, clock: Clock) -> FakeApis:
+    return FakeApis(portfolio, clock=clock)
+
+
+def run(settings: Settings, apis: FakeApis, clock: Clock, **kw: Any) -> SyncReport:
+    kw.setdefault("policy", SMALL_PAGES)
+    return sync_blocking(settings, transport=apis.transport(), clock=clock, today=TODAY, **kw)
+
+
+def state(settings: Settings) -> dict[tuple[str, str], str | None]:
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        return {(r["source"], r["object"]): r["cursor"] for r in db["sync_state"].rows}
+    finally:
+        db.conn.close()
+
+
+def test_analytics_land_per_account_week_and_event_and_unmatched_groups_are_counted(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    report = run(settings, apis, clock)
+    db = open_cache(settings.cache_path, create=False)
+    domains = {r["domain"]: r["id"] for r in db["accounts"].rows}
+    expected = {
+        (domains[d], week, event): (events, users)
+        for d, week, event, events, users in portfolio.usage_weekly
+        if d in domains
+    }
+    got = {
+        (r["account_id"], r["week"], r["event"]): (r["count"], r["users"])
+        for r in db["usage_weekly"].rows
+    }
+    assert got == expected
+    others = {row[0] for row in portfolio.usage_weekly} - set(domains)
+    assert report.unmatched_groups == len(others) > 0
+    assert any("matched no account" in w for w in report.warnings)
+    active = db.execute("SELECT COUNT(*) FROM contacts WHERE last_active IS NOT NULL").fetchone()[0]
+    assert active > 0
+    users_queries = [q for q in apis.posthog.queries if "person_id AS user" in q]
+    assert any("OFFSET 400" in q for q in apis.posthog.queries), "paged with LIMIT/OFFSET"
+    assert users_queries
+    db.conn.close()
+
+
+def test_later_syncs_repull_only_the_last_weeks_and_match_a_fresh_full_sync(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    # Late events arrive for last week; a new week's numbers appear too.
+    usage = list(apis.posthog.usage)
+    last_week = max(r[1] for r in usage)
+    usage = [(a, w, e, n + 7 if w == last_week else n, u) for a, w, e, n, u in usage]
+    apis.posthog.set_data(usage, list(apis.posthog.users))
+    clock.advance(hours=2)
+    n = len(apis.posthog.queries)
+    run(settings, apis, clock)
+    assert all("INTERVAL 2 WEEK" in q for q in apis.posthog.queries[n:] if "toStartOfWeek" in q)
+    fresh = both_settings(portfolio.demo_owner_email, workspace="fresh")
+    run(fresh, apis, clock)
+    assert table_rows(settings, ALL_TABLES) == table_rows(fresh, ALL_TABLES)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"path": r"/crm/v3/objects/contacts", "status": 429, "headers": {"Retry-After": "1"},
+         "body": {"status": "error", "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}},
+        {"path": r"/crm/v3/objects/deals", "status": 429, "times": 2,
+         "body": {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}},
+        {"path": r"/crm/v3/objects/companies", "status": 500, "times": 2},
+        {"path": r"/crm/v3/owners", "status": 503, "body": "Service Unavailable"},
+        {"path": r"/crm/v3/objects/tickets", "exception": httpx.ReadTimeout},
+        {"path": r"/crm/v3/objects/notes", "exception": httpx.ConnectError},
+        {"path": r"/crm/v3/objects/calls", "status": 200, "body": '{"results": [{"id": "1"',
+         "content_type": "application/json"},
+        {"path": r"/crm/v3/objects/emails", "status": 200, "body": "<html>proxy</html>",
+         "content_type": "text/html"},
+        {"path": r"/api/projects/1/query", "status": 429},
+        {"path": r"/api/projects/1/query", "status": 200, "body": {"results": "nope"}},
+    ],
+)  # fmt: skip
+def test_passing_faults_end_in_a_complete_sync(
+    fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    clean = both_settings(portfolio.demo_owner_email, workspace="clean")
+    run(clean, apis, clock)
+    apis.faults.add(**fault)
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    assert apis.faults.pending == 0, "the fault was met"
+    assert table_rows(settings, ALL_TABLES) == table_rows(clean, ALL_TABLES)
+
+
+@pytest.mark.parametrize(
+    ("path", "fault"),
+    [
+        (r"/crm/v3/objects/contacts/search", {"status": 500}),
+        (r"/crm/v3/objects/deals/search", {"status": 429}),
+        (r"/crm/v3/objects/tickets/search", {"exception": httpx.ReadTimeout}),
+        (r"/crm/v4/associations", {"status": 200, "body": "{", "content_type": "application/json"}),
+        (r"/api/projects/1/query", {"status": 502}),
+    ],
+)
+def test_lasting_faults_fail_cleanly_in_one_line_with_every_cursor_unchanged(
+    path: str, fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    before, rows_before = state(settings), table_rows(settings, ALL_TABLES)
+    clock.advance(hours=1)
+    for c in portfolio.contacts[:3]:
+        apis.hubspot.update("contacts", c["id"], {"jobtitle": "Moved on"})
+    for kind in ("deals", "tickets"):
+        for r in portfolio.objects(kind)[:3]:
+            apis.hubspot.update(kind, r["id"], {"hs_ticket_priority": "HIGH"})
+    apis.faults.add(path=path, times=1000, **fault)
+    with pytest.raises(SyncError) as info:
+        run(settings, apis, clock)
+    message = str(info.value)
+    assert "\n" not in message and "demo-hubspot-token" not in message
+    after = state(settings)
+    assert after == before
+    if "contacts" in path:  # nothing of the failed object was half-written
+        assert table_rows(settings, ("contacts",)) == {"contacts": rows_before["contacts"]}
+
+
+def test_a_rejected_token_is_one_line_that_says_where_to_set_it(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = load_settings(
+        crm={"base_url": "http://127.0.0.1:9", "token": "wrong-token"}, analytics={"token": "x", "project_id": "1"}
+    )  # fmt: skip
+    with pytest.raises(SyncError) as info:
+        run(settings, apis, clock, analytics=False)
+    assert str(info.value) == (
+        f"CRM token rejected (401). Set CSM_TUI_CRM__TOKEN or crm.token in {settings.config_file}."
+    )
+    assert "wrong-token" not in str(info.value)
