@@ -525,3 +525,34 @@ def test_served_on_loopback_answers_real_http(book: Portfolio) -> None:
 def test_serving_off_loopback_is_refused(book: Portfolio) -> None:
     with pytest.raises(FakeServerError):
         FakeApis(book).serve("0.0.0.0", 0)
+
+
+def test_fake_api_command_serves_until_interrupted() -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "csm_tui", "fake-api", "--port", str(port), "--accounts", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/crm/v3/objects/companies", headers=HS, timeout=10
+        )
+        assert len(response.json()["results"]) == 5
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -20,6 +20,7 @@ Behaviour worth knowing (each mirrors HubSpot):
 from __future__ import annotations
 
 import bisect
+import gc
 import json
 import re
 import threading
@@ -332,6 +333,17 @@ class FakeHubSpot:
     # -- loading and test helpers ----------------------------------------------------------
 
     def _load(self, p: Portfolio) -> None:
+        # Hundreds of thousands of small dicts and no cycles: keep the cycle collector out of it.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_records(p)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _load_records(self, p: Portfolio) -> None:
+        links = self._links
         for obj_type in OBJECT_TYPES:
             store = self._records[obj_type]
             order = self._order[obj_type]
@@ -345,9 +357,13 @@ class FakeHubSpot:
                     "archived": bool(rec.get("archived", False)),
                 }
                 order.append(int(rid))
+                # The generator never repeats a link, so no duplicate checks here.
+                mine = links[obj_type][rid]
                 for to_type, ids in rec.get("associations", {}).items():
+                    mine.setdefault(to_type, []).extend(ids)
+                    back = links[to_type]
                     for to_id in ids:
-                        self._link(obj_type, rid, to_type, to_id)
+                        back[to_id].setdefault(obj_type, []).append(rid)
             order.sort()
             if order:
                 self._next_id[obj_type] = max(self._next_id[obj_type], order[-1] + 1)

@@ -258,7 +258,7 @@ def _page(
     return {
         "columns": columns,
         "types": types,
-        "results": [list(r) for r in page],
+        "results": page,
         "hasMore": offset + limit < len(rows),
         "limit": limit,
         "offset": offset,
