@@ -152,9 +152,9 @@ async def test_log_a_touch_fills_every_field_and_ctrl_s_dismisses_the_draft() ->
         await pilot.press("right", "right")  # kind: call -> email -> meeting
         await pilot.press("tab", *"2d ago")  # the field starts as "now", selected
         await pilot.press("tab", "enter", "down", "enter")  # contact: Jane Doe
-        await pilot.press("tab", *"Walked through the renewal")
+        await pilot.press("tab", *"Renewal ok")
         await pilot.press("tab", "right")  # sentiment: positive
-        await pilot.press("tab", *"Send the quote", "tab", *"fri")
+        await pilot.press("tab", *"Quote", "tab", *"fri")
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert app.results == [
@@ -162,9 +162,9 @@ async def test_log_a_touch_fills_every_field_and_ctrl_s_dismisses_the_draft() ->
             kind="meeting",
             occurred_at=NOW - timedelta(days=2),
             contact_id="c1",
-            summary="Walked through the renewal",
+            summary="Renewal ok",
             sentiment="positive",
-            next_step_title="Send the quote",
+            next_step_title="Quote",
             next_step_due=date(2026, 11, 27),
         )
     ]
@@ -196,11 +196,11 @@ async def test_local_time_is_stored_in_utc() -> None:
 async def test_an_invalid_when_shows_why_and_does_not_dismiss() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("tab", *"sometime", "tab", "tab", "x", "ctrl+s")
+        await pilot.press("tab", *"soon", "tab", "tab", "x", "ctrl+s")
         await pilot.pause()
         assert app.results == []
         assert isinstance(app.screen, LogTouchScreen)
-        assert "When: not a time: 'sometime'" in error_text(app)
+        assert "When: not a time: 'soon'" in error_text(app)
         assert app.focused.id == "when"  # straight back to the field to fix
         await pilot.press(*"3h ago", "ctrl+s")
         await pilot.pause()
@@ -232,7 +232,7 @@ async def test_a_due_date_without_a_next_step_title_is_refused() -> None:
 async def test_escape_with_typed_text_asks_before_discarding() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("tab", "tab", "tab", *"Important notes", "escape")
+        await pilot.press("tab", "tab", "tab", *"Notes", "escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # keep typing
@@ -361,7 +361,7 @@ async def test_help_lists_every_key_grouped_and_escape_closes() -> None:
 
 async def test_welcome_says_how_to_configure_and_escape_continues(tmp_path: Path) -> None:
     app = Host(lambda: WelcomeScreen(tmp_path / "config.toml", tmp_path / "data"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         text = screen_text(app)
         await pilot.press("escape")
         await pilot.pause()

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -70,8 +72,8 @@ def preview_summary(plan: EnrollmentPlan, sequence_name: str, audience: str) -> 
     return text
 
 
-def preview_table(plan: EnrollmentPlan) -> Table:
-    """Everyone in the preview: who is enrolled, then who is excluded and why."""
+def preview_table(plan: EnrollmentPlan, ok: Style | str = "", out: Style | str = "") -> Table:
+    """Everyone in the preview: who is enrolled (marked ``ok``), then who is excluded and why."""
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column("mark", width=1, no_wrap=True)
     table.add_column("contact", ratio=4, no_wrap=True, overflow="ellipsis")
@@ -79,7 +81,7 @@ def preview_table(plan: EnrollmentPlan) -> Table:
     table.add_column("why", ratio=5, no_wrap=True, overflow="ellipsis")
     for item in plan.included:
         table.add_row(
-            Text("✓", style="green"),
+            Text("✓", style=ok),
             safe(f"{item.contact.name} <{item.contact.email}>"),
             safe(item.account.name),
             Text(""),
@@ -271,8 +273,16 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         self.query_one("#summary", Static).update(
             preview_summary(self.plan, sequence.name, self.audience)
         )
-        self.query_one("#people-table", Static).update(preview_table(self.plan))
+        ok, out = self._theme_style("success"), self._theme_style("error")
+        self.query_one("#people-table", Static).update(preview_table(self.plan, ok, out))
         self._show("preview")
+
+    def _theme_style(self, variable: str) -> Style:
+        """A foreground style from the theme (rich tables cannot read $variables)."""
+        try:
+            return Style(color=Color.parse(self.app.theme_variables[variable]).rich_color)
+        except (KeyError, ColorParseError):
+            return Style()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose":
