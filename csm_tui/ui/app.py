@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -94,7 +95,7 @@ def _is_network_error(exc: BaseException) -> bool:
 class CsmApp(App[int]):
     """Keyboard-driven triage of a CSM's book from the local cache."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it
     TITLE = "csm-tui"
     BINDINGS = APP_BINDINGS
     COMMANDS = App.COMMANDS | {CsmCommands}
@@ -315,7 +316,12 @@ class CsmApp(App[int]):
             self._detail_timer.stop()
         if account_id is None:
             return
-        self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, lambda: self.load_detail(account_id))
+        if self.detail_debounce <= 0:
+            self.load_detail(account_id)
+            return
+        self._detail_timer = self.set_timer(
+            self.detail_debounce, lambda: self.load_detail(account_id)
+        )
 
     def load_detail(self, account_id: str) -> None:
         """Read one account's detail in a worker."""
