@@ -992,7 +992,6 @@ class _Builder:
         owner = a.owner["id"]
         if kind == "notes":
             props = {"hs_note_body": rng.choice(NOTE_BODIES)}
-            types = (202, 190)
         elif kind == "calls":
             props = {
                 "hs_call_title": rng.choice(CALL_TITLES),
@@ -1001,7 +1000,6 @@ class _Builder:
                 "hs_call_status": "COMPLETED",
                 "hs_call_duration": str(rng.randint(5, 45) * 60_000),
             }
-            types = (194, 182)
         elif kind == "meetings":
             title = rng.choice(MEETING_TITLES)
             props = {
@@ -1011,7 +1009,6 @@ class _Builder:
                 "hs_meeting_end_time": self.iso(at + 1800 * rng.randint(1, 3)),
                 "hs_meeting_outcome": "COMPLETED",
             }
-            types = (200, 188)
         else:
             props = {
                 "hs_email_subject": rng.choice(EMAIL_SUBJECTS),
@@ -1019,10 +1016,8 @@ class _Builder:
                 "hs_email_direction": "EMAIL",
                 "hs_email_status": "SENT",
             }
-            types = (198, 186)
         props["hs_timestamp"] = stamp
         props["hubspot_owner_id"] = owner
-        del types  # the association type ids are the fake's business (see hubspot.py)
         self.record(kind, props, at + 60, at + 120, {"companies": [a.id], "contacts": [contact]})
 
     def next_steps(self, a: _Account) -> None:
@@ -1044,7 +1039,6 @@ class _Builder:
             "tasks",
             {
                 "hs_task_subject": subject,
-                "hs_task_body": "",
                 "hs_task_status": status,
                 "hs_task_priority": rng.choice(("LOW", "MEDIUM", "HIGH")),
                 "hs_task_type": rng.choice(("TODO", "CALL", "EMAIL")),

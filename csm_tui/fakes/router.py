@@ -86,6 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Turns one HTTP request into an ``httpx.Request`` for the fakes and writes the answer."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     server: _Server
 
     def _serve(self) -> None:
@@ -121,6 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # An async client opens up to 100 connections at once; the default backlog of 5 would
+    # leave most of them waiting in SYN retransmits until they time out.
+    request_queue_size = 256
 
     def __init__(self, apis: FakeApis, host: str, port: int) -> None:
         self.apis = apis
