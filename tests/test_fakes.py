@@ -556,3 +556,29 @@ def test_fake_api_command_serves_until_interrupted() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_served_posthog_refuses_a_query_beyond_its_concurrency_limit(book: Portfolio) -> None:
+    import threading
+    import time
+
+    apis = FakeApis(book, clock=lambda: NOW)
+    apis.posthog.max_concurrent = 1
+    apis.posthog.query_seconds = 1.0  # the first query stays "running" while the second arrives
+    sql = {"query": {"kind": "HogQLQuery", "query": USAGE_SQL.format(w=1, limit=1, offset=0)}}
+    statuses: list[int] = []
+    with apis.serve("127.0.0.1", 0) as server:
+
+        def first() -> None:
+            with httpx.Client(base_url=server.url, headers=PH, timeout=30) as client:
+                statuses.append(client.post("/api/projects/1/query/", json=sql).status_code)
+
+        worker = threading.Thread(target=first)
+        worker.start()
+        while apis.posthog.running == 0:  # wait until the first query is inside the fake
+            time.sleep(0.01)
+        with httpx.Client(base_url=server.url, headers=PH, timeout=30) as client:
+            second = client.post("/api/projects/1/query/", json=sql)
+        worker.join()
+    assert second.status_code == 429 and second.json()["type"] == "throttled_error"
+    assert statuses == [200]

@@ -113,6 +113,12 @@ class FakePostHog:
         self._recent: deque[float] = deque()
         self._window_cache: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
 
+    @property
+    def running(self) -> int:
+        """Queries being answered right now."""
+        with self._lock:
+            return self._running
+
     def set_data(self, usage: list[UsageRow], users: list[UserRow]) -> None:
         """Replace the aggregates (sorted as the queries order them)."""
         with self._lock:
