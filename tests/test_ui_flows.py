@@ -25,9 +25,10 @@ from csm_tui.config import Settings
 from csm_tui.store import actions
 from csm_tui.store.actions import EnrollmentRequest
 from csm_tui.ui.drafts import NextStepDraft, SnoozeDraft, TouchDraft
+from csm_tui.ui.keymap import help_rows
 from csm_tui.ui.screens.confirm import ConfirmScreen
 from csm_tui.ui.screens.enroll import EnrollScreen
-from csm_tui.ui.screens.help import HelpScreen
+from csm_tui.ui.screens.help import HelpScreen, grouped
 from csm_tui.ui.screens.log_touch import LogTouchScreen
 from csm_tui.ui.screens.next_step import NextStepScreen
 from csm_tui.ui.screens.portfolio import PortfolioScreen, heatmap
@@ -357,6 +358,17 @@ async def test_help_lists_every_key_grouped_and_escape_closes() -> None:
     for title in ("Move", "Act on accounts", "Find", "App", "Other", "In forms"):
         assert title in shown
     assert "Mystery" in shown and closed
+
+
+def test_every_real_key_lands_in_a_named_help_group() -> None:
+    groups = dict(grouped(help_rows({})))
+    assert "Other" not in groups
+    assert ("l", "Log a touch (call, email, meeting, QBR, note)") in groups["Act on accounts"]
+    assert ("j/↓", "Next account") in groups["Move"]
+    assert ("f", "Choose a segment") in groups["Find"]
+    assert ("r", "Sync now: push the outbox, pull the CRM and analytics") in groups["App"]
+    remapped = dict(grouped(help_rows({"log-touch": "L"})))
+    assert ("L", "Log a touch (call, email, meeting, QBR, note)") in remapped["Act on accounts"]
 
 
 async def test_welcome_says_how_to_configure_and_escape_continues(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ keys; they are grouped here by what the binding does.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.table import Table
@@ -18,18 +19,27 @@ from textual.widgets import Footer, Static
 
 from csm_tui.ui.safe_text import clean
 
-# Which group a binding's description belongs to; anything else goes under "Other".
-GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
-    (
-        "Move",
-        frozenset({"Down", "Up", "Page down", "Page up", "First", "Last", "Open", "Back"}),
-    ),
+# Which group a binding belongs to, by words in its description (short or long form); the first
+# group whose pattern matches wins, so "Mark every account" is an action, not a move.
+GROUPS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "Act on accounts",
-        frozenset({"Log", "Next step", "Snooze", "Enroll", "Mark", "Mark all in view", "Undo"}),
+        re.compile(r"\b(log|next step|snooze|enroll|mark|undo)\b", re.IGNORECASE),
     ),
-    ("Find", frozenset({"Filter", "Segment", "Clear filter"})),
-    ("App", frozenset({"Sync", "Portfolio", "Theme", "Commands", "Help", "Quit"})),
+    ("Find", re.compile(r"\b(filter|segment)\b", re.IGNORECASE)),
+    (
+        "Move",
+        re.compile(
+            r"\b(next account|previous account|page|first|last|open|back|down|up)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "App",
+        re.compile(
+            r"\b(sync|portfolio|theme|palette|commands?|help|keys?|quit|leave)\b", re.IGNORECASE
+        ),
+    ),
 )
 FORM_KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "Next / previous field"),
@@ -49,13 +59,14 @@ def grouped(bindings: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, 
         if (keys, description) in seen:
             continue
         seen.add((keys, description))
-        for name, members in GROUPS:
-            if description in members:
+        for name, pattern in GROUPS:
+            if pattern.search(description):
                 groups[name].append((keys, description))
                 break
         else:
             other.append((keys, description))
-    result = [(name, rows) for name, rows in groups.items() if rows]
+    order = ("Move", "Act on accounts", "Find", "App")
+    result = [(name, groups[name]) for name in order if groups[name]]
     if other:
         result.append(("Other", other))
     result.append(("In forms", list(FORM_KEYS)))
@@ -80,7 +91,7 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > #box {
-        width: 76;
+        width: 92;
         max-width: 100%;
         height: 90%;
         border: thick $primary 60%;
