@@ -90,3 +90,9 @@ def test_the_crm_stage_overrides_every_rule() -> None:
     assert stage_from_crm("ONBOARDING") == "Onboarding"
     assert stage_from_crm("Custom \x1b[31mstage") == "Custom stage"
     assert stage_from_crm("  ") is None
+
+
+def test_usage_growth_in_the_first_90_days_is_a_ramp_up_not_expansion() -> None:
+    young = account(contract_start=TODAY - timedelta(days=80))
+    assert stage(young, usage_ratio=1.8).name == "Retention"
+    assert stage(young, seats_used=48).name == "Expansion"  # full seats still count

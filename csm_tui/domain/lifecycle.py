@@ -39,10 +39,20 @@ def expansion_signal(
     usage_ratio: float | None,
     band: str | None,
     rules: ScoringRules,
+    today: date | None = None,
 ) -> str | None:
-    """Why the account is ready to grow (seats nearly full or usage up, and health green)."""
+    """Why the account is ready to grow (seats nearly full or usage up, and health green).
+
+    Usage growth in the first 90 days of a contract is a ramp-up, not a sign to sell more.
+    """
     if band != GREEN:
         return None
+    if (
+        today is not None
+        and account.contract_start is not None
+        and (today - account.contract_start).days <= ONBOARDING_DAYS
+    ):
+        usage_ratio = None
     if account.seats and seats_used is not None:
         share = seats_used / account.seats
         if share >= rules.expansion_seat_share:
@@ -86,7 +96,12 @@ def lifecycle_stage(
             event = rules.activation_event.replace("_", " ")
             return Stage("Onboarding", f"started {started} days ago, no {event} yet")
     signal = expansion_signal(
-        account, seats_used=seats_used, usage_ratio=usage_ratio, band=band, rules=rules
+        account,
+        seats_used=seats_used,
+        usage_ratio=usage_ratio,
+        band=band,
+        rules=rules,
+        today=today,
     )
     if signal:
         return Stage("Expansion", f"{signal}, health {health}")

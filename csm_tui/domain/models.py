@@ -245,6 +245,12 @@ class UsageFacts:
     ratio: float | None = None  # recent weekly points / baseline weekly points
     features_used: int = 0
     activated: bool = False
+    full_baseline: bool = False  # used the product before the baseline window began
+
+    @property
+    def growth_ratio(self) -> float | None:
+        """The trend ratio when it compares against a full baseline (a ramp-up is not growth)."""
+        return self.ratio if self.full_baseline else None
 
 
 @dataclass(frozen=True, slots=True)

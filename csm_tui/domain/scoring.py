@@ -121,7 +121,8 @@ def per_seat(usage: Sequence[WeekUsage], today: date, rules: ScoringRules) -> fl
             users = max(users, week.users)
     if points <= 0:
         return 0.0
-    return points / len(recent) / max(users, 1)
+    # Rounded so the same figure summed by SQLite (a partial rescore's peers) compares equal.
+    return round(points / len(recent) / max(users, 1), 6)
 
 
 # -- components ------------------------------------------------------------------------------
@@ -160,7 +161,13 @@ def _usage(
         else:
             ratio = min(recent_mean / base_mean, 100.0)  # a near-empty baseline: cap it
             trend = _linear(ratio, rules.trend_full_ratio, rules.trend_zero_ratio)
-    facts = UsageFacts(per_seat=seat_value, ratio=ratio, features_used=used, activated=activated)
+    facts = UsageFacts(
+        per_seat=seat_value,
+        ratio=ratio,
+        features_used=used,
+        activated=activated,
+        full_baseline=first is not None and first < baseline[-1],
+    )
     if first is None:
         return Component("usage", 0.0, "No product use yet", "No product use"), facts
     sub = level if trend is None else (level + trend) / 2

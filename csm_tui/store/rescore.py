@@ -232,14 +232,20 @@ def _score_row(
         activated=h.usage.activated,
         features_used=h.usage.features_used,
         seats_used=inp.seats_used,
-        usage_ratio=h.usage.ratio,
+        usage_ratio=h.usage.growth_ratio,
         band=h.band,
         health=h.score,
         rules=rules,
     )
-    opportunity = stage.name != "Win-back" and (
+    # New accounts still onboarding and lost ones are not expansion opportunities.
+    opportunity = stage.name not in ("Win-back", "Onboarding") and (
         expansion_signal(
-            acc, seats_used=inp.seats_used, usage_ratio=h.usage.ratio, band=h.band, rules=rules
+            acc,
+            seats_used=inp.seats_used,
+            usage_ratio=h.usage.growth_ratio,
+            band=h.band,
+            rules=rules,
+            today=today,
         )
         is not None
     )

@@ -412,13 +412,17 @@ def load_book_reference(
     }
     current = week_start(today)
     recent_from = current - timedelta(weeks=rules.trend_recent_weeks)
+    # Every active account counts, those without recent usage at zero (as a full rescore does).
     per_seat: dict[str, float] = {}
     for acc, points, users in _rows(
         db,
-        f"SELECT account_id, SUM(count * ({q.weight_sql})), MAX(users) FROM usage_weekly "
-        "WHERE week >= ? AND week < ? GROUP BY account_id",
+        f"SELECT a.id, SUM(u.count * ({q.weight_sql.replace('event', 'u.event')})), "
+        "MAX(u.users) FROM accounts a LEFT JOIN usage_weekly u ON u.account_id = a.id "
+        "AND u.week >= ? AND u.week < ? WHERE a.archived = 0 GROUP BY a.id",
         [*q.weight_params, recent_from.isoformat(), current.isoformat()],
     ):
         pts = float(points or 0.0)
-        per_seat[acc] = 0.0 if pts <= 0 else pts / rules.trend_recent_weeks / max(int(users), 1)
+        per_seat[acc] = (
+            0.0 if pts <= 0 else round(pts / rules.trend_recent_weeks / max(int(users or 0), 1), 6)
+        )
     return tiers, per_seat
