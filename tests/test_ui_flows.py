@@ -22,12 +22,18 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 
 from csm_tui.config import Settings
+from csm_tui.domain.enrollment import EnrollAccount, EnrollContact, plan_enrollment
 from csm_tui.store import actions
 from csm_tui.store.actions import EnrollmentRequest
 from csm_tui.ui.drafts import NextStepDraft, SnoozeDraft, TouchDraft
 from csm_tui.ui.keymap import help_rows
 from csm_tui.ui.screens.confirm import ConfirmScreen
-from csm_tui.ui.screens.enroll import EnrollScreen
+from csm_tui.ui.screens.enroll import (
+    MAX_EXCLUDED_ROWS,
+    MAX_INCLUDED_ROWS,
+    EnrollScreen,
+    preview_table,
+)
 from csm_tui.ui.screens.help import HelpScreen, grouped
 from csm_tui.ui.screens.log_touch import LogTouchScreen
 from csm_tui.ui.screens.next_step import NextStepScreen
@@ -585,3 +591,19 @@ async def test_portfolio_on_an_empty_cache_says_what_to_do(settings, db) -> None
         await settle(pilot)
         shown = screen_text(app)
     assert "Nothing to report yet: sync (r) first, or try `csm-tui demo`." in shown
+
+
+def test_a_huge_preview_lists_the_first_contacts_and_counts_the_rest() -> None:
+    accounts = [
+        EnrollAccount(f"a{i}", f"Acct {i}", sender_email="x@y", user_id="1") for i in range(300)
+    ]
+    contacts = [
+        EnrollContact(f"c{i}", f"a{i % 300}", f"N {i}", f"n{i}@x.test" if i % 2 else None, "admin")
+        for i in range(3000)
+    ]  # fmt: skip
+    plan = plan_enrollment(accounts, contacts, [], audience="admins", today=TODAY)
+    table = preview_table(plan)
+    names = [str(cell) for cell in table.columns[1].cells]
+    assert len(names) == MAX_INCLUDED_ROWS + MAX_EXCLUDED_ROWS + 2
+    assert f"… and {1500 - MAX_INCLUDED_ROWS:,} more to enroll" in names
+    assert f"… and {1500 - MAX_EXCLUDED_ROWS:,} more excluded" == names[-1]

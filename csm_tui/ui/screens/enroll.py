@@ -72,6 +72,12 @@ def preview_summary(plan: EnrollmentPlan, sequence_name: str, audience: str) -> 
     return text
 
 
+# A manager may mark a thousand accounts: the preview lists this many of each kind (the counts
+# above the table cover everyone), so rendering it stays instant.
+MAX_INCLUDED_ROWS = 50
+MAX_EXCLUDED_ROWS = 250
+
+
 def preview_table(plan: EnrollmentPlan, ok: Style | str = "", out: Style | str = "") -> Table:
     """Everyone in the preview: who is enrolled (marked ``ok``), then who is excluded and why."""
     table = Table.grid(padding=(0, 1), expand=True)
@@ -79,16 +85,23 @@ def preview_table(plan: EnrollmentPlan, ok: Style | str = "", out: Style | str =
     table.add_column("contact", ratio=4, no_wrap=True, overflow="ellipsis")
     table.add_column("account", ratio=2, no_wrap=True, overflow="ellipsis")
     table.add_column("why", ratio=5, no_wrap=True, overflow="ellipsis")
-    for item in plan.included:
+
+    def more(hidden: int, what: str) -> None:
+        if hidden > 0:
+            table.add_row(Text(""), Text(f"… and {hidden:,} more {what}", style="dim"), "", "")
+
+    for item in plan.included[:MAX_INCLUDED_ROWS]:
         table.add_row(
             Text("✓", style=ok),
             safe(f"{item.contact.name} <{item.contact.email}>"),
             safe(item.account.name),
             Text(""),
         )
-    for item in plan.excluded:
+    more(len(plan.included) - MAX_INCLUDED_ROWS, "to enroll")
+    for item in plan.excluded[:MAX_EXCLUDED_ROWS]:
         who = item.contact.name + (f" <{item.contact.email}>" if item.contact.email else "")
-        table.add_row(Text("✗", style="red"), safe(who), safe(item.account.name), Text(item.reason))
+        table.add_row(Text("✗", style=out), safe(who), safe(item.account.name), Text(item.reason))
+    more(len(plan.excluded) - MAX_EXCLUDED_ROWS, "excluded")
     return table
 
 
