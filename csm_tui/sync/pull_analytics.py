@@ -50,11 +50,21 @@ def _group(value: Any, group_key: str) -> str | None:
 
 def refresh_last_active(db: sqlite_utils.Database) -> None:
     """contacts.last_active = the latest analytics activity of the contact's email."""
-    with transaction(db):
+    latest = dict(
         db.execute(
-            "UPDATE contacts SET last_active = (SELECT MAX(u.last_seen) FROM user_activity u "
-            "WHERE u.email IS NOT NULL AND lower(u.email) = lower(contacts.email))"
-        )
+            "SELECT lower(email), MAX(last_seen) FROM user_activity WHERE email IS NOT NULL "
+            "GROUP BY lower(email)"
+        ).fetchall()
+    )
+    changes = [
+        (latest.get((email or "").lower()), contact_id)
+        for contact_id, email, current in db.execute(
+            "SELECT id, email, last_active FROM contacts"
+        ).fetchall()
+        if latest.get((email or "").lower()) != current
+    ]
+    with transaction(db):
+        db.conn.executemany("UPDATE contacts SET last_active = ? WHERE id = ?", changes)
 
 
 class AnalyticsPull:

@@ -1,0 +1,106 @@
+"""`csm-tui demo`: a generated book served by the in-process fake APIs, synced into the
+`demo` workspace (rebuilt from scratch each run), then the app on it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from pydantic import SecretStr
+
+from csm_tui.config import AnalyticsSettings, CrmSettings, Settings
+from csm_tui.errors import CsmError
+from csm_tui.sources.http import HttpPolicy
+from csm_tui.store.db import open_cache
+from csm_tui.sync.engine import sync_blocking
+
+DEMO_WORKSPACE = "demo"
+# Never contacted: the in-process MockTransport answers every request sent "there".
+DEMO_CRM_URL = "http://127.0.0.1:9"
+DEMO_ANALYTICS_URL = "http://127.0.0.1:9"
+DEMO_PROJECT = "1"
+IN_PROCESS = HttpPolicy(
+    crm_rate_per_second=10_000,
+    crm_search_per_second=10_000,
+    analytics_per_minute=1_000_000,
+    max_retry_after=0.0,  # the in-process fakes need no real pause
+)
+
+
+def demo_settings(
+    settings: Settings, owner_email: str, crm_token: str, analytics_token: str
+) -> Settings:
+    """The user's settings pointed at the fakes, in the `demo` workspace."""
+    return settings.model_copy(
+        update={
+            "workspace": DEMO_WORKSPACE,
+            "crm": CrmSettings(
+                base_url=DEMO_CRM_URL, token=SecretStr(crm_token), owner_email=owner_email
+            ),
+            "analytics": AnalyticsSettings(
+                base_url=DEMO_ANALYTICS_URL,
+                project_id=DEMO_PROJECT,
+                token=SecretStr(analytics_token),
+            ),
+            "keyring_service": "",
+        }
+    )
+
+
+def _fresh_cache(settings: Settings) -> None:
+    """Delete the demo cache (and its WAL files) so it always matches the fakes."""
+    path = settings.cache_path
+    for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        side.unlink(missing_ok=True)
+
+
+def build_demo(accounts: int, seed: int, today: date) -> tuple[Any, Callable[[], Any]]:
+    """The portfolio and a factory of transports to the one in-process FakeApis serving it."""
+    from csm_tui.fakes.portfolio import generate_portfolio
+    from csm_tui.fakes.router import FakeApis
+
+    portfolio = generate_portfolio(accounts, seed, today=today)
+    apis = FakeApis(portfolio)
+    return apis, apis.transport
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Fill the demo workspace; open the app unless --no-open."""
+    today = date.today()
+    apis, transport_factory = build_demo(args.accounts, args.seed, today)
+    hub, ph = apis.hubspot, apis.posthog
+    demo = demo_settings(settings, apis.portfolio.demo_owner_email, hub.token, ph.token)
+    _fresh_cache(demo)
+    print(f"Generating {args.accounts} accounts (seed {args.seed}) and syncing the demo workspace…")
+    try:
+        # In-process fakes have no rate budget to respect: only the real services need pacing.
+        report = sync_blocking(
+            demo, full=True, transport=transport_factory(), today=today, policy=IN_PROCESS
+        )
+    except CsmError as exc:
+        raise CsmError(f"The demo sync failed: {exc}") from None
+    db = open_cache(demo.cache_path, create=False)
+    try:
+        accounts = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
+        contacts = db.execute("SELECT COUNT(*) FROM contacts WHERE archived = 0").fetchone()[0]
+        weeks = db.execute("SELECT COUNT(DISTINCT week) FROM usage_weekly").fetchone()[0]
+        waiting = db.execute("SELECT COUNT(*) FROM outbox WHERE state != 'done'").fetchone()[0]
+    finally:
+        db.conn.close()
+    print(
+        f"Demo ready: {accounts} accounts in the book of {demo.crm.owner_email}, "
+        f"{contacts} contacts, {weeks} weeks of usage, {waiting} outbox items waiting."
+    )
+    for warning in report.warnings:
+        print(f"note: {warning}")
+    print(f"Cache: {demo.cache_path}  (csm-tui --workspace demo ... to use it again)")
+    if args.no_open:
+        return 0
+    try:
+        from csm_tui.commands.app import open_app
+    except ImportError:
+        print("The app is not built yet: try `csm-tui today --workspace demo`.")
+        return 0
+    return open_app(demo, transport_factory=transport_factory, today=today)

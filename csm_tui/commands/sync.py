@@ -1,0 +1,74 @@
+"""`csm-tui sync`: push the outbox, pull the CRM and analytics, rescore; a line per object."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TextIO
+
+from csm_tui.config import Settings
+from csm_tui.domain.models import plain
+from csm_tui.sync.engine import sync_blocking
+from csm_tui.sync.progress import SyncProgress, SyncReport
+
+
+class ProgressLines:
+    """Prints one line per object when it is done (counts and rate); on a terminal the
+    running count is redrawn in place meanwhile."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.started: dict[tuple[str, str], float] = {}
+        self.live = False
+
+    def __call__(self, event: SyncProgress) -> None:
+        key = (event.stage, event.object)
+        now = time.monotonic()
+        first = self.started.setdefault(key, now)
+        label = f"{event.stage:<9} {event.object:<22}"
+        if event.message == "done":
+            elapsed = max(now - first, 1e-6)
+            rate = f"  {event.done / elapsed:,.0f}/s" if event.done and elapsed > 0.05 else ""
+            self._clear()
+            if event.stage != "rescore":
+                print(f"{label} {event.done:>9,}{rate}", file=self.out)
+            else:
+                print(f"{label} {'done':>9}", file=self.out)
+        elif self.tty:
+            self.out.write(f"\r{label} {event.done:>9,} …")
+            self.out.flush()
+            self.live = True
+
+    def _clear(self) -> None:
+        if self.live:
+            self.out.write("\r\x1b[2K")
+            self.live = False
+
+
+def print_report(report: SyncReport, out: TextIO) -> None:
+    """The report's warnings and failed pushes, then its summary line."""
+    for line in report.push_errors:
+        print(f"push failed: {plain(line)}", file=out)
+    for line in report.warnings:
+        print(f"warning: {plain(line)}", file=out)
+    print(report.summary(), file=out)
+    if report.push_failed:
+        print(
+            f"{report.push_failed} outbox item(s) failed: see `csm-tui outbox` to retry or discard.",
+            file=out,
+        )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Sync the workspace; exit 0 when done, non-zero with one line when it stops."""
+    report = sync_blocking(
+        settings,
+        full=bool(getattr(args, "full", False)),
+        crm=not getattr(args, "analytics_only", False),
+        analytics=not getattr(args, "crm_only", False),
+        progress=ProgressLines(sys.stdout),
+    )
+    print_report(report, sys.stdout)
+    return 0
