@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
+from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -78,31 +79,61 @@ MAX_INCLUDED_ROWS = 50
 MAX_EXCLUDED_ROWS = 250
 
 
-def preview_table(plan: EnrollmentPlan, ok: Style | str = "", out: Style | str = "") -> Table:
-    """Everyone in the preview: who is enrolled (marked ``ok``), then who is excluded and why."""
+def _cell(text: str) -> Text:
+    """Untrusted text for one table cell: literal, one line, cropped with an ellipsis."""
+    cell = safe(text)
+    cell.no_wrap, cell.overflow = True, "ellipsis"
+    return cell
+
+
+def _people_table(ratios: tuple[int, ...]) -> Table:
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column("mark", width=1, no_wrap=True)
-    table.add_column("contact", ratio=4, no_wrap=True, overflow="ellipsis")
-    table.add_column("account", ratio=2, no_wrap=True, overflow="ellipsis")
-    table.add_column("why", ratio=5, no_wrap=True, overflow="ellipsis")
+    for ratio in ratios:
+        table.add_column(ratio=ratio, no_wrap=True, overflow="ellipsis")
+    return table
 
-    def more(hidden: int, what: str) -> None:
-        if hidden > 0:
-            table.add_row(Text(""), Text(f"… and {hidden:,} more {what}", style="dim"), "", "")
 
-    for item in plan.included[:MAX_INCLUDED_ROWS]:
-        table.add_row(
-            Text("✓", style=ok),
-            safe(f"{item.contact.name} <{item.contact.email}>"),
-            safe(item.account.name),
-            Text(""),
-        )
-    more(len(plan.included) - MAX_INCLUDED_ROWS, "to enroll")
+def _more(table: Table, hidden: int, what: str) -> None:
+    if hidden > 0:
+        empty = [Text("")] * (len(table.columns) - 2)
+        table.add_row(Text(""), Text(f"… and {hidden:,} more {what}", style="dim"), *empty)
+
+
+def excluded_table(plan: EnrollmentPlan, mark: Style | str = "") -> Table:
+    """Who is left out, and why: contact, account, reason."""
+    table = _people_table((4, 2, 5))
     for item in plan.excluded[:MAX_EXCLUDED_ROWS]:
         who = item.contact.name + (f" <{item.contact.email}>" if item.contact.email else "")
-        table.add_row(Text("✗", style=out), safe(who), safe(item.account.name), Text(item.reason))
-    more(len(plan.excluded) - MAX_EXCLUDED_ROWS, "excluded")
+        table.add_row(
+            Text("✗", style=mark), _cell(who), _cell(item.account.name), _cell(item.reason)
+        )
+    _more(table, len(plan.excluded) - MAX_EXCLUDED_ROWS, "excluded")
     return table
+
+
+def included_table(plan: EnrollmentPlan, mark: Style | str = "") -> Table:
+    """Who will be enrolled: contact and account."""
+    table = _people_table((3, 2))
+    for item in plan.included[:MAX_INCLUDED_ROWS]:
+        table.add_row(
+            Text("✓", style=mark),
+            _cell(f"{item.contact.name} <{item.contact.email}>"),
+            _cell(item.account.name),
+        )
+    _more(table, len(plan.included) - MAX_INCLUDED_ROWS, "to enroll")
+    return table
+
+
+def preview_people(plan: EnrollmentPlan, ok: Style | str = "", out: Style | str = "") -> Group:
+    """The exclusions first (what the CSM must check), then everyone who will be enrolled."""
+    parts: list[RenderableType] = []
+    if plan.excluded:
+        parts += [Text(f"Excluded ({len(plan.excluded):,})", style="bold")]
+        parts += [excluded_table(plan, out), Text("")]
+    parts += [Text(f"Will enroll ({len(plan.included):,})", style="bold")]
+    parts += [included_table(plan, ok) if plan.included else Text("Nobody.", style="dim")]
+    return Group(*parts)
 
 
 class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
@@ -287,7 +318,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
             preview_summary(self.plan, sequence.name, self.audience)
         )
         ok, out = self._theme_style("success"), self._theme_style("error")
-        self.query_one("#people-table", Static).update(preview_table(self.plan, ok, out))
+        self.query_one("#people-table", Static).update(preview_people(self.plan, ok, out))
         self._show("preview")
 
     def _theme_style(self, variable: str) -> Style:
