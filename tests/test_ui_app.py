@@ -346,7 +346,7 @@ async def test_list_is_ranked_and_the_detail_follows_the_cursor(filled: Settings
         ]
         assert app.main.detail.account_id == "101"
         shown = list_text(app)
-        assert "Renews in 23 d" in shown and "★ Opportunity" in shown
+        assert "−17 in 4 wk" in shown and "★ Opportunity" in shown
         await pilot.press("j", "j")
         await settle(pilot)
         assert app.main.attention.current.name == "Globex"
@@ -603,3 +603,12 @@ def test_help_lists_every_key_with_the_users_remapping() -> None:
     assert rows["Log a touch (call, email, meeting, QBR, note)"] == "l"
     assert len(rows) >= 20
     assert check_keymap({"snoze": "x"})[0].startswith("keymap: no binding with id 'snoze'")
+
+
+def test_the_list_drops_chips_that_repeat_its_columns() -> None:
+    from csm_tui.ui.widgets.attention_list import list_chip
+
+    assert list_chip("Renews in 23 d") is None
+    assert list_chip("Health 46") is None
+    assert list_chip("Health 27 (−14 in 4 wk)") == "−14 in 4 wk"
+    assert list_chip("No touch 31 d") == "No touch 31 d"

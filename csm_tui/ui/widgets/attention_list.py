@@ -6,6 +6,7 @@ is line 0; row ``i`` is drawn at virtual line ``i + 1``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,6 +33,19 @@ from csm_tui.ui.widgets.formats import (
 )
 
 OPPORTUNITY_CHIP = "★ Opportunity"
+# Chips that repeat a column of the row: the list shows what they add, the detail pane all of it.
+_HEALTH_CHIP = re.compile(r"^Health \d+(?: \((.+)\))?$")
+_RENEWS_CHIP = re.compile(r"^Renews in ")
+
+
+def list_chip(chip: str) -> str | None:
+    """A reason chip as the list shows it: None when it only repeats the health or renewal column."""
+    if _RENEWS_CHIP.match(chip):
+        return None
+    found = _HEALTH_CHIP.match(chip)
+    if found:
+        return found.group(1)  # "(−14 in 4 wk)" -> "−14 in 4 wk"; a bare "Health 46" -> None
+    return chip
 
 
 @dataclass(frozen=True)
@@ -324,7 +338,10 @@ class AttentionList(ScrollView, can_focus=True):
         if item.opportunity:
             chips.append((OPPORTUNITY_CHIP, row_style + self._style("opportunity")))
         chip_style = row_style + self._style("chip")
-        chips.extend((clean(c, 60), chip_style) for c in item.reasons)
+        for chip in item.reasons:
+            shown = list_chip(clean(chip, 60))
+            if shown:
+                chips.append((shown, chip_style))
         segs: list[Segment] = []
         used = 0
         for n, (text, style) in enumerate(chips):
