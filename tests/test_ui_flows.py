@@ -608,3 +608,29 @@ def test_a_huge_preview_lists_the_first_contacts_and_counts_the_rest() -> None:
     assert len(enrolled) == MAX_INCLUDED_ROWS + 1 and len(left_out) == MAX_EXCLUDED_ROWS + 1
     assert enrolled[-1] == f"… and {1500 - MAX_INCLUDED_ROWS:,} more to enroll"
     assert left_out[-1] == f"… and {1500 - MAX_EXCLUDED_ROWS:,} more excluded"
+
+
+async def test_next_step_escape_with_a_title_asks_first() -> None:
+    app = Host(lambda: NextStepScreen("Acme", TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"Call", "escape")
+        await pilot.pause()
+        asked = isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    assert asked and app.results == [None]
+
+
+async def test_enroll_preview_shows_crm_names_literally(settings, db) -> None:
+    build_book(db)
+    db["contacts"].update("c2", {"first_name": "[red]Bob\x1b[2J", "last_name": "[/]"})
+    db["sequences"].update("s1", {"name": "[b]Nurture\x07"})
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        shown = screen_text(app)
+    assert "[red]Bob [/] <bob@acme.test>" in shown
+    assert "Sequence  [b]Nurture" in shown
+    assert "\x1b" not in shown and "\x07" not in shown
