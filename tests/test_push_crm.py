@@ -177,6 +177,10 @@ def test_an_already_enrolled_contact_is_reported_not_enrolled_again(
         apis.hubspot.created["enrollments"] == 1
     )  # the free contact, once despite the lost answer
     assert apis.hubspot.enrollments[busy["contactId"]]["sequenceId"] == busy["sequenceId"]
+    db = open_cache(synced.cache_path)
+    states = {r["contact_id"]: r["state"] for r in db["enrollments"].rows if r["origin"] == "local"}
+    db.conn.close()
+    assert states == {busy_id: "failed", free_id: "active"}
 
 
 def test_an_unsubscribed_contact_is_refused_and_the_item_keeps_the_reason(

@@ -137,11 +137,19 @@ def test_first_sync_fills_the_book_of_the_owner(portfolio: Portfolio, clock: Clo
     assert rows["arr_history"], "ARR history is backfilled from propertiesWithHistory"
     assert {dict(r)["user_id"] for r in rows["sequences"]} == {str(owner["userId"])}
     assert "companies" in progress and "tasks" in progress
+    db = open_cache(settings.cache_path, create=False)
+    enrolled = {r["contact_id"]: r["sequence_id"] for r in db["enrollments"].rows}
+    db.conn.close()
+    assert enrolled and enrolled == {
+        e["contactId"]: e["sequenceId"]
+        for e in portfolio.enrollments
+        if e["contactId"] in contacts_of_mine
+    }
     assert report.rescored
     # A second look: every CRM cursor is set, none past the sync's start.
     start_ms = int(clock.now.timestamp() * 1000)
     for obj, cursor in cursors(settings).items():
-        if obj in ("owners", "sequences"):
+        if obj in ("owners", "sequences", "enrollments"):
             continue
         assert cursor is not None and int(cursor) <= start_ms, obj
 

@@ -157,6 +157,7 @@ class CrmPull:
         sync_start_ms: int,
         report: SyncReport,
         progress: ProgressCallback,
+        pull_enrollments: bool = True,
     ) -> None:
         self.db = db
         self.hs = hubspot
@@ -170,6 +171,8 @@ class CrmPull:
         self.owner_id: str | None = None
         self.book: set[str] = set()
         self.current = "owners"  # the object being pulled (where an error is recorded)
+        self.pull_enrollments_too = pull_enrollments
+        self.changed_contacts: set[str] = set()  # whose current enrollment to read
 
     # -- the whole pull ---------------------------------------------------------------------
 
@@ -188,6 +191,8 @@ class CrmPull:
             for obj_type in CHILD_TYPES:
                 await self.backfill(obj_type, entered)
         await self.pull_sequences()
+        if self.pull_enrollments_too:
+            await self.pull_enrollments()
 
     def _account_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM accounts")}
@@ -568,6 +573,10 @@ class CrmPull:
                         [remote_id, done, local_id],
                     )
         self._seen_total.update(rows.seen)
+        if obj_type == "contacts":
+            self.changed_contacts.update(
+                r["id"] for r in rows.upserts.get("contacts", []) if not r["archived"]
+            )
         if rows.max_modified is not None:
             self._max_modified = (
                 rows.max_modified
@@ -608,6 +617,68 @@ class CrmPull:
         else:
             have = {r[0] for r in self.db.execute(f"SELECT id FROM {table}")}
         return self._delete(table, sorted(have - seen))
+
+    # -- enrollments ----------------------------------------------------------------------------
+
+    async def pull_enrollments(self) -> None:
+        """The current sequence enrollment of each contact that is new or changed.
+
+        HubSpot answers one contact per request, so a first sync reads the whole book and later
+        syncs only contacts in the search window (enrolling a contact changes its properties).
+        """
+        self.current = "enrollments"
+        ids = sorted(self.changed_contacts)
+        found = 0
+        for start in range(0, len(ids), ENROLLMENT_BATCH):
+            chunk = ids[start : start + ENROLLMENT_BATCH]
+            current = await _enrollments_of(self.hs, chunk)
+            pushed = {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT remote_id FROM enrollments WHERE origin='local' AND remote_id IS NOT NULL"
+                )
+            }
+            rows: list[dict[str, Any]] = []
+            for contact_id, e in zip(chunk, current, strict=True):
+                if e is None or not e.get("sequenceId") or str(e.get("id")) in pushed:
+                    continue
+                rows.append(
+                    {
+                        "id": f"crm:enrollment:{e.get('id') or contact_id}",
+                        "contact_id": contact_id,
+                        "sequence_id": str(e["sequenceId"]),
+                        "account_id": self._account_of(contact_id),
+                        "state": "active",
+                        "enrolled_at": mapping.instant(e.get("enrolledAt")),
+                        "remote_id": str(e.get("id") or "") or None,
+                        "origin": "crm",
+                    }
+                )
+            with transaction(self.db):
+                self.db.execute(
+                    "DELETE FROM enrollments WHERE origin='crm' AND contact_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    [json.dumps(chunk)],
+                )
+                if rows:
+                    self.db["enrollments"].upsert_all(rows, pk="id")
+            found += len(rows)
+            self.progress(SyncProgress("crm", "enrollments", start + len(chunk), len(ids)))
+        with transaction(self.db):
+            write_state(
+                self.db,
+                SOURCE,
+                "enrollments",
+                cursor=None,
+                started=self.started,
+                stats={"contacts_read": len(ids), "rows": found},
+            )
+        self.report.add_pulled("enrollments", found)
+        self.progress(SyncProgress("crm", "enrollments", len(ids), len(ids), "done"))
+
+    def _account_of(self, contact_id: str) -> str | None:
+        row = self.db.execute("SELECT account_id FROM contacts WHERE id=?", [contact_id]).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     # -- sequences ------------------------------------------------------------------------------
 
@@ -669,6 +740,13 @@ class CrmPull:
             )
         self.report.add_pulled("sequences", len(rows))
         self.progress(SyncProgress("crm", "sequences", len(rows), len(rows), "done"))
+
+
+ENROLLMENT_BATCH = 200
+
+
+async def _enrollments_of(hs: HubSpot, ids: list[str]) -> list[dict[str, Any] | None]:
+    return list(await asyncio.gather(*(hs.enrollment_of(i) for i in ids)))
 
 
 def _to_ids(entries: list[dict[str, Any]]) -> list[str]:

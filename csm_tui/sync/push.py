@@ -138,12 +138,14 @@ class Pusher:
         self.report = report
         self.progress = progress
         self.now = now
+        self._state = "active"  # what the local enrollment row becomes when its item is done
 
     async def run(self) -> None:
         """Push what waits; report what failed or was already there."""
         waiting = outbox.items(self.db, (outbox.PENDING,))
         left = 0
         for n, item in enumerate(waiting, 1):
+            self._state = "active"
             try:
                 remote_id = await self._push(item)
             except PushFailed as exc:
@@ -177,8 +179,8 @@ class Pusher:
             outbox.mark_done(self.db, item.id, remote_id)
             if table == "enrollments":
                 self.db.execute(
-                    "UPDATE enrollments SET remote_id=?, state='active' WHERE id=?",
-                    [remote_id, item.ref_id],
+                    "UPDATE enrollments SET remote_id=?, state=? WHERE id=?",
+                    [remote_id, self._state, item.ref_id],
                 )
             else:
                 self.db.execute(
@@ -259,6 +261,7 @@ class Pusher:
         raise last
 
     def _report_already(self, item: OutboxItem, current: dict[str, Any] | None) -> None:
+        self._state = "failed"  # our enrollment did not happen: the contact is in another one
         self.report.already_enrolled += 1
         where = f" in sequence {current.get('sequenceId')}" if current else ""
         self.report.warnings.append(
