@@ -612,3 +612,46 @@ def test_the_list_drops_chips_that_repeat_its_columns() -> None:
     assert list_chip("Health 46") is None
     assert list_chip("Health 27 (−14 in 4 wk)") == "−14 in 4 wk"
     assert list_chip("No touch 31 d") == "No touch 31 d"
+
+
+async def test_sync_inside_the_app_fills_an_empty_cache_and_pushes_the_outbox(
+    settings: Settings,
+) -> None:
+    from csm_tui.fakes.portfolio import generate_portfolio
+    from csm_tui.fakes.router import FakeApis
+    from csm_tui.sources.http import HttpPolicy
+
+    apis = FakeApis(generate_portfolio(12, seed=3, today=TODAY))
+    settings.crm.base_url = "http://127.0.0.1:9"
+    settings.crm.token = apis.hubspot.token
+    settings.crm.owner_email = apis.portfolio.demo_owner_email
+    settings.analytics.base_url = "http://127.0.0.1:9"
+    settings.analytics.token = apis.posthog.token
+    settings.analytics.project_id = "1"
+    fast = HttpPolicy(
+        crm_rate_per_second=10_000,
+        crm_search_per_second=10_000,
+        analytics_per_minute=1_000_000,
+        max_retry_after=0.0,
+    )
+    app = make_app(settings, transport_factory=apis.transport, sync_options={"policy": fast})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert names(app) == []  # first run: the welcome screen over an empty list
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen is app.main  # the welcome screen made way for the list
+        assert len(names(app)) > 0
+        status = str(app.main.query_one("#status-text").render())
+        assert status.startswith("● online") and "outbox empty" in status
+        first = app.main.attention.current.account_id
+        db = open_cache(settings.cache_path)
+        actions.log_touch(
+            db, account_id=first, kind="note", summary="Sent the deck", occurred_at=NOW.isoformat()
+        )
+        db.conn.close()
+        notes_before = apis.hubspot.created["notes"]
+        await pilot.press("r")
+        await settle(pilot)
+        assert apis.hubspot.created["notes"] == notes_before + 1
+        assert app.main.status.info.waiting == 0

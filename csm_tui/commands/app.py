@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from csm_tui.config import Settings
 
@@ -17,12 +17,18 @@ def open_app(
     settings: Settings,
     transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
     today: date | None = None,
+    sync_options: dict[str, Any] | None = None,
 ) -> int:
-    """Run the app until the user quits; in-app syncs use ``transport_factory`` when given."""
+    """Run the app until the user quits; in-app syncs use ``transport_factory`` when given.
+
+    ``sync_options`` are passed on to every in-app ``run_sync`` (e.g. the demo's HttpPolicy).
+    """
     # Textual is imported here, not at module level: `csm-tui sync` and friends never load it.
     from csm_tui.ui.app import CsmApp
 
-    app = CsmApp(settings, today=today, transport_factory=transport_factory)
+    app = CsmApp(
+        settings, today=today, transport_factory=transport_factory, sync_options=sync_options
+    )
     result = app.run()
     return int(result or 0)
 

@@ -741,6 +741,9 @@ class CsmApp(App[int]):
         else:
             status.network = "online"
             status.error = None
+            welcome = _screen_class("welcome", "WelcomeScreen")
+            if welcome is not None and isinstance(self.screen, welcome):
+                self.pop_screen()  # the first sync filled the cache: on to the list
             report = message.report
             summary = getattr(report, "summary", None)
             text = summary() if callable(summary) else "Synced."

@@ -19,10 +19,13 @@ def stepper_content(stage: str | None, reason: str) -> Content:
     for n, step in enumerate(STEPS):
         if n:
             parts.append((" › ", "$text-muted"))
-        parts.append((step, "bold reverse $accent") if step == current else (step, "$text-muted"))
+        # The current step is marked by a sign as well as colour (monochrome, colour blindness).
+        parts.append(
+            (f"▸{step}", "bold reverse $accent") if step == current else (step, "$text-muted")
+        )
     parts.append((" / ", "$text-muted"))
     parts.append(
-        (LAST_ALTERNATIVE, "bold reverse $band-red")
+        (f"▸{LAST_ALTERNATIVE}", "bold reverse $band-red")
         if current == LAST_ALTERNATIVE
         else (LAST_ALTERNATIVE, "$text-muted")
     )
