@@ -15,6 +15,7 @@ from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
 from csm_tui.fakes.router import FakeApis
 from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import SyncError, sync_blocking
+from csm_tui.sync.lock import SyncBusyError, sync_lock
 from csm_tui.sync.progress import SyncReport
 
 SMALL_PAGES = dataclasses.replace(FAST, analytics_page_size=400)
@@ -180,3 +181,39 @@ def test_a_rejected_token_is_one_line_that_says_where_to_set_it(
         f"CRM token rejected (401). Set CSM_TUI_CRM__TOKEN or crm.token in {settings.config_file}."
     )
     assert "wrong-token" not in str(info.value)
+
+
+def test_unconfigured_analytics_are_skipped_with_a_warning_unless_asked_for_alone(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = load_settings(
+        crm={"base_url": "http://127.0.0.1:9", "token": "demo-hubspot-token",
+             "owner_email": portfolio.demo_owner_email}
+    )  # fmt: skip
+    report = run(settings, apis, clock)
+    assert any("analytics not configured" in w for w in report.warnings)
+    assert not apis.posthog.requests
+    with pytest.raises(SyncError) as info:
+        run(settings, apis, clock, crm=False)
+    assert str(info.value).startswith("Analytics token is not set. Set CSM_TUI_ANALYTICS__TOKEN")
+
+
+def test_analytics_only_leaves_the_crm_alone(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    n = len(apis.hubspot.requests)
+    report = run(settings, apis, clock, crm=False)
+    assert len(apis.hubspot.requests) == n
+    assert report.pulled["usage_weekly"] > 0
+
+
+def test_a_second_sync_of_the_same_workspace_waits_briefly_then_says_so(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    with sync_lock(settings.cache_path, settings.workspace), pytest.raises(SyncBusyError) as info:
+        run(settings, apis, clock, lock_wait=0.05)
+    assert str(info.value).startswith("Another sync is running for workspace default")
+    assert not apis.hubspot.requests
