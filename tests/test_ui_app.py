@@ -16,6 +16,7 @@ from csm_tui.config import Settings
 from csm_tui.store import actions
 from csm_tui.store.db import open_cache
 from csm_tui.ui.app import CsmApp
+from csm_tui.ui.messages import ActionFailed
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -655,3 +656,13 @@ async def test_sync_inside_the_app_fills_an_empty_cache_and_pushes_the_outbox(
         await settle(pilot)
         assert apis.hubspot.created["notes"] == notes_before + 1
         assert app.main.status.info.waiting == 0
+
+
+async def test_a_failed_action_quotes_the_error_literally(filled: Settings) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.post_message(ActionFailed("Not saved: [bold red]boom[/] \x1b[31m"))
+        await settle(pilot)
+        shown = [(n.message, n.markup) for n in app._notifications]
+        assert ("Not saved: [bold red]boom[/] ", False) in shown

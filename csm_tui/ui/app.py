@@ -133,6 +133,18 @@ class CsmApp(App[int]):
         self._themes_loaded = False
         self._load_theme_files()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast; never parsed as markup (messages quote names, notes and server errors)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     # -- start-up -------------------------------------------------------------------------
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
