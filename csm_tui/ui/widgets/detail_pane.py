@@ -24,6 +24,7 @@ from csm_tui.ui.widgets.formats import (
 from csm_tui.ui.widgets.sparkline import Sparkline
 from csm_tui.ui.widgets.stage_stepper import StageStepper
 
+DRIVER_BAR_CELLS = 38  # name, bar, points and points lost before a driver's reason
 COMPACT_ROWS = 4
 FULL_ROWS = 30
 
@@ -199,8 +200,10 @@ class AccountView(VerticalScroll):
             widget.display = True
         self.query_one("#detail-header", Static).update(header_content(detail, today))
         self.query_one(StageStepper).show(detail.stage, detail.stage_reason)
-        narrow = not self.full and self.size.width < 70
-        self.query_one(DriverBars).show(detail.drivers, 90, reason_below=narrow)
+        # Reasons go on their own indented line when any of them would wrap beside its bar.
+        longest = max((len(d.reason) for d in detail.drivers), default=0)
+        room = self.scrollable_content_region.width - DRIVER_BAR_CELLS
+        self.query_one(DriverBars).show(detail.drivers, 200, reason_below=longest > room)
         usage = [v for _, v in detail.usage]
         last = f"{usage[-1]:,} events last week" if usage else ""
         self.query_one("#detail-usage", Sparkline).show("Usage  ", usage, last, low=0)
