@@ -61,7 +61,7 @@ def test_log_touch_filled_in(snap_compare: Callable[..., bool], size: tuple[int,
 
 def test_log_touch_with_an_error(snap_compare: Callable[..., bool]) -> None:
     app = Host(lambda: LogTouchScreen("Acme Corporation", CONTACTS, NOW))
-    keys = ("tab", *"tuesday-ish", "tab", "tab", "x", "ctrl+s")
+    keys = ("tab", *"tue-ish", "tab", "tab", "x", "ctrl+s")
     assert snap_compare(app, terminal_size=(80, 24), run_before=then(*keys))
 
 
