@@ -183,6 +183,8 @@ async def _sync(
                 sync_start_ms=int(now.timestamp() * 1000),
                 report=report,
                 progress=emit,
+                # One request per contact: a setting can turn it off for very large books.
+                pull_enrollments=bool(getattr(settings.crm, "pull_enrollments", True)),
             )
             current = pull
             await pull.run()
