@@ -225,8 +225,8 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The list shows (and takes the focus) once the worker has read the sequences.
         self.query_one("#sequences", OptionList).display = False
-        self.query_one("#message", Static).focus()
         self._load()
 
     # -- loading (worker: no widgets touched here) ----------------------------------------
