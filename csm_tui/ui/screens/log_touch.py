@@ -21,6 +21,7 @@ from csm_tui.domain.when import parse_due, parse_when
 from csm_tui.ui.drafts import TouchDraft
 from csm_tui.ui.safe_text import clean, safe
 from csm_tui.ui.screens.confirm import ConfirmScreen
+from csm_tui.ui.screens.next_step import due_phrase
 
 KINDS: tuple[tuple[str, str], ...] = (
     ("call", "Call"),
@@ -61,12 +62,6 @@ def _when_text(moment: datetime, now: datetime) -> str:
     if abs((now - moment).total_seconds()) < 60:
         return "now"
     return moment.strftime("%a %d %b %H:%M")
-
-
-def _due_text(day: date, today: date) -> str:
-    ahead = (day - today).days
-    words = {0: "today", 1: "tomorrow"}.get(ahead, f"in {ahead} days")
-    return f"{day:%a %d %b} ({words})"
 
 
 class LogTouchScreen(ModalScreen[TouchDraft | None]):
@@ -226,7 +221,7 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
             message = f"{day.isoformat()} has passed"
             self._hint("#due-hint", message, error=True)
             return message
-        self._hint("#due-hint", _due_text(day, self.today), error=False)
+        self._hint("#due-hint", due_phrase(day, self.today), error=False)
         return day
 
     # -- reading the form -----------------------------------------------------------------
