@@ -254,6 +254,7 @@ def test_a_crash_mid_pull_leaves_every_cursor_where_it_was(
     clock.advance(hours=1)
     for c in portfolio.contacts[:5]:
         fake.update("contacts", c["id"], {"jobtitle": "Changed"})
+    clock.advance(minutes=1)
     fake.faults.add(path=r"/crm/v3/objects/contacts/search", status=400, body={"message": "nope"})
     with pytest.raises(SyncError):
         sync(settings, fake, clock)

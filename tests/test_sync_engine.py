@@ -137,36 +137,49 @@ def test_passing_faults_end_in_a_complete_sync(
 
 
 @pytest.mark.parametrize(
-    ("path", "fault"),
+    ("changed", "path", "fault"),
     [
-        (r"/crm/v3/objects/contacts/search", {"status": 500}),
-        (r"/crm/v3/objects/deals/search", {"status": 429}),
-        (r"/crm/v3/objects/tickets/search", {"exception": httpx.ReadTimeout}),
-        (r"/crm/v4/associations", {"status": 200, "body": "{", "content_type": "application/json"}),
-        (r"/api/projects/1/query", {"status": 502}),
+        ("contacts", r"/crm/v3/objects/contacts/search", {"status": 500}),
+        ("deals", r"/crm/v3/objects/deals/search", {"status": 429}),
+        ("tickets", r"/crm/v3/objects/tickets/search", {"exception": httpx.ReadTimeout}),
+        ("contacts", r"/crm/v4/associations", {"status": 200, "body": "{", "content_type": "application/json"}),
+        ("usage", r"/api/projects/1/query", {"status": 502}),
     ],
-)
+)  # fmt: skip
 def test_lasting_faults_fail_cleanly_in_one_line_with_every_cursor_unchanged(
-    path: str, fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock
+    changed: str,
+    path: str,
+    fault: dict[str, Any],
+    portfolio: Portfolio,
+    apis: FakeApis,
+    clock: Clock,
 ) -> None:
     settings = both_settings(portfolio.demo_owner_email)
     run(settings, apis, clock)
     before, rows_before = state(settings), table_rows(settings, ALL_TABLES)
     clock.advance(hours=1)
-    for c in portfolio.contacts[:3]:
-        apis.hubspot.update("contacts", c["id"], {"jobtitle": "Moved on"})
-    for kind in ("deals", "tickets"):
-        for r in portfolio.objects(kind)[:3]:
-            apis.hubspot.update(kind, r["id"], {"hs_ticket_priority": "HIGH"})
+    if changed == "usage":
+        apis.posthog.set_data(
+            [(a, w, e, n + 1, u) for a, w, e, n, u in apis.posthog.usage], apis.posthog.users
+        )
+    else:
+        for r in portfolio.objects(changed)[:5]:
+            apis.hubspot.update(
+                changed, r["id"], {"jobtitle": "Moved on", "dealname": "Renamed", "subject": "Re"}
+            )
+    clock.advance(minutes=1)
     apis.faults.add(path=path, times=1000, **fault)
     with pytest.raises(SyncError) as info:
         run(settings, apis, clock)
     message = str(info.value)
     assert "\n" not in message and "demo-hubspot-token" not in message
-    after = state(settings)
-    assert after == before
-    if "contacts" in path:  # nothing of the failed object was half-written
-        assert table_rows(settings, ("contacts",)) == {"contacts": rows_before["contacts"]}
+    assert state(settings) == before
+    # Nothing of the failed object was half-written.
+    table = {"usage": "usage_weekly", "deals": "deals", "tickets": "tickets"}.get(changed, changed)
+    assert table_rows(settings, (table,)) == {table: rows_before[table]}
+    apis.faults.clear()
+    run(settings, apis, clock)  # the next sync picks the changes up
+    assert table_rows(settings, (table,)) != {table: rows_before[table]}
 
 
 def test_a_rejected_token_is_one_line_that_says_where_to_set_it(
