@@ -666,3 +666,13 @@ async def test_a_failed_action_quotes_the_error_literally(filled: Settings) -> N
         await settle(pilot)
         shown = [(n.message, n.markup) for n in app._notifications]
         assert ("Not saved: [bold red]boom[/] ", False) in shown
+
+
+def test_zero_width_characters_cannot_break_the_columns() -> None:
+    from rich.cells import cell_len
+
+    from csm_tui.ui.safe_text import clean, fit
+
+    shown = clean("Zero\u200bWidth\u200d\ufeffJoiner Co")
+    assert shown == "ZeroWidthJoiner Co"
+    assert cell_len(fit("Ｆｕｌｌｗｉｄｔｈ Ｃｏｒｐ", 11)) == 11

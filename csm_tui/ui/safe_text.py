@@ -15,8 +15,11 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]"  # two-byte escapes
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
-# C0 and C1 controls, DEL, and bidirectional overrides that can reorder what is shown.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, DEL, bidirectional overrides that can reorder what is shown, and
+# zero-width characters (terminals disagree on their width, which breaks column alignment).
+_CONTROLS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
 _WHITESPACE = re.compile(r"[\t\n\r]+")
 ELLIPSIS = "…"
 

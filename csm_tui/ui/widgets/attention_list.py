@@ -65,7 +65,7 @@ class Columns:
 def columns_for(width: int, rows: int, name_wanted: int = 28) -> Columns:
     """Lay the columns out in ``width`` cells: narrow screens drop reasons, then stage."""
     rank = max(3, len(str(rows))) + 1
-    mark, health, arr, renews, stage = 2, 8, 7, 8, 11
+    mark, health, arr, renews, stage = 2, 8, 7, 10, 11
     rest = width - (rank + mark + health + arr + renews)
     if rest >= 16 + stage + 16:
         name = max(16, min(name_wanted, 32, rest - stage - 16))
