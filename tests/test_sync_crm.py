@@ -242,6 +242,8 @@ def test_full_then_incremental_equals_one_fresh_full_sync(
     assert ids[mine[4]["id"]]["archived"] == 1
     assert report.left_book >= 1 and report.archived >= 1
     assert int(after["companies"]) > int(before["companies"])
+    sync(settings, fake, clock, full=True)  # --full lists everything again: same cache
+    assert table_rows(settings) == full
 
 
 def test_a_crash_mid_pull_leaves_every_cursor_where_it_was(

@@ -24,7 +24,7 @@ class LogError(CsmError):
 
 
 def _label(row: dict[str, Any]) -> str:
-    domain = f" ({row['domain']})" if row.get("domain") else ""
+    domain = f" ({plain(row['domain'])})" if row.get("domain") else ""
     return f"{plain(row['name'])}{domain} [{row['id']}]"
 
 
