@@ -348,6 +348,8 @@ async def test_list_is_ranked_and_the_detail_follows_the_cursor(filled: Settings
         assert app.main.detail.account_id == "101"
         shown = list_text(app)
         assert "−17 in 4 wk" in shown and "★ Opportunity" in shown
+        status = str(app.main.query_one("#status-text").render())
+        assert "synced 7 min ago" in status and "outbox empty" in status
         await pilot.press("j", "j")
         await settle(pilot)
         assert app.main.attention.current.name == "Globex"
@@ -454,7 +456,8 @@ async def test_a_segment_shows_only_its_accounts(filled: Settings) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert "Expansion-ready" in app.segment_names()
-        app.set_view(segment="Expansion-ready", text=None)
+        await pilot.press("f")  # all accounts, renewals at risk, going dark, expansion-ready
+        await pilot.press("j", "j", "j", "enter")
         await settle(pilot)
         assert names(app) == ["Globex"]
         view_bar = str(app.main.query_one("#view-bar").render())
