@@ -128,9 +128,7 @@ class CsmApp(App[int]):
         self._first_rows = True
         self._detail_timer: Timer | None = None
         self.detail_debounce = DETAIL_DEBOUNCE
-        self._detail_wanted: str | None = None
         self._status_loaded_once = False
-        self._themes_loaded = False
         self._load_theme_files()
 
     def notify(
@@ -323,7 +321,6 @@ class CsmApp(App[int]):
 
     def schedule_detail(self, account_id: str | None) -> None:
         """Load the detail once the cursor rests (a fast j-j-j reads only the last one)."""
-        self._detail_wanted = account_id
         if self._detail_timer is not None:
             self._detail_timer.stop()
         if account_id is None:
