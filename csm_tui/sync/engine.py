@@ -201,7 +201,8 @@ async def _sync(
                 posthog,
                 settings=settings,
                 full=full,
-                today=today,
+                # PostHog counts weeks in UTC: the re-pulled window must be the one it returns.
+                today=now.astimezone(UTC).date(),
                 report=report,
                 progress=emit,
                 started=started,

@@ -185,7 +185,7 @@ class CrmPull:
         entered = self.book - before
         for obj_type in CHILD_TYPES:
             await self.pull_object(obj_type)
-        if entered and before:
+        if entered and before and not self.full:
             # Companies that just joined the book bring children that did not change, so no
             # search window holds them: list those once, for the newcomers only.
             for obj_type in CHILD_TYPES:
