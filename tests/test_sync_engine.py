@@ -177,9 +177,16 @@ def test_lasting_faults_fail_cleanly_in_one_line_with_every_cursor_unchanged(
     # Nothing of the failed object was half-written.
     table = {"usage": "usage_weekly", "deals": "deals", "tickets": "tickets"}.get(changed, changed)
     assert table_rows(settings, (table,)) == {table: rows_before[table]}
+    db = open_cache(settings.cache_path, create=False)
+    errors = [r["last_error"] for r in db["sync_state"].rows if r["last_error"]]
+    db.conn.close()
+    assert errors == [message], "the failure is recorded where doctor shows it"
     apis.faults.clear()
     run(settings, apis, clock)  # the next sync picks the changes up
     assert table_rows(settings, (table,)) != {table: rows_before[table]}
+    db = open_cache(settings.cache_path, create=False)
+    assert not [r for r in db["sync_state"].rows if r["last_error"]]
+    db.conn.close()
 
 
 def test_a_rejected_token_is_one_line_that_says_where_to_set_it(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from csm_tui.sources.http import ApiClient, HttpPolicy, SourceError
 from csm_tui.sources.hubspot import HubSpot
 from csm_tui.sources.posthog import PostHog
 from csm_tui.store.db import open_cache, utc_now
+from csm_tui.store.transaction import transaction
 from csm_tui.sync.lock import sync_lock
 from csm_tui.sync.mapping import PropertyNames
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
@@ -217,6 +219,14 @@ async def _sync(
         report.requests = sum(c.requests for c in clients)
         for c in clients:
             await c.aclose()
+    # Every object of the synced sources succeeded: earlier errors are history now.
+    sources = [name for name, on in (("crm", crm), ("analytics", analytics)) if on]
+    with transaction(db):
+        db.execute(
+            "UPDATE sync_state SET last_error = NULL WHERE source IN "
+            "(SELECT value FROM json_each(?))",
+            [json.dumps(sources)],
+        )
     emit(SyncProgress("rescore", "scores", 0, None))
     report.rescored = _rescore(db, settings, today)
     if not report.rescored:
