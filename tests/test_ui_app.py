@@ -679,3 +679,14 @@ def test_zero_width_characters_cannot_break_the_columns() -> None:
     shown = clean("Zero\u200bWidth\u200d\ufeffJoiner Co")
     assert shown == "ZeroWidthJoiner Co"
     assert cell_len(fit("Ｆｕｌｌｗｉｄｔｈ Ｃｏｒｐ", 11)) == 11
+
+
+def test_a_keymap_that_takes_a_key_from_another_action_says_so() -> None:
+    from csm_tui.ui.keymap import check_keymap
+
+    warnings = check_keymap({"snooze": "l", "next-theme": "ctrl+t"})
+    assert warnings == [
+        "keymap: l now does 'Snooze the account until a date'; "
+        "'Log a touch (call, email, meeting, QBR, note)' lost it"
+    ]
+    assert check_keymap({"snooze": "l", "log-touch": "L"}) == []  # a swap, not a loss

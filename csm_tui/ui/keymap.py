@@ -147,14 +147,46 @@ def known_ids() -> set[str]:
     return {b.id for b in ALL_BINDINGS if b.id}
 
 
+_ALIASES = {"slash": "/", "question_mark": "?", "space": " "}
+
+
+def _keys(text: str) -> list[str]:
+    """Keys of a binding string, in one spelling ("question_mark" and "?" are the same key)."""
+    from textual.keys import key_to_character
+
+    found = []
+    for key in text.split(","):
+        key = key.strip()
+        if key:
+            found.append(_ALIASES.get(key) or key_to_character(key) or key)
+    return found
+
+
 def check_keymap(keymap: dict[str, str]) -> list[str]:
-    """Warnings for keymap entries that name no binding (they would silently do nothing)."""
+    """Warnings for keymap entries that name no binding, or take a key another action still uses
+    on the same screen (the remapped action wins; the other one loses that key)."""
     known = known_ids()
-    return [
+    warnings = [
         f"keymap: no binding with id {key!r} (known: {', '.join(sorted(known))})"
         for key in sorted(keymap)
         if key not in known
     ]
+    for group in (APP_BINDINGS, LIST_BINDINGS, MAIN_BINDINGS, ACCOUNT_BINDINGS):
+        for binding in group:
+            if binding.id not in keymap:
+                continue
+            for other in group:
+                if other.id == binding.id or other.id in keymap:
+                    continue
+                taken = set(_keys(keymap[binding.id])) & set(_keys(other.key))
+                for key in sorted(taken):
+                    warning = (
+                        f"keymap: {key} now does {binding.tooltip or binding.description!r}; "
+                        f"{other.tooltip or other.description!r} lost it"
+                    )
+                    if warning not in warnings:
+                        warnings.append(warning)
+    return warnings
 
 
 def _display(keys: str, key_display: str | None) -> str:
