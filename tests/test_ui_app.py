@@ -690,3 +690,15 @@ def test_a_keymap_that_takes_a_key_from_another_action_says_so() -> None:
         "'Log a touch (call, email, meeting, QBR, note)' lost it"
     ]
     assert check_keymap({"snooze": "l", "log-touch": "L"}) == []  # a swap, not a loss
+
+
+def test_a_damaged_cache_is_a_one_line_error_before_the_screen_opens(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from csm_tui.cli import main
+
+    settings.cache_path.parent.mkdir(parents=True)
+    settings.cache_path.write_bytes(b"this is not a database" * 100)
+    assert main(["app"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("csm-tui: The cache ") and "damaged" in err and "\n" not in err
