@@ -7,7 +7,6 @@ and the handlers here are the only code that touches widgets.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
@@ -67,8 +66,12 @@ def _instant(moment: datetime) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The first line of an error; unexpected errors (not CsmError) are named by their type."""
     text = str(exc).strip().splitlines()
-    return clean(text[0] if text else type(exc).__name__, 200)
+    first = text[0] if text else ""
+    if not isinstance(exc, CsmError):
+        first = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return clean(first, 200)
 
 
 def _is_network_error(exc: BaseException) -> bool:
@@ -223,7 +226,7 @@ class CsmApp(App[int]):
                 ids = self._segment_ids(db, segment) if segment else None
                 rows = views.attention_rows(db, self.today, text=text, account_ids=ids)
                 total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
-        except (CsmError, sqlite3.Error) as exc:
+        except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
             return
         self.post_message(RowsLoaded(rows, generation, int(total)))
@@ -341,7 +344,7 @@ class CsmApp(App[int]):
         try:
             with self._cache() as db:
                 detail = views.account_detail(db, account_id, self.today)
-        except (CsmError, sqlite3.Error) as exc:
+        except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the account: {_one_line(exc)}"))
             return
         self.post_message(DetailLoaded(account_id, detail))
@@ -379,7 +382,7 @@ class CsmApp(App[int]):
         try:
             with self._cache() as db:
                 info = views.status_info(db)
-        except (CsmError, sqlite3.Error) as exc:
+        except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
             return
         self.post_message(StatusLoaded(info))
@@ -469,7 +472,7 @@ class CsmApp(App[int]):
         try:
             with self._cache() as db:
                 contacts = views.contact_choices(db, account_id)
-        except (CsmError, sqlite3.Error) as exc:
+        except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the contacts: {_one_line(exc)}"))
             return
         self.call_from_thread(self._push_log_touch, account_id, account_name, contacts)
@@ -656,6 +659,8 @@ class CsmApp(App[int]):
     @on(ActionFailed)
     def _action_failed(self, message: ActionFailed) -> None:
         self.notify(clean(message.text, 300), severity="error", timeout=8)
+        with suppress(LookupError):
+            self.main.update_view_bar()  # never leave it saying "loading…"
 
     # -- segments -------------------------------------------------------------------------
 
