@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from csm_tui.config import Settings
 from csm_tui.domain.models import plain
@@ -32,10 +32,7 @@ class ProgressLines:
             elapsed = max(now - first, 1e-6)
             rate = f"  {event.done / elapsed:,.0f}/s" if event.done and elapsed > 0.05 else ""
             self._clear()
-            if event.stage != "rescore":
-                print(f"{label} {event.done:>9,}{rate}", file=self.out)
-            else:
-                print(f"{label} {'done':>9}", file=self.out)
+            print(f"{label} {event.done:>9,}{rate}", file=self.out)
         elif self.tty:
             self.out.write(f"\r{label} {event.done:>9,} …")
             self.out.flush()
@@ -45,6 +42,49 @@ class ProgressLines:
         if self.live:
             self.out.write("\r\x1b[2K")
             self.live = False
+
+
+class ProgressBars:
+    """On a terminal: a rich progress row per object (count, rate, elapsed), kept when done."""
+
+    def __init__(self, out: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.fields[label]}", markup=False),
+            BarColumn(),
+            TextColumn("{task.completed:>9,.0f}"),
+            TextColumn("{task.fields[rate]}", markup=False),
+            TimeElapsedColumn(),
+            console=Console(file=out),
+        )
+        self.tasks: dict[tuple[str, str], Any] = {}
+        self.started: dict[tuple[str, str], float] = {}
+
+    def __enter__(self) -> ProgressBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: SyncProgress) -> None:
+        key = (event.stage, event.object)
+        now = time.monotonic()
+        first = self.started.setdefault(key, now)
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(
+                "", total=None, label=f"{event.stage:<9} {event.object:<22}", rate=""
+            )
+        task = self.tasks[key]
+        elapsed = now - first
+        rate = f"{event.done / elapsed:,.0f}/s" if event.done and elapsed > 0.05 else ""
+        if event.message == "done":
+            self.progress.update(task, completed=event.done, total=max(event.done, 1), rate=rate)
+            self.progress.stop_task(task)  # freezes its elapsed time
+        else:
+            self.progress.update(task, completed=event.done, total=event.total, rate=rate)
 
 
 def print_report(report: SyncReport, out: TextIO) -> None:
@@ -63,12 +103,15 @@ def print_report(report: SyncReport, out: TextIO) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Sync the workspace; exit 0 when done, non-zero with one line when it stops."""
-    report = sync_blocking(
-        settings,
-        full=bool(getattr(args, "full", False)),
-        crm=not getattr(args, "analytics_only", False),
-        analytics=not getattr(args, "crm_only", False),
-        progress=ProgressLines(sys.stdout),
-    )
+    options: dict[str, Any] = {
+        "full": bool(getattr(args, "full", False)),
+        "crm": not getattr(args, "analytics_only", False),
+        "analytics": not getattr(args, "crm_only", False),
+    }
+    if sys.stdout.isatty():
+        with ProgressBars(sys.stdout) as bars:
+            report = sync_blocking(settings, progress=bars, **options)
+    else:
+        report = sync_blocking(settings, progress=ProgressLines(sys.stdout), **options)
     print_report(report, sys.stdout)
     return 0

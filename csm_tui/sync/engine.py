@@ -93,14 +93,14 @@ def analytics_client(
     )
 
 
-def _rescore(db: sqlite_utils.Database, settings: Settings, today: date) -> bool:
-    """Recompute scores after a pull; False if the scoring module is not installed."""
+def _rescore(db: sqlite_utils.Database, settings: Settings, today: date) -> int | None:
+    """Recompute scores after a pull; how many accounts (None without the scoring module)."""
     try:
         module = importlib.import_module("csm_tui.store.rescore")
-    except ModuleNotFoundError:  # TODO(scoring): always present once store/rescore.py lands
-        return False
-    module.rescore(db, settings, today)
-    return True
+    except ModuleNotFoundError:  # guard kept so a partial install still syncs
+        return None
+    result = module.rescore(db, settings, today)
+    return int(getattr(result, "accounts", 0))
 
 
 async def run_sync(
@@ -228,10 +228,11 @@ async def _sync(
             [json.dumps(sources)],
         )
     emit(SyncProgress("rescore", "scores", 0, None))
-    report.rescored = _rescore(db, settings, today)
-    if not report.rescored:
+    scored = _rescore(db, settings, today)
+    report.rescored = scored is not None
+    if scored is None:
         report.warnings.append("scores not computed: csm_tui.store.rescore is not available")
-    emit(SyncProgress("rescore", "scores", 1, 1, "done"))
+    emit(SyncProgress("rescore", "scores", scored or 0, scored or 0, "done"))
 
 
 def sync_blocking(

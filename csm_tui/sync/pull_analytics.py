@@ -102,6 +102,7 @@ class AnalyticsPull:
 
     async def pull_usage(self) -> None:
         """Weekly usage per (account, week, event)."""
+        self.progress(SyncProgress("analytics", "usage_weekly", 0, None))
         cursor = None if self.full else read_cursor(self.db, SOURCE, "usage_weekly")
         full = cursor is None
         weeks = self.a.weeks if full else self.a.repull_weeks
@@ -173,6 +174,7 @@ class AnalyticsPull:
 
     async def pull_users(self) -> None:
         """Per-user activity (replaced whole: one small row per user)."""
+        self.progress(SyncProgress("analytics", "user_activity", 0, None))
         index = group_index(self.db, self.a.group_key)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         unmatched: set[str] = set()

@@ -203,6 +203,7 @@ class CrmPull:
         """All owners (a small list), and which one's book we follow."""
         rows: list[dict[str, Any]] = []
         after: str | None = None
+        self.progress(SyncProgress("crm", "owners", 0, None))
         while True:
             page = await self.hs.owners_page(after)
             for o in page.results:
@@ -240,12 +241,14 @@ class CrmPull:
                 stats={"rows": len(rows)},
             )
         self.report.add_pulled("owners", len(rows))
+        self.progress(SyncProgress("crm", "owners", len(rows), len(rows), "done"))
 
     # -- one object ---------------------------------------------------------------------------
 
     async def pull_object(self, obj_type: str) -> None:
         """Pull one object type: list (first/full) or search window, then archived records."""
         self.current = obj_type
+        self.progress(SyncProgress("crm", obj_type, 0, None))
         cursor = None if self.full else read_cursor(self.db, SOURCE, obj_type)
         full = cursor is None
         self._reset_totals()
@@ -628,6 +631,7 @@ class CrmPull:
         """
         self.current = "enrollments"
         ids = sorted(self.changed_contacts)
+        self.progress(SyncProgress("crm", "enrollments", 0, len(ids)))
         found = 0
         for start in range(0, len(ids), ENROLLMENT_BATCH):
             chunk = ids[start : start + ENROLLMENT_BATCH]
@@ -685,6 +689,7 @@ class CrmPull:
     async def pull_sequences(self) -> None:
         """The sequences each book owner can enroll into (by their CRM user id)."""
         self.current = "sequences"
+        self.progress(SyncProgress("crm", "sequences", 0, None))
         if self.owner_id is not None:
             owners = [self.owner_id]
         else:

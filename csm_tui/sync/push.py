@@ -144,6 +144,8 @@ class Pusher:
         """Push what waits; report what failed or was already there."""
         waiting = outbox.items(self.db, (outbox.PENDING,))
         left = 0
+        if waiting:
+            self.progress(SyncProgress("push", "outbox", 0, len(waiting)))
         for n, item in enumerate(waiting, 1):
             self._state = "active"
             try:
@@ -159,7 +161,8 @@ class Pusher:
             else:
                 self._done(item, remote_id)
                 self.report.pushed += 1
-            self.progress(SyncProgress("push", item.kind, n, len(waiting)))
+            done = n == len(waiting)
+            self.progress(SyncProgress("push", "outbox", n, len(waiting), "done" if done else ""))
         if left:
             self.report.warnings.append(
                 f"{left} outbox item{'s' if left > 1 else ''} could not reach the CRM and "
