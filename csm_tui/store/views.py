@@ -96,6 +96,17 @@ class TicketRow:
 
 
 @dataclass(frozen=True, slots=True)
+class DealRow:
+    """A CRM deal (new business, renewal, expansion)."""
+
+    name: str
+    stage: str
+    kind: str
+    amount: float | None
+    close_date: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SurveyRow:
     """A survey answer (NPS or CSAT)."""
 
@@ -135,6 +146,7 @@ class AccountDetail:
     next_steps: list[NextStepRow] = field(default_factory=list)
     contacts: list[ContactRow] = field(default_factory=list)
     tickets: list[TicketRow] = field(default_factory=list)
+    deals: list[DealRow] = field(default_factory=list)
     nps: SurveyRow | None = None
     csat: SurveyRow | None = None
 
@@ -365,6 +377,21 @@ def account_detail(db: sqlite_utils.Database, account_id: str, today: date) -> A
         )
     ]
 
+    deals = [
+        DealRow(
+            name=r["name"] or "",
+            stage=r["stage"] or "",
+            kind=r["kind"] or "",
+            amount=r["amount"],
+            close_date=r["close_date"],
+        )
+        for r in db.query(
+            "SELECT * FROM deals WHERE account_id = ? AND archived = 0 "
+            "ORDER BY close_date DESC LIMIT 10",
+            [account_id],
+        )
+    ]
+
     def latest(kind: str) -> SurveyRow | None:
         row = _one(
             db,
@@ -405,6 +432,7 @@ def account_detail(db: sqlite_utils.Database, account_id: str, today: date) -> A
         next_steps=steps,
         contacts=contacts,
         tickets=tickets,
+        deals=deals,
         nps=latest("nps"),
         csat=latest("csat"),
     )

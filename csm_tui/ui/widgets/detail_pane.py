@@ -140,6 +140,20 @@ def support_content(d: AccountDetail, today: date, rows: int) -> Content:
                 (f" · opened {days_ago(t.created_at, today)}", "$text-muted"),
             )
         )
+    if rows >= FULL_ROWS:  # deals only on the account screen: the pane has no room
+        lines.append(_section("Deals"))
+        if not d.deals:
+            lines.append(Content.styled("  none", "$text-muted"))
+        for deal in d.deals:
+            lines.append(
+                Content.assemble(
+                    (f"  {deal.close_date or '—':<10} ", "$text-muted"),
+                    (f"{deal.kind or '—':<9} ", "bold"),
+                    (f"{money_full(deal.amount):>10} ", ""),
+                    (f"{clean(deal.stage, 20):<15} ", "$accent"),
+                    clean(deal.name, 80),
+                )
+            )
     lines.append(_section("Surveys"))
     for label, survey in (("NPS", d.nps), ("CSAT", d.csat)):
         if survey is None:
