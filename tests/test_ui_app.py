@@ -420,6 +420,10 @@ async def test_theme_choice_survives_a_restart(filled: Settings) -> None:
     assert json.loads((filled.data_dir / "ui-state.json").read_text())["theme"] == (
         "csm-high-contrast"
     )
+    filled.theme = "csm-light"  # a new theme in the config is a newer wish than the old key press
+    third = make_app(filled)
+    async with third.run_test(size=(120, 40)):
+        assert third.theme == "csm-light"
 
 
 async def test_hostile_names_and_notes_show_literally(filled: Settings) -> None:

@@ -162,7 +162,7 @@ class CsmApp(App[int]):
         self.csm_theme_names = [n for n in shipped if n in names] + sorted(
             n for n in names if n not in shipped
         )
-        wanted = saved_theme(self.settings.data_dir) or self.settings.theme
+        wanted = saved_theme(self.settings.data_dir, self.settings.theme) or self.settings.theme
         if wanted not in self.available_themes:
             self._theme_warnings.append(f"Theme {wanted!r} not found; using {DEFAULT_THEME}.")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
@@ -185,7 +185,7 @@ class CsmApp(App[int]):
     def _theme_changed(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
         try:
-            save_theme(self.settings.data_dir, name)
+            save_theme(self.settings.data_dir, name, self.settings.theme)
         except OSError as exc:
             self.notify(f"Could not save the theme choice: {exc.strerror}", severity="warning")
 

@@ -114,16 +114,20 @@ def _state_path(data_dir: Path) -> Path:
     return data_dir / STATE_FILE
 
 
-def saved_theme(data_dir: Path) -> str | None:
-    """The theme the user chose last time, if any."""
+def saved_theme(data_dir: Path, config_theme: str) -> str | None:
+    """The theme the user chose last time with `t`, unless the config's theme changed since
+    (a new ``theme =`` in the config file is a newer wish than an old key press)."""
     try:
-        value = json.loads(_state_path(data_dir).read_text(encoding="utf-8")).get("theme")
+        state = json.loads(_state_path(data_dir).read_text(encoding="utf-8"))
+        value, under = state.get("theme"), state.get("config_theme")
     except (OSError, ValueError, AttributeError):
+        return None
+    if under is not None and under != config_theme:
         return None
     return value if isinstance(value, str) else None
 
 
-def save_theme(data_dir: Path, name: str) -> None:
+def save_theme(data_dir: Path, name: str, config_theme: str) -> None:
     """Remember the theme choice (a small JSON state file in the data dir)."""
     path = _state_path(data_dir)
     try:
@@ -133,6 +137,7 @@ def save_theme(data_dir: Path, name: str) -> None:
     except (OSError, ValueError):
         state = {}
     state["theme"] = name
+    state["config_theme"] = config_theme
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
