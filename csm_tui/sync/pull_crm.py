@@ -494,7 +494,7 @@ class CrmPull:
             out.seen.append(key)
             return
         account = self._in_book(company_ids)
-        if account is None and obj_type == "feedback_submissions":
+        if account is None:  # no company of the book: the book's contact it is about, if any
             account = self._account_of_contact(contact_ids)
         if account is None:
             if drop_outside:
