@@ -13,6 +13,7 @@ from datetime import date
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
+from textual.cache import LRUCache
 from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
@@ -121,6 +122,9 @@ class AttentionList(ScrollView, can_focus=True):
         self.marked: set[str] = set()
         self._index: dict[str, int] = {}
         self._name_wanted = 28
+        # Rendered lines, keyed by everything that changes them (Toolong keeps a small cache too).
+        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(256)
+        self._version = 0
         self.empty_text = "No accounts to show."
 
     # -- data -----------------------------------------------------------------------------
@@ -129,6 +133,7 @@ class AttentionList(ScrollView, can_focus=True):
         """Replace the rows; keep the cursor on account ``keep`` when it is still listed."""
         previous = self.current.account_id if self.current else None
         self.rows = rows
+        self._version += 1
         self._index = {row.account_id: i for i, row in enumerate(rows)}
         # The name column is as wide as the longest name needs (within limits), once per load.
         self._name_wanted = 1 + max(
@@ -145,6 +150,7 @@ class AttentionList(ScrollView, can_focus=True):
         i = self._index.get(account_id)
         if i is None:
             return
+        self._version += 1
         if row is None:
             del self.rows[i]
             self.marked.discard(account_id)
@@ -268,7 +274,20 @@ class AttentionList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
-        return self._row(index, cols, width, base)
+        item = self.rows[index]
+        key = (
+            self._version,
+            index,
+            index == self.cursor,
+            item.account_id in self.marked,
+            width,
+            self.has_focus,
+            self.app.theme,
+        )
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = self._lines[key] = self._row(index, cols, width, base)
+        return strip
 
     def _header(self, cols: Columns, width: int, base: Style) -> Strip:
         parts = [
