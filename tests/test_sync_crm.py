@@ -261,3 +261,32 @@ def test_a_crash_mid_pull_leaves_every_cursor_where_it_was(
     with pytest.raises(SyncError):
         sync(settings, fake, clock)
     assert cursors(settings) == before
+
+
+def test_an_account_joining_the_book_brings_its_children_even_across_a_crash(
+    portfolio: Portfolio, clock: Clock
+) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    owner_email = portfolio.demo_owner_email
+    owner_id = next(o["id"] for o in portfolio.owners if o["email"] == owner_email)
+    settings = crm_settings(owner_email)
+    sync(settings, fake, clock)
+    clock.advance(hours=1)
+    theirs = next(c for c in portfolio.companies if c["properties"]["hubspot_owner_id"] != owner_id)
+    fake.update("companies", theirs["id"], {"hubspot_owner_id": owner_id})
+    clock.advance(minutes=1)
+    # The sync dies after the companies are in, before any child of the newcomer is.
+    fake.faults.add(path=r"/crm/v3/objects/contacts/search", status=500, times=1000)
+    with pytest.raises(SyncError):
+        sync(settings, fake, clock)
+    fake.faults.clear()
+    sync(settings, fake, clock)
+    theirs_contacts = {
+        c["id"] for c in portfolio.contacts if c["associations"]["companies"][0] == theirs["id"]
+    }
+    db = open_cache(settings.cache_path, create=False)
+    cached = {
+        r["id"] for r in db.query("SELECT id FROM contacts WHERE account_id = ?", [theirs["id"]])
+    }
+    db.conn.close()
+    assert theirs_contacts and cached == theirs_contacts

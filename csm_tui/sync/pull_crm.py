@@ -173,26 +173,53 @@ class CrmPull:
         self.current = "owners"  # the object being pulled (where an error is recorded)
         self.pull_enrollments_too = pull_enrollments
         self.changed_contacts: set[str] = set()  # whose current enrollment to read
+        self._before: set[str] = set()  # the book's accounts before this pull
 
     # -- the whole pull ---------------------------------------------------------------------
 
     async def run(self) -> None:
         """Owners, companies, children, sequences; each object commits with its own cursor."""
         await self.pull_owners()
-        before = self._account_ids()
+        self._before = self._account_ids()
         await self.pull_object("companies")
         self.book = self._account_ids()
-        entered = self.book - before
         for obj_type in CHILD_TYPES:
             await self.pull_object(obj_type)
-        if entered and before and not self.full:
+        entered = set() if self.full else self._pending_backfill() & self.book
+        if entered:
             # Companies that just joined the book bring children that did not change, so no
-            # search window holds them: list those once, for the newcomers only.
+            # search window holds them: list those once, for the newcomers only. The list of
+            # newcomers was saved with the companies' cursor, so a crash cannot lose it.
             for obj_type in CHILD_TYPES:
                 await self.backfill(obj_type, entered)
+        with transaction(self.db):
+            self.db.execute("DELETE FROM sync_state WHERE source=? AND object='backfill'", [SOURCE])
         await self.pull_sequences()
         if self.pull_enrollments_too:
             await self.pull_enrollments()
+
+    def _pending_backfill(self) -> set[str]:
+        row = self.db.execute(
+            "SELECT stats FROM sync_state WHERE source=? AND object='backfill'", [SOURCE]
+        ).fetchone()
+        return set(json.loads(row[0]).get("accounts", [])) if row and row[0] else set()
+
+    def _remember_newcomers(self, full: bool) -> None:
+        """Save the companies that joined the book (inside the companies' last transaction)."""
+        if full or not self._before:
+            return  # a full list brings every child anyway
+        entered = self._account_ids() - self._before
+        if not entered:
+            return
+        pending = sorted(self._pending_backfill() | entered)
+        write_state(
+            self.db,
+            SOURCE,
+            "backfill",
+            cursor=None,
+            started=self.started,
+            stats={"accounts": pending},
+        )
 
     def _account_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM accounts")}
@@ -274,6 +301,8 @@ class CrmPull:
             if full:
                 # A full list saw everything: what the cache holds beyond it left the CRM/book.
                 self._left_total += self._prune(obj_type, self._seen_total)
+            if obj_type == "companies":
+                self._remember_newcomers(full)
             if self._max_modified is None:
                 new_cursor = self.start_ms if full else int(cursor)  # nothing changed
             else:
