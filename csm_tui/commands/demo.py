@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from csm_tui.config import AnalyticsSettings, CrmSettings, Settings
+from csm_tui.domain.models import plain
 from csm_tui.errors import CsmError
 from csm_tui.sources.http import HttpPolicy
 from csm_tui.store.db import open_cache
@@ -94,8 +95,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         f"{contacts} contacts, {weeks} weeks of usage, {waiting} outbox items waiting."
     )
     for warning in report.warnings:
-        print(f"note: {warning}")
-    print(f"Cache: {demo.cache_path}  (csm-tui --workspace demo ... to use it again)")
+        print(f"note: {plain(warning)}")
+    print(f"Cache: {demo.cache_path} (read it with --workspace demo; `csm-tui demo` rebuilds it)")
     if args.no_open:
         return 0
     try:
@@ -103,4 +104,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except ImportError:
         print("The app is not built yet: try `csm-tui today --workspace demo`.")
         return 0
-    return open_app(demo, transport_factory=transport_factory, today=today)
+    return open_app(
+        demo,
+        transport_factory=transport_factory,
+        today=today,
+        sync_options={"policy": IN_PROCESS},  # in-app syncs reach the same in-process fakes
+    )
