@@ -149,7 +149,8 @@ class MainScreen(Screen[None]):
         box = self.query_one("#filter-input", Input)
         box.value = self.csm.filter_text or ""
         box.display = True
-        box.focus()
+        # Focus now, not after the queued keys: whatever is typed right after / is the filter.
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter-input", Input)
