@@ -68,6 +68,9 @@ def test_a_fresh_cache_gets_weekly_history_from_the_usage_so_it_has_a_trend(
     assert first.history_weeks == 12 * 8
     row = scores(db)["drop"]
     assert row["trend"] is not None and row["trend"] <= -10
+    usage = next(d for d in json.loads(row["drivers"]) if d["component"] == "usage")
+    # The event that fell is named (read only for accounts whose usage fell).
+    assert usage["reason"] == "Reports down 75% vs prior 8 weeks (all use −74%)"
     # The next rescore the same week computes no history again.
     assert rescore(db, settings, TODAY).history_weeks == 0
 

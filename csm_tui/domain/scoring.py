@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -129,13 +130,16 @@ def per_seat(usage: Sequence[WeekUsage], today: date, rules: ScoringRules) -> fl
 
 
 def _usage(
-    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
+    inputs: AccountInputs,
+    ctx: BookContext,
+    today: date,
+    rules: ScoringRules,
+    features: set[str],
 ) -> tuple[Component, UsageFacts]:
     recent, baseline = usage_windows(today, rules)
     by_week = {w.week: w for w in inputs.usage}
     seat_value = per_seat(inputs.usage, today, rules)
     activated = inputs.first_activation is not None and inputs.first_activation <= today
-    features = _features_30d(inputs, today)
     used = len(features & set(rules.key_features))
     if not ctx.has_usage:
         return Component("usage", None, "no product usage synced yet"), UsageFacts(
@@ -236,13 +240,10 @@ def _features_30d(inputs: AccountInputs, today: date) -> set[str]:
     return found
 
 
-def _adoption(
-    inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
-) -> Component:
+def _adoption(ctx: BookContext, rules: ScoringRules, used: set[str]) -> Component:
     keys = list(rules.key_features)
     if not ctx.has_usage or not keys:
         return Component("adoption", None, "no product usage synced yet")
-    used = _features_30d(inputs, today)
     missing = [k for k in keys if k not in used]
     sub = 100.0 * (len(keys) - len(missing)) / len(keys)
     reason = f"{len(keys) - len(missing)} of {len(keys)} key features used in 30 days"
@@ -489,10 +490,11 @@ def health(
 ) -> Health:
     """The account's health score as of ``today``, with its drivers."""
     rules = rules or ScoringRules()
-    usage, facts = _usage(inputs, ctx, today, rules)
+    features = _features_30d(inputs, today)
+    usage, facts = _usage(inputs, ctx, today, rules, features)
     components = (
         usage,
-        _adoption(inputs, ctx, today, rules),
+        _adoption(ctx, rules, features),
         _people(inputs, ctx, today, rules),
         _relationship(inputs, ctx, today, rules),
         _support(inputs, ctx, today, rules),
@@ -519,6 +521,27 @@ def health(
         elif weights[c.name] > 0:
             drivers.append(Driver(c.name, 0, 0, f"{c.reason} (weight shared by the rest)"))
     return Health(score, exact, band_of(score, rules), components, tuple(drivers), shares, facts)
+
+
+def with_usage_cause(
+    h: Health,
+    inputs: AccountInputs,
+    ctx: BookContext,
+    today: date,
+    rules: ScoringRules | None = None,
+) -> Health:
+    """``h`` with the usage reason naming the event that fell (``inputs.event_windows``).
+
+    The windows change words, never points, so only the usage component is looked at again.
+    """
+    rules = rules or ScoringRules()
+    usage, _ = _usage(inputs, ctx, today, rules, _features_30d(inputs, today))
+    components = tuple(usage if c.name == "usage" else c for c in h.components)
+    drivers = tuple(
+        replace(d, reason=usage.reason) if d.component == "usage" and d.max > 0 else d
+        for d in h.drivers
+    )
+    return replace(h, components=components, drivers=drivers)
 
 
 def driver_text(driver: Driver) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from csm_tui.domain.history import health_dropped, trend_points
 from csm_tui.domain.lifecycle import expansion_signal, lifecycle_stage
 from csm_tui.domain.models import AccountInputs, BookContext, Health, ScoringRules, week_start
 from csm_tui.domain.ranking import PriorityInput, arr_share, attention
-from csm_tui.domain.scoring import health, per_seat
+from csm_tui.domain.scoring import health, per_seat, with_usage_cause
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
 from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
@@ -30,6 +30,7 @@ from csm_tui.store.scoring_inputs import (
     Book,
     load_book,
     load_book_reference,
+    load_event_windows,
     load_history,
     rules_from_settings,
     tier_rules_from_settings,
@@ -178,12 +179,24 @@ def rescore(
                 past_rows.append((acc, week.isoformat(), past.score))
 
     computed_at = utc_now()
-    rows: list[tuple[Any, ...]] = []
+    scored: dict[str, tuple[AccountInputs, BookContext, Health]] = {}
     for acc, inp in book.inputs.items():
         tier = tiers[acc]
         own = reference.get(acc) if peer_tiers.get(acc) == tier else None
         ctx = _context(book, tier, cadences, peers, own)
-        rows.append(_score_row(inp, ctx, today, rules, book, history.get(acc, {}), computed_at))
+        scored[acc] = (inp, ctx, health(inp, ctx, today, rules))
+    # Where usage fell, read which events fell (for those accounts only) to name the cause.
+    fell = [
+        acc for acc, (_, _, h) in scored.items() if h.usage.ratio is not None and h.usage.ratio < 1
+    ]
+    for acc, windows in load_event_windows(db, settings, today, fell).items():
+        inp, ctx, _ = scored[acc]
+        inp = replace(inp, event_windows=windows)
+        scored[acc] = (inp, ctx, with_usage_cause(scored[acc][2], inp, ctx, today, rules))
+    rows = [
+        _score_row(inp, ctx, h, today, rules, book, history.get(acc, {}), computed_at)
+        for acc, (inp, ctx, h) in scored.items()
+    ]
 
     with transaction(db):
         if account_ids is None:
@@ -214,6 +227,7 @@ def rescore(
 def _score_row(
     inp: AccountInputs,
     ctx: BookContext,
+    h: Health,
     today: date,
     rules: ScoringRules,
     book: Book,
@@ -222,7 +236,6 @@ def _score_row(
 ) -> tuple[Any, ...]:
     """One account's row of the scores table."""
     acc = inp.account
-    h = health(inp, ctx, today, rules)
     current = week_start(today)
     trend = trend_points(history, current, h.score, rules.drop_weeks)
     dropped = health_dropped(history, current, h.score, rules.drop_weeks, rules.drop_points)

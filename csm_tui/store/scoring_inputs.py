@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.config import Settings
+from csm_tui.domain.lifecycle import ONBOARDING_DAYS
 from csm_tui.domain.models import (
     Account,
     AccountInputs,
@@ -220,34 +221,28 @@ def load_book(
             WeekUsage(when, float(points or 0.0), int(users or 0), feature_sets[mask])
         )
 
-    first_use: dict[str, date | None] = {}
+    # First use from the primary key alone (a covering index read); the activation event only
+    # matters to accounts young enough to be onboarding.
+    first_use = {
+        acc: day(first)
+        for acc, first in _rows(
+            db,
+            "SELECT account_id, MIN(week) FROM usage_weekly WHERE 1 = 1"
+            + only
+            + " GROUP BY account_id",
+            only_p,
+        )
+    }
     first_activation: dict[str, date | None] = {}
-    for acc, first, activated in _rows(
+    young = (today - timedelta(days=ONBOARDING_DAYS + 7)).isoformat()
+    for acc, activated in _rows(
         db,
-        "SELECT account_id, MIN(week), MIN(CASE WHEN event = ? THEN week END) FROM usage_weekly "
-        "WHERE count > 0" + only + " GROUP BY account_id",
-        [settings.analytics.activation_event, *only_p],
+        "SELECT account_id, MIN(week) FROM usage_weekly WHERE event = ? AND count > 0 AND "
+        "account_id IN (SELECT id FROM accounts WHERE archived = 0 AND (contract_start IS NULL "
+        "OR contract_start >= ?))" + only + " GROUP BY account_id",
+        [settings.analytics.activation_event, young, *only_p],
     ):
-        first_use[acc] = day(first)
         first_activation[acc] = day(activated)
-
-    recent_from = current - timedelta(weeks=rules.trend_recent_weeks)
-    base_from = recent_from - timedelta(weeks=rules.trend_baseline_weeks)
-    windows: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for acc, event, recent, base in _rows(
-        db,
-        "SELECT account_id, event, SUM(CASE WHEN week >= ? THEN count ELSE 0 END), "
-        "SUM(CASE WHEN week < ? THEN count ELSE 0 END) FROM usage_weekly "
-        "WHERE week >= ? AND week < ?" + only + " GROUP BY account_id, event",
-        [
-            recent_from.isoformat(),
-            recent_from.isoformat(),
-            base_from.isoformat(),
-            current.isoformat(),
-            *only_p,
-        ],
-    ):
-        windows[acc][event] = (int(recent or 0), int(base or 0))
 
     # Admins and champions, with the latest sign of life from the CRM or the analytics.
     people: dict[str, list[Person]] = defaultdict(list)
@@ -347,8 +342,7 @@ def load_book(
             account=acc,
             usage=tuple(sorted(usage.get(acc_id, ()), key=lambda w: w.week)),
             first_usage_week=first_use.get(acc_id),
-            first_activation=first_activation.get(acc_id),
-            event_windows=windows.get(acc_id, {}),
+            first_activation=_activation(acc, first_activation.get(acc_id), young),
             people=tuple(people.get(acc_id, ())),
             product_users=tuple(power.get(acc_id, ())),
             seats_used=seats_used.get(acc_id),
@@ -374,6 +368,49 @@ def load_book(
         has_tickets=exists("tickets"),
         arrs=arrs,
     )
+
+
+def load_event_windows(
+    db: sqlite_utils.Database, settings: Settings, today: date, account_ids: Collection[str]
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per account and event: (count in the recent window, count in the baseline window).
+
+    Only accounts whose usage fell need it (to name the event that fell), so it is read for
+    those alone, by primary key.
+    """
+    if not account_ids:
+        return {}
+    rules = rules_from_settings(settings)
+    current = week_start(today)
+    recent_from = current - timedelta(weeks=rules.trend_recent_weeks)
+    base_from = recent_from - timedelta(weeks=rules.trend_baseline_weeks)
+    windows: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for acc, event, recent, base in _rows(
+        db,
+        "SELECT account_id, event, SUM(CASE WHEN week >= ? THEN count ELSE 0 END), "
+        "SUM(CASE WHEN week < ? THEN count ELSE 0 END) FROM usage_weekly "
+        "WHERE account_id IN (SELECT value FROM json_each(?)) AND week >= ? AND week < ? "
+        "GROUP BY account_id, event",
+        [
+            recent_from.isoformat(),
+            recent_from.isoformat(),
+            json.dumps(sorted(set(account_ids))),
+            base_from.isoformat(),
+            current.isoformat(),
+        ],
+    ):
+        windows[acc][event] = (int(recent or 0), int(base or 0))
+    return dict(windows)
+
+
+def _activation(account: Account, first: date | None, young: str) -> date | None:
+    """The first activation week; for accounts too old to be onboarding, their contract start."""
+    if first is not None:
+        return first
+    start = account.contract_start
+    if start is not None and start.isoformat() < young:
+        return start  # not looked up: only the onboarding rule reads it
+    return None
 
 
 def load_history(
