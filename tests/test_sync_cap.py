@@ -45,6 +45,7 @@ def test_more_than_10000_records_modified_in_one_second_all_arrive_without_loopi
     pages = -(-BULK // 200)
     assert pages <= len(searches) <= pages + 2  # one query per page: no page read twice
     assert report.pulled["contacts"] == BULK
+    assert any("enrollments not read for 10,350 new contacts" in w for w in report.warnings)
     restarted = [
         r for r in searches
         if any(f["operator"] == "GT" for f in json.loads(r.content)["filterGroups"][0]["filters"])

@@ -68,3 +68,15 @@ def test_property_names_come_from_settings() -> None:
     contact = {"id": "2", "properties": {"role__c": "Champion", "hs_email_optout": "true"}}
     row = mapping.contact_row(contact, names, "1")
     assert row["role"] == "champion" and row["unsubscribed"] == 1 and row["bounced"] == 0
+
+
+def test_a_contacts_own_sequence_properties_say_its_enrollment_without_another_request() -> None:
+    enrolled = {"id": "5", "properties": {"hs_sequences_is_enrolled": "true",
+                "hs_latest_sequence_enrolled": "880001",
+                "hs_latest_sequence_enrolled_date": "2026-03-01T10:00:00.000Z"}}  # fmt: skip
+    row = mapping.enrollment_from_properties(enrolled, "9")
+    assert isinstance(row, dict) and row["sequence_id"] == "880001" and row["account_id"] == "9"
+    free = {"id": "6", "properties": {"hs_sequences_is_enrolled": "false"}}
+    assert mapping.enrollment_from_properties(free, "9") is None
+    silent = {"id": "7", "properties": {"hs_sequences_is_enrolled": None}}
+    assert mapping.enrollment_from_properties(silent, "9") is False

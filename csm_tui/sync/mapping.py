@@ -17,6 +17,13 @@ from typing import Any
 MARKER_PROPERTY = "csm_tui_id"
 MARKER_RE = re.compile(r"\[csm-tui ([0-9a-f]{32})\]")
 
+# HubSpot keeps a contact's current sequence on the contact itself; when a portal returns these,
+# no per-contact enrollment read is needed.
+ENROLLMENT_PROPERTIES = (
+    "hs_sequences_is_enrolled",
+    "hs_latest_sequence_enrolled",
+    "hs_latest_sequence_enrolled_date",
+)
 ENGAGEMENT_KIND = {"notes": "note", "calls": "call", "meetings": "meeting", "emails": "email"}
 DEAL_KIND = {"newbusiness": "new", "existingbusiness": "expansion", "renewal": "renewal"}
 CLOSED_TICKET_STAGES = {"4", "closed", "CLOSED", "Closed"}
@@ -168,6 +175,7 @@ def properties_for(obj_type: str, names: PropertyNames) -> list[str]:
             names.bounced,
             "createdate",
             "lastmodifieddate",
+            *ENROLLMENT_PROPERTIES,
         ],
         "deals": [
             "dealname",
@@ -263,6 +271,30 @@ def contact_row(
         "bounced": 1 if str(p.get(names.bounced) or "").strip() else 0,
         "archived": 1 if record.get("archived") else 0,
         "updated_at": instant(p.get("lastmodifieddate") or record.get("updatedAt")),
+    }
+
+
+def enrollment_from_properties(
+    record: Mapping[str, Any], account_id: str | None
+) -> dict[str, Any] | bool | None:
+    """The contact's current enrollment from its own properties: a row, None when it is in no
+    sequence, or False when the CRM did not say (then it has to be read per contact)."""
+    p = record.get("properties") or {}
+    state = p.get("hs_sequences_is_enrolled")
+    if state in (None, ""):
+        return False
+    sequence = p.get("hs_latest_sequence_enrolled")
+    if str(state).lower() != "true" or not sequence or record.get("archived"):
+        return None
+    return {
+        "id": f"crm:enrollment:{record['id']}",
+        "contact_id": str(record["id"]),
+        "sequence_id": str(sequence),
+        "account_id": account_id,
+        "state": "active",
+        "enrolled_at": instant(p.get("hs_latest_sequence_enrolled_date")),
+        "remote_id": None,
+        "origin": "crm",
     }
 
 

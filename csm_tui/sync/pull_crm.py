@@ -76,6 +76,8 @@ class PageRows:
     drop: list[str] = field(default_factory=list)  # cache row ids that left the book
     local_links: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # cache row ids present in the CRM
+    enrollment_known: list[str] = field(default_factory=list)  # contacts whose CRM said
+    enrollment_reads: list[str] = field(default_factory=list)  # contacts to read one by one
     max_modified: int | None = None
     count: int = 0
 
@@ -173,6 +175,7 @@ class CrmPull:
         self.current = "owners"  # the object being pulled (where an error is recorded)
         self.pull_enrollments_too = pull_enrollments
         self.changed_contacts: set[str] = set()  # whose current enrollment to read
+        self._listing = False  # the object being pulled comes from a full list
         self._before: set[str] = set()  # the book's accounts before this pull
 
     # -- the whole pull ---------------------------------------------------------------------
@@ -278,6 +281,7 @@ class CrmPull:
         self.progress(SyncProgress("crm", obj_type, 0, None))
         cursor = None if self.full else read_cursor(self.db, SOURCE, obj_type)
         full = cursor is None
+        self._listing = full
         self._reset_totals()
         sources: list[AsyncIterator[tuple[list[dict[str, Any]], bool]]] = []
         if full:
@@ -553,6 +557,14 @@ class CrmPull:
         row: dict[str, Any] | None
         if obj_type == "contacts":
             row = mapping.contact_row(record, self.names, account)
+            enrollment = mapping.enrollment_from_properties(record, account)
+            if enrollment is False:
+                if not archived and (self._listing or not self._cached("contacts", rid)):
+                    out.enrollment_reads.append(rid)
+            else:
+                out.enrollment_known.append(rid)
+                if enrollment:
+                    out.add("enrollments", enrollment)
         elif obj_type == "deals":
             row = mapping.deal_row(record, account)
         elif obj_type == "tickets":
@@ -564,6 +576,9 @@ class CrmPull:
             return
         out.add(TABLE[obj_type], row)
         out.seen.append(key)
+
+    def _cached(self, table: str, row_id: str) -> bool:
+        return self.db.execute(f"SELECT 1 FROM {table} WHERE id=?", [row_id]).fetchone() is not None
 
     def _account_of_contact(self, contact_ids: list[str]) -> str | None:
         for cid in contact_ids:
@@ -591,6 +606,12 @@ class CrmPull:
                 left = remove_accounts(self.db, rows.drop)
             else:
                 left = self._delete(table, rows.drop)
+            if rows.enrollment_known:
+                self.db.execute(
+                    "DELETE FROM enrollments WHERE origin='crm' AND contact_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    [json.dumps(rows.enrollment_known)],
+                )
             for name, batch in rows.upserts.items():
                 pk: Any = ("account_id", "date") if name == "arr_history" else "id"
                 self.db[name].upsert_all(batch, pk=pk)
@@ -605,17 +626,14 @@ class CrmPull:
                         [remote_id, done, local_id],
                     )
         self._seen_total.update(rows.seen)
-        if obj_type == "contacts":
-            self.changed_contacts.update(
-                r["id"] for r in rows.upserts.get("contacts", []) if not r["archived"]
-            )
+        self.changed_contacts.update(rows.enrollment_reads)
         if rows.max_modified is not None:
             self._max_modified = (
                 rows.max_modified
                 if self._max_modified is None
                 else max(self._max_modified, rows.max_modified)
             )
-        written = sum(len(b) for n, b in rows.upserts.items() if n != "arr_history")
+        written = sum(len(b) for n, b in rows.upserts.items() if n == TABLE[obj_type])
         self._rows_total += written
         self._archived_total += sum(
             1 for b in rows.upserts.values() for r in b if r.get("archived") == 1
@@ -653,13 +671,22 @@ class CrmPull:
     # -- enrollments ----------------------------------------------------------------------------
 
     async def pull_enrollments(self) -> None:
-        """The current sequence enrollment of each contact that is new or changed.
+        """The current sequence enrollment of contacts the CRM did not describe on the contact.
 
-        HubSpot answers one contact per request, so a first sync reads the whole book and later
-        syncs only contacts in the search window (enrolling a contact changes its properties).
+        HubSpot keeps the current sequence on the contact (hs_sequences_is_enrolled, read with
+        it); where that is missing, the enrollment is read one contact per request: every
+        contact of a full list, later only contacts new to the cache, at most
+        MAX_ENROLLMENT_READS per sync.
         """
         self.current = "enrollments"
         ids = sorted(self.changed_contacts)
+        if len(ids) > MAX_ENROLLMENT_READS:
+            self.report.warnings.append(
+                f"current sequence enrollments not read for {len(ids):,} new contacts (one "
+                f"request each; at most {MAX_ENROLLMENT_READS:,} per sync): pushing an "
+                "enrollment still checks the contact first"
+            )
+            return
         self.progress(SyncProgress("crm", "enrollments", 0, len(ids)))
         found = 0
         for start in range(0, len(ids), ENROLLMENT_BATCH):
@@ -777,6 +804,7 @@ class CrmPull:
 
 
 ENROLLMENT_BATCH = 200
+MAX_ENROLLMENT_READS = 2_000
 
 
 async def _enrollments_of(hs: HubSpot, ids: list[str]) -> list[dict[str, Any] | None]:
