@@ -406,3 +406,11 @@ def test_largest_remainder_keeps_the_total_and_the_caps() -> None:
 def test_bands_have_symbols_that_differ_without_colour() -> None:
     assert set(BAND_SYMBOLS) == {"green", "yellow", "red"}
     assert len(set(BAND_SYMBOLS.values())) == 3
+
+
+def test_an_admin_never_seen_in_the_product_counts_once_analytics_is_synced() -> None:
+    inputs = story(people=(Person("jane@acme.com", "admin", None),))
+    people = drivers_of(inputs)["people"]
+    assert (people.points, people.reason) == (0, "Admin jane@acme.com never seen in the product")
+    no_analytics = drivers_of(inputs, BookContext(has_usage=False))["people"]
+    assert no_analytics.max == 0  # nothing to judge by yet: left out, not zero

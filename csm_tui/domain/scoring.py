@@ -255,7 +255,10 @@ def _adoption(ctx: BookContext, rules: ScoringRules, used: set[str]) -> Componen
 
 
 def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules) -> Component:
-    known_activity = bool(inputs.product_users) or any(p.last_active for p in inputs.people)
+    # With analytics synced, an admin never seen in the product is a finding, not missing data.
+    known_activity = (
+        ctx.has_usage or bool(inputs.product_users) or any(p.last_active for p in inputs.people)
+    )
     scored: list[tuple[float, str, str]] = []  # (score, text, chip)
     for person in inputs.people:
         if person.role not in ("admin", "champion"):
