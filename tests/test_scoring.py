@@ -414,3 +414,11 @@ def test_an_admin_never_seen_in_the_product_counts_once_analytics_is_synced() ->
     assert (people.points, people.reason) == (0, "Admin jane@acme.com never seen in the product")
     no_analytics = drivers_of(inputs, BookContext(has_usage=False))["people"]
     assert no_analytics.max == 0  # nothing to judge by yet: left out, not zero
+
+
+def test_usage_without_a_complete_week_is_left_out_and_none_at_all_scores_zero() -> None:
+    this_week = (WeekUsage(WEEK, 50.0, 3, frozenset()),)
+    started = drivers_of(story(usage=this_week, first_usage_week=WEEK))["usage"]
+    assert started.max == 0 and "too early" in started.reason
+    never = drivers_of(story(usage=(), first_usage_week=None))["usage"]
+    assert (never.points, never.reason) == (0, "No product use yet") and never.max > 0

@@ -22,7 +22,7 @@ def book(db: sqlite_utils.Database) -> None:
     cache = CacheBuilder(db)
     for i in range(5):
         cache.healthy(f"h{i}", arr=10_000 * (i + 1))
-    cache.account("r1", name="Risky\x1b[31m Co\x07", renews_in_days=23, arr=40_000)
+    cache.account("r1", name="Risky\x1b[31m Co\x07 [bold]x[/bold]", renews_in_days=23, arr=40_000)
     cache.usage("r1", scale={1: 0.2, 2: 0.2, 3: 0.3, 4: 0.3})
     cache.touch("r1", 31)
     cache.survey("r1", 3, 12)
@@ -38,7 +38,7 @@ def test_the_table_ranks_at_risk_first_with_chips_and_band_symbols(
     out = capsys.readouterr().out
     lines = out.splitlines()
     first = next(line for line in lines if line.strip().startswith("1 "))
-    assert "Risky Co" in first and "○" in first
+    assert "Risky Co [bold]x[/bold]" in first and "○" in first  # shown as typed, never markup
     assert "Renews in 23 d" in first and "Health " in first
     assert "\x1b" not in out and "\x07" not in out
     assert "● green ≥ 70" in out

@@ -25,11 +25,12 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+_SPACES = re.compile(r"\s{2,}")
 
 
 def plain(text: str | None) -> str:
     """Untrusted text made safe to show on one line: escapes removed, controls become spaces."""
-    return _CONTROL.sub(" ", _ESCAPES.sub("", text or "")).strip()
+    return _SPACES.sub(" ", _CONTROL.sub(" ", _ESCAPES.sub("", text or ""))).strip()
 
 
 def week_start(day: date) -> date:

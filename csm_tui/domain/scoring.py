@@ -174,6 +174,8 @@ def _usage(
     )
     if first is None:
         return Component("usage", 0.0, "No product use yet", "No product use"), facts
+    if first >= week_start(today):
+        return Component("usage", None, "first product use this week: too early to score"), facts
     sub = level if trend is None else (level + trend) / 2
     tier = ctx.tier
     level_text = f"use per seat at {_ordinal(level)} percentile of {tier} accounts"
