@@ -16,7 +16,10 @@ from csm_tui.store.attention import AttentionRow, attention_list, resolve_segmen
 from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
 
-EMPTY = "The cache has no accounts yet: run `csm-tui sync` (or `csm-tui demo` to try it)."
+EMPTY = (
+    "The cache has no accounts yet: run `csm-tui sync`, or try `csm-tui demo` and then "
+    "`csm-tui today --workspace demo`."
+)
 
 
 class EmptyCacheError(CsmError):
