@@ -170,3 +170,20 @@ def test_one_noisy_week_is_not_a_drop() -> None:
     assert not health_dropped(weeks(80, 79, 81, 80), WEEK, 62)  # only this week
     assert not health_dropped(weeks(80, 60, 81, 80), WEEK, 79)  # a dip that recovered
     assert not health_dropped({}, WEEK, 40)
+
+
+def test_an_account_with_its_seats_full_and_green_health_is_an_opportunity(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+    small_book(cache)
+    cache.healthy("full", seats=5)
+    for i in range(5):
+        cache.product_user("full", f"user{i}@full.example.com", 40, seen_days_ago=2)
+    rescore(db, settings, TODAY)
+    row = scores(db)["full"]
+    assert row["band"] == "green" and row["opportunity"] == 1
+    assert row["stage"] == "Expansion"
+    assert row["stage_reason"].startswith("5 of 5 seats in use (100%), health ")
+    assert json.loads(row["reasons"])[-1] == "Expansion-ready"
+    assert scores(db)["quiet"]["opportunity"] == 0
