@@ -257,3 +257,19 @@ def test_the_loader_reads_only_the_accounts_asked_for(
     assert set(book.inputs) == {"a2"}
     assert book.inputs["a2"].touches and book.inputs["a2"].surveys
     assert len(book.arrs) == 2  # the book's ARR still covers everyone (ARR percentiles)
+
+
+def test_an_old_touch_that_recorded_a_feeling_is_still_read(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    cache = CacheBuilder(db)
+    cache.account("a1")
+    cache.touch("a1", 400, "negative")
+    cache.touch("a1", 380)
+    cache.touch("a1", 3)
+
+    touches = load_book(db, settings, TODAY).inputs["a1"].touches
+
+    assert TODAY - timedelta(days=3) in {t.occurred for t in touches}
+    felt = [t for t in touches if t.sentiment]
+    assert [(t.occurred, t.sentiment) for t in felt] == [(TODAY - timedelta(days=400), "negative")]

@@ -152,7 +152,9 @@ def load_book(
     oldest_asof = min(history_from or current, current)
     span = rules.trend_recent_weeks + rules.trend_baseline_weeks
     usage_from = (oldest_asof - timedelta(weeks=span)).isoformat()
-    horizon = oldest_asof - timedelta(days=max(rules.nps_max_age_days, 200))
+    # Far enough back for every rule: NPS age, two cadences of silence, CSAT within 30 days.
+    longest_cadence = max(settings.tiers.cadence_days.values(), default=90)
+    horizon = oldest_asof - timedelta(days=max(rules.nps_max_age_days, 2 * longest_cadence) + 31)
 
     only, only_p = q.only("a.id")
     accounts: dict[str, Account] = {}
@@ -286,10 +288,15 @@ def load_book(
         db,
         "SELECT account_id, occurred_at, sentiment FROM touches WHERE occurred_at >= ?"
         + only
+        # Older ones matter only as the latest touch, and the latest that recorded a feeling
+        # (SQLite returns the sentiment of the row holding the MAX).
         + " UNION ALL SELECT account_id, MAX(occurred_at), NULL FROM touches WHERE 1 = 1"
         + only
+        + " GROUP BY account_id UNION ALL SELECT account_id, MAX(occurred_at), sentiment "
+        "FROM touches WHERE sentiment IS NOT NULL AND sentiment != ''"
+        + only
         + " GROUP BY account_id",
-        [horizon.isoformat(), *only_p, *only_p],
+        [horizon.isoformat(), *only_p, *only_p, *only_p],
     ):
         when = day(occurred)
         if when is not None:
