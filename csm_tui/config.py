@@ -109,8 +109,24 @@ class CrmSettings(Section):
     properties: CrmProperties = Field(default_factory=CrmProperties)
     timeout: float = Field(default=30.0, gt=0)
     concurrency: int = Field(default=4, ge=1, le=16)
+    pull_enrollments: bool = True
 
     _url = field_validator("base_url")(lambda cls, v: check_base_url(v))
+
+
+class HttpSettings(Section):
+    """Retry and rate-limit bounds for both APIs; unset fields keep the built-in defaults."""
+
+    attempts: int | None = Field(default=None, ge=1, le=20)
+    retry_total_seconds: float | None = Field(default=None, gt=0)
+    wait_initial: float | None = Field(default=None, ge=0)
+    wait_max: float | None = Field(default=None, ge=0)
+    max_retry_after: float | None = Field(default=None, ge=0)
+    crm_rate_per_second: float | None = Field(default=None, gt=0)
+    crm_search_per_second: float | None = Field(default=None, gt=0)
+    analytics_per_minute: float | None = Field(default=None, gt=0)
+    analytics_concurrency: int | None = Field(default=None, ge=1, le=3)
+    analytics_page_size: int | None = Field(default=None, ge=100, le=50_000)
 
 
 class AnalyticsSettings(Section):
@@ -232,6 +248,7 @@ class Settings(BaseSettings):
 
     crm: CrmSettings = Field(default_factory=CrmSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     tiers: TierSettings = Field(default_factory=TierSettings)
     segments: list[SegmentSetting] = Field(default_factory=list)

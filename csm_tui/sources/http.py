@@ -76,7 +76,7 @@ class HttpPolicy:
 
     @classmethod
     def from_settings(cls, settings: Any) -> HttpPolicy:
-        """Read overrides from an optional ``http`` settings section (not in config.py yet)."""
+        """Read overrides from the ``http`` settings section."""
         section = getattr(settings, "http", None)
         if section is None:
             return cls()
