@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from csm_tui.commands import demo
 from csm_tui.config import Settings
 from csm_tui.store.actions import log_touch
 from csm_tui.store.attention import AttentionRow, attention_list
 from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
-
-demo = pytest.importorskip("csm_tui.commands.demo")
-engine = pytest.importorskip("csm_tui.sync.engine")
+from csm_tui.sync import engine
 
 TODAY = date(2026, 11, 23)
 AT_RISK = {"sudden_drop", "renewal_at_risk", "slow_decline", "champion_quiet"}
@@ -62,7 +61,10 @@ def demo_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBook]:
         settings = demo.demo_settings(
             base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
         )
-        engine.sync_blocking(settings, full=True, transport=transport(), today=TODAY)
+        # In-process fakes have no rate budget: sync them as `csm-tui demo` does, unpaced.
+        engine.sync_blocking(
+            settings, full=True, transport=transport(), today=TODAY, policy=demo.IN_PROCESS
+        )
         yield DemoBook(settings, dict(apis.portfolio.stories))
 
 
