@@ -187,3 +187,17 @@ def test_an_account_with_its_seats_full_and_green_health_is_an_opportunity(
     assert row["stage_reason"].startswith("5 of 5 seats in use (100%), health ")
     assert json.loads(row["reasons"])[-1] == "Expansion-ready"
     assert scores(db)["quiet"]["opportunity"] == 0
+
+
+def test_an_empty_cache_and_a_crm_only_cache_rescore_without_errors(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    assert rescore(db, settings, TODAY).accounts == 0
+    CacheBuilder(db).account("bare", renews_in_days=10)
+    rescore(db, settings, TODAY)
+    row = scores(db)["bare"]
+    # Nothing to judge health by yet: no score, every driver says what is missing.
+    assert row["health"] is None and row["band"] is None
+    reasons = [d["reason"] for d in json.loads(row["drivers"])]
+    assert any("no NPS yet" in r for r in reasons)
+    assert row["stage"] == "Renewal" and "Renews in 10 d" in json.loads(row["reasons"])
