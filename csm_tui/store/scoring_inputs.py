@@ -63,6 +63,9 @@ def rules_from_settings(settings: Settings) -> ScoringRules:
         activation_event=a.activation_event,
         event_weights=dict(a.event_weights),
         default_event_weight=a.default_event_weight,
+        expansion_seat_share=s.expansion_seat_share,
+        expansion_growth_ratio=s.expansion_growth_ratio,
+        power_users=s.power_users,
     )
 
 
