@@ -196,6 +196,9 @@ class ScoringSettings(Section):
     nps_max_age_days: int = 180
     drop_weeks: int = 4
     drop_points: int = 10
+    expansion_seat_share: float = Field(default=0.9, gt=0, le=1)
+    expansion_growth_ratio: float = Field(default=1.3, ge=1)
+    power_users: int = Field(default=3, ge=1)
 
     @field_validator("weights")
     @classmethod
