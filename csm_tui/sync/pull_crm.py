@@ -224,6 +224,26 @@ class CrmPull:
             stats={"accounts": pending},
         )
 
+    def _pending_enrollment_reads(self) -> set[str]:
+        row = self.db.execute(
+            "SELECT stats FROM sync_state WHERE source=? AND object='enrollment_reads'", [SOURCE]
+        ).fetchone()
+        return set(json.loads(row[0]).get("contacts", [])) if row and row[0] else set()
+
+    def _remember_enrollment_reads(self) -> None:
+        """Save the contacts whose enrollment is still to be read (inside the contacts' last
+        transaction): the cursor moves past them now, the reads come at the end of the pull."""
+        pending = sorted(self._pending_enrollment_reads() | self.changed_contacts)
+        if pending:
+            write_state(
+                self.db,
+                SOURCE,
+                "enrollment_reads",
+                cursor=None,
+                started=self.started,
+                stats={"contacts": pending},
+            )
+
     def _account_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM accounts")}
 
@@ -307,6 +327,8 @@ class CrmPull:
                 self._left_total += self._prune(obj_type, self._seen_total)
             if obj_type == "companies":
                 self._remember_newcomers(full)
+            if obj_type == "contacts" and self.pull_enrollments_too:
+                self._remember_enrollment_reads()
             if self._max_modified is None:
                 new_cursor = self.start_ms if full else int(cursor)  # nothing changed
             else:
@@ -679,8 +701,12 @@ class CrmPull:
         MAX_ENROLLMENT_READS per sync.
         """
         self.current = "enrollments"
-        ids = sorted(self.changed_contacts)
+        ids = sorted(self.changed_contacts | self._pending_enrollment_reads())
         if len(ids) > MAX_ENROLLMENT_READS:
+            with transaction(self.db):
+                self.db.execute(
+                    "DELETE FROM sync_state WHERE source=? AND object='enrollment_reads'", [SOURCE]
+                )
             self.report.warnings.append(
                 f"current sequence enrollments not read for {len(ids):,} new contacts (one "
                 f"request each; at most {MAX_ENROLLMENT_READS:,} per sync): pushing an "
@@ -725,6 +751,9 @@ class CrmPull:
             found += len(rows)
             self.progress(SyncProgress("crm", "enrollments", start + len(chunk), len(ids)))
         with transaction(self.db):
+            self.db.execute(
+                "DELETE FROM sync_state WHERE source=? AND object='enrollment_reads'", [SOURCE]
+            )
             write_state(
                 self.db,
                 SOURCE,
