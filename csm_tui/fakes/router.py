@@ -147,8 +147,9 @@ class FakeServer:
             ) from None
         self.host = host
         self.port = self._server.port
+        # A short poll: close() waits up to one poll for the serving loop to notice.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-apis", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="fake-apis", daemon=True
         )
 
     @property
