@@ -305,7 +305,7 @@ def test_a_healthy_account_is_green_and_every_driver_says_why() -> None:
     reasons = {d.component: d.reason for d in h.drivers}
     assert reasons["sentiment"].startswith("NPS 9 (promoter, 12 days ago)")
     assert reasons["adoption"] == "5 of 5 key features used in 30 days"
-    assert reasons["relationship"] == "Last touch 3 days ago (cadence 30)"
+    assert reasons["relationship"] == "Last touch 3 days ago (cadence 30 days)"
 
 
 def test_usage_trend_compares_the_last_4_weeks_with_the_prior_8() -> None:

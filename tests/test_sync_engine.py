@@ -77,7 +77,7 @@ def test_analytics_land_per_account_week_and_event_and_unmatched_groups_are_coun
     assert got == expected
     others = {row[0] for row in portfolio.usage_weekly} - set(domains)
     assert report.unmatched_groups == len(others) > 0
-    assert any("matched no account" in w for w in report.warnings)
+    assert any("not accounts of this book" in w for w in report.warnings)
     active = db.execute("SELECT COUNT(*) FROM contacts WHERE last_active IS NOT NULL").fetchone()[0]
     assert active > 0
     users_queries = [q for q in apis.posthog.queries if "person_id AS user" in q]

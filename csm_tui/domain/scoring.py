@@ -331,7 +331,7 @@ def _relationship(
     else:
         days = (today - last).days
         base = _linear(days, cadence, 2 * cadence)
-        reason = f"Last touch {days} days ago (cadence {cadence})"
+        reason = f"Last touch {_ago(today, last)} (cadence {cadence} days)"
     sub = max(0.0, base - rules.overdue_step_penalty * len(overdue))
     chip = ""
     if overdue:

@@ -50,7 +50,7 @@ class SyncReport:
         rows = sum(self.pulled.values())
         parts.append(f"pulled {rows:,} rows")
         if self.unmatched_groups:
-            parts.append(f"{self.unmatched_groups} analytics groups matched no account")
+            parts.append(f"{self.unmatched_groups} analytics groups outside the book")
         if self.warnings:
             parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) > 1 else ''}")
         return "Sync done: " + ", ".join(parts) + "."

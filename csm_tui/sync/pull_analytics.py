@@ -167,8 +167,9 @@ class AnalyticsPull:
         self.report.unmatched_groups = max(self.report.unmatched_groups, len(unmatched))
         if unmatched:
             self.report.warnings.append(
-                f"{len(unmatched)} analytics groups matched no account in the book "
-                f"(by {self.a.group_key}), e.g. {sorted(unmatched)[0]}"
+                f"{len(unmatched)} analytics groups are not accounts of this book (matched "
+                f"by {self.a.group_key}; other owners' accounts or unknown), "
+                f"e.g. {sorted(unmatched)[0]}"
             )
         self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
 
