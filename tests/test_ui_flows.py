@@ -634,3 +634,19 @@ async def test_enroll_preview_shows_crm_names_literally(settings, db) -> None:
     assert "[red]Bob [/] <bob@acme.test>" in shown
     assert "Sequence  [b]Nurture" in shown
     assert "\x1b" not in shown and "\x07" not in shown
+
+
+async def test_enroll_lists_move_with_j_and_k_like_the_attention_list(settings, db) -> None:
+    build_book(db)
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j", "k", "enter")  # the second sequence
+        await pilot.press("j", "j", "j", "enter")  # everyone with an email
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+    [requests] = app.results
+    sequences = sorted(db["sequences"].rows, key=lambda r: r["name"])
+    assert {r.sequence_id for r in requests} == {sequences[1]["id"]}
+    assert len(requests) == 3

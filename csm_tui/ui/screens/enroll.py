@@ -33,6 +33,7 @@ from csm_tui.store.actions import EnrollmentRequest
 from csm_tui.store.db import open_cache
 from csm_tui.store.enroll_inputs import EnrollInputs, enrollment_requests, load_enroll_inputs
 from csm_tui.ui.safe_text import clean, safe
+from csm_tui.ui.widgets.choice_list import ChoiceList
 
 STEPS = ("sequence", "audience", "preview")
 STEP_TITLES = {
@@ -217,8 +218,8 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
             with ContentSwitcher(initial="sequence"):
                 with Vertical(id="sequence"):
                     yield Static("Reading the cache…", id="message")
-                    yield OptionList(id="sequences", compact=True)
-                yield OptionList(id="audience", compact=True)
+                    yield ChoiceList(id="sequences", compact=True)
+                yield ChoiceList(id="audience", compact=True)
                 with Vertical(id="preview"):
                     yield Static(id="summary")
                     yield VerticalScroll(Static(id="people-table"), id="people")

@@ -18,6 +18,7 @@ from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
 from csm_tui.ui.safe_text import safe
+from csm_tui.ui.widgets.choice_list import ChoiceList
 
 ALL_ACCOUNTS = "All accounts"
 
@@ -64,7 +65,7 @@ class SegmentScreen(ModalScreen[str | None]):
             mark = "● " if name == self.current else "  "
             options.append(Option(Text(mark) + safe(name, max_len=60), id=f"s{n}"))
         with box:
-            yield OptionList(*options, id="segments", compact=True)
+            yield ChoiceList(*options, id="segments", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
