@@ -1,0 +1,49 @@
+"""The README's screenshot: the main screen on a small generated demo book, as a user sees it.
+
+Regenerate after an intended change with: pytest tests/test_readme_screenshot.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from textual.pilot import Pilot
+
+from csm_tui.commands import demo
+from csm_tui.config import Settings
+from csm_tui.sync import engine
+from csm_tui.ui.app import CsmApp
+
+TODAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
+
+
+def demo_app(isolated_env) -> CsmApp:
+    apis, transport = demo.build_demo(60, 7, TODAY)
+    base = Settings(data_dir=isolated_env / "data")
+    settings = demo.demo_settings(
+        base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
+    )
+    engine.sync_blocking(
+        settings,
+        full=True,
+        transport=transport(),
+        today=TODAY,
+        clock=lambda: NOW,
+        policy=demo.IN_PROCESS,
+    )
+    app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
+    app.detail_debounce = 0
+    return app
+
+
+def test_main_screen_on_the_demo_book(snap_compare: Callable[..., bool], isolated_env) -> None:
+    app = demo_app(isolated_env)
+
+    async def run_before(pilot: Pilot) -> None:
+        for _ in range(3):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
