@@ -232,24 +232,9 @@ class CsmApp(App[int]):
         self.post_message(RowsLoaded(rows, generation, int(total)))
 
     def _segments(self) -> list[Any]:
-        from csm_tui.domain.segments import Segment, all_segments
+        from csm_tui.store.attention import segments_of
 
-        custom = [
-            Segment(
-                name=seg.name,
-                stage=tuple(seg.stage),
-                tier=tuple(seg.tier),
-                band=tuple(seg.band),
-                renewal_within_days=seg.renewal_within_days,
-                inactive_days=seg.inactive_days,
-                health_dropped=seg.health_dropped,
-                opportunity=seg.opportunity,
-                owner=seg.owner,
-                text=seg.text,
-            )
-            for seg in self.settings.segments
-        ]
-        return all_segments(custom)
+        return segments_of(self.settings)
 
     def _segment_ids(self, db: sqlite_utils.Database, segment: str) -> list[str] | None:
         """Account ids in ``segment``, ranked (the scoring engineer's attention list when it is
