@@ -26,6 +26,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         f"workspace       {settings.workspace}",
         f"cache           {settings.cache_path}",
     ]
+    if settings.workspace == "demo":
+        lines.append(
+            "                (filled by `csm-tui demo` from the bundled fake APIs, not your CRM)"
+        )
     db = open_cache(settings.cache_path, check=True)
     try:
         size = settings.cache_path.stat().st_size
