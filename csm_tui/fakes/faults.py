@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ class Fault:
     exception: type[Exception] | None
     after_handling: bool
     content_type: str | None
+    cut_body: bool = False
 
     def matches(self, request: httpx.Request) -> bool:
         """True when the request's method and path fit this fault."""
@@ -73,14 +75,19 @@ class Faults:
         exception: type[Exception] | None = None,
         after_handling: bool = False,
         content_type: str | None = None,
+        cut_body: bool = False,
     ) -> Fault:
         """Script a failure for the next ``times`` requests whose URL path matches ``path``.
 
         ``exception`` raises instead of answering; ``after_handling`` performs the request, then
-        raises ``httpx.ReadError`` (the response was lost); otherwise answers ``status``.
+        raises ``httpx.ReadError`` (the response was lost); ``cut_body`` performs it and sends
+        the real answer's headers and half its body, then drops the connection; otherwise
+        answers ``status``.
         """
-        if status is None and exception is None and not after_handling:
-            raise ValueError("a fault needs a status, an exception or after_handling=True")
+        if status is None and exception is None and not after_handling and not cut_body:
+            raise ValueError(
+                "a fault needs a status, an exception, after_handling=True or cut_body=True"
+            )
         fault = Fault(
             path=re.compile(path),
             method=method,
@@ -91,6 +98,7 @@ class Faults:
             exception=exception,
             after_handling=after_handling,
             content_type=content_type,
+            cut_body=cut_body,
         )
         with self._lock:
             self._faults.append(fault)
@@ -128,6 +136,48 @@ def run_with_faults(faults: Faults, request: httpx.Request, handle: Any) -> http
     if fault.after_handling:
         handle(request)
         raise httpx.ReadError("fault injected: the response was lost", request=request)
+    if fault.cut_body:
+        return cut_response(handle(request))
     if fault.exception is not None:
         fault.raise_for(request)
     return fault.response(request)
+
+
+CUT_EXTENSION = "csm_fault_cut"  # response extension: (full body length, the part that is sent)
+
+
+class _CutStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that stops half-way with the error a dropped connection gives."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    def _error(self) -> httpx.RemoteProtocolError:
+        return httpx.RemoteProtocolError(
+            "fault injected: peer closed connection without sending complete message body"
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        raise self._error()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        raise self._error()
+
+
+def cut_response(response: httpx.Response) -> httpx.Response:
+    """The same status and headers, but the connection drops half-way through the body.
+
+    In process the body stream raises; served on loopback the server sends the full
+    Content-Length, half the bytes, and closes the socket (see router._Handler).
+    """
+    content = response.content
+    head = content[: max(1, len(content) // 2)]
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.items() if k.lower() != "content-length"],
+        stream=_CutStream(head),
+        request=response.request,
+        extensions={CUT_EXTENSION: (len(content), head)},
+    )

@@ -13,7 +13,7 @@ import httpx
 
 from csm_tui.config import is_loopback_host
 from csm_tui.errors import CsmError
-from csm_tui.fakes.faults import Faults
+from csm_tui.fakes.faults import CUT_EXTENSION, Faults
 from csm_tui.fakes.hubspot import FakeHubSpot
 from csm_tui.fakes.portfolio import Portfolio
 from csm_tui.fakes.posthog import FakePostHog
@@ -101,6 +101,19 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.apis.handler(request)
         except httpx.TransportError:
             # A scripted lost response or transport failure: hang up without answering.
+            self.close_connection = True
+            return
+        cut = response.extensions.get(CUT_EXTENSION)
+        if cut is not None:  # a scripted connection drop: promise the whole body, send half
+            full_length, head = cut
+            self.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(full_length))
+            self.end_headers()
+            self.wfile.write(head)
+            self.wfile.flush()
             self.close_connection = True
             return
         content = response.content
