@@ -2,9 +2,9 @@
 ARR history, sequences.
 
 First sync (or --full): list endpoints, 100 a page. Later: search over ``[cursor, sync_start)``
-sorted by hs_object_id, 200 a page, restarting past the 10,000-result cap with
-``hs_object_id GT <last id>`` (many records can share one timestamp, so the timestamp alone
-never makes progress). Each object's cursor moves in the same transaction as its last rows,
+sorted by hs_object_id, 200 a page, each page asking for ``hs_object_id GT <last id>`` (many
+records can share one timestamp, so the timestamp alone never makes progress; ids never shift
+like offsets do, and never meet the 10,000-result cap). Each object's cursor moves in the same transaction as its last rows,
 so a crash never leaves a cursor ahead of its data.
 
 The book: companies owned by crm.owner_email (the whole portal when empty), including archived
@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
-from csm_tui.sources.hubspot import SEARCH_CAP, SEARCH_LIMIT, HubSpot, modified_property
+from csm_tui.sources.hubspot import HubSpot, modified_property
 from csm_tui.store.db import utc_now
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
@@ -406,7 +406,13 @@ class CrmPull:
     async def _search_pages(
         self, obj_type: str, cursor_ms: int
     ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
-        """Every record modified in ``[cursor, sync_start)``, past the 10,000-result cap."""
+        """Every record modified in ``[cursor, sync_start)``, sorted by id, a page at a time.
+
+        Each page asks for ids greater than the last one seen (always from ``after=0``), never
+        for an offset: a record that leaves the window between two pages (archived, or changed
+        again) would shift an offset and hide the record that took its place. This also never
+        meets the 10,000-result cap.
+        """
         mod = modified_property(obj_type)
         window = [
             {"propertyName": mod, "operator": "GTE", "value": str(cursor_ms)},
@@ -414,7 +420,6 @@ class CrmPull:
         ]
         props = [*mapping.properties_for(obj_type, self.names), "hs_object_id"]
         last_id: int | None = None
-        after = 0
         while True:
             filters = list(window)
             if last_id is not None:
@@ -426,20 +431,14 @@ class CrmPull:
                 filters=filters,
                 sort_property="hs_object_id",
                 properties=props,
-                after=after,
+                after=0,
             )
             if not page.results:
                 return
             yield page.results, True
             if page.after is None:
                 return
-            next_after = int(page.after)
-            if next_after + SEARCH_LIMIT >= SEARCH_CAP:
-                # The next page would reach the cap: start a new query past the last id seen.
-                last_id = max(int(r["id"]) for r in page.results)
-                after = 0
-            else:
-                after = next_after
+            last_id = max(int(r["id"]) for r in page.results)
 
     # -- records -> rows ---------------------------------------------------------------------
 
