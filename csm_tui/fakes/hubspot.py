@@ -29,6 +29,7 @@ import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -583,6 +584,7 @@ class FakeHubSpot:
 
     def _respond(self, request: httpx.Request, status: int, body: Any) -> httpx.Response:
         headers = self._rate_headers()
+        headers["Date"] = format_datetime(self.clock().astimezone(UTC), usegmt=True)
         if body is None:
             return httpx.Response(status, headers=headers, request=request)
         headers["Content-Type"] = "application/json;charset=utf-8"

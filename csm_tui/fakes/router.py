@@ -128,6 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """The status line only: Date (the fake's clock) and the rest come from the fake."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a benchmark makes thousands of requests."""
 

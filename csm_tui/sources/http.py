@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -107,6 +108,18 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     return max(0.0, seconds)
 
 
+def server_date(headers: Mapping[str, str]) -> datetime | None:
+    """The instant in a response's Date header (UTC), or None when absent or unreadable."""
+    value = headers.get("date")
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def rate_limit_pause(headers: Mapping[str, str]) -> float | None:
     """Seconds to hold back before the next request when HubSpot says the budget is spent."""
 
@@ -148,6 +161,7 @@ class ApiClient:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._pause_until = 0.0
         self.requests = 0
+        self.server_time: datetime | None = None  # the service's clock (Date of the last answer)
         headers = {"Accept": "application/json", "User-Agent": "csm-tui"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -275,6 +289,7 @@ class ApiClient:
     def _read(self, response: httpx.Response, method: str, path: str) -> Any:
         status = response.status_code
         headers = response.headers
+        self.server_time = server_date(headers) or self.server_time
         pause = rate_limit_pause(headers)
         if pause is not None:
             pause = min(pause, self._policy.max_retry_after)

@@ -4,7 +4,8 @@ ARR history, sequences.
 First sync (or --full): list endpoints, 100 a page. Later: search over ``[cursor, sync_start)``
 sorted by hs_object_id, 200 a page, each page asking for ``hs_object_id GT <last id>`` (many
 records can share one timestamp, so the timestamp alone never makes progress; ids never shift
-like offsets do, and never meet the 10,000-result cap). Each object's cursor moves in the same transaction as its last rows,
+like offsets do, and never meet the 10,000-result cap). The window ends at the CRM's clock when
+it is ahead of ours. Each object's cursor moves in the same transaction as its last rows,
 so a crash never leaves a cursor ahead of its data.
 
 The book: companies owned by crm.owner_email (the whole portal when empty), including archived
@@ -183,6 +184,7 @@ class CrmPull:
     async def run(self) -> None:
         """Owners, companies, children, sequences; each object commits with its own cursor."""
         await self.pull_owners()
+        self._follow_server_clock()
         self._before = self._account_ids()
         await self.pull_object("companies")
         self.book = self._account_ids()
@@ -200,6 +202,16 @@ class CrmPull:
         await self.pull_sequences()
         if self.pull_enrollments_too:
             await self.pull_enrollments()
+
+    def _follow_server_clock(self) -> None:
+        """End the search window at the CRM's "now" when its clock is ahead of ours.
+
+        Modified dates are the CRM's clock: with a laptop clock behind it, a window ending at
+        the laptop's "now" would leave out every change of the last minutes (or hours).
+        """
+        server = self.hs.client.server_time
+        if server is not None:
+            self.start_ms = max(self.start_ms, int(server.timestamp() * 1000))
 
     def _pending_backfill(self) -> set[str]:
         row = self.db.execute(
