@@ -47,18 +47,28 @@ from csm_tui.sync.pull_crm import CHILD_TYPES, TABLE, row_key
 WRAPPER = """
 import os, re, signal, sqlite3, sys
 
+import time
+
 pattern = os.environ.get("CSM_TEST_KILL_SQL")
 target = int(os.environ.get("CSM_TEST_KILL_AT") or 0)
 kill_on_close = os.environ.get("CSM_TEST_KILL_ON_CLOSE") == "1"
+pause = os.environ.get("CSM_TEST_PAUSE_SQL")  # hold still there until told to go on
+pause_file = os.environ.get("CSM_TEST_PAUSE_FILE", "")
 seen = 0
 
 
 def trace(statement):
-    global seen
+    global seen, pause
     if pattern and re.search(pattern, statement):
         seen += 1
         if seen == target:
             os.kill(os.getpid(), signal.SIGKILL)
+    if pause and re.search(pause, statement):
+        pause = None
+        open(pause_file + ".paused", "w").close()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(pause_file + ".go") and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 class Connection(sqlite3.Connection):
