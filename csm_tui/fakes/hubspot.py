@@ -311,6 +311,9 @@ class FakeHubSpot:
         self.faults = faults if faults is not None else Faults()
         self.created: Counter[str] = Counter()
         self.requests: list[httpx.Request] = []
+        # Like HubSpot's search index: records created less than this many seconds ago (by
+        # the fake's clock) are not found by search yet. 0 finds them at once.
+        self.search_lag = 0.0
         self._ticker = ticker
         self._lock = threading.RLock()
         self._records: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in OBJECT_TYPES}
@@ -833,6 +836,7 @@ class FakeHubSpot:
             json.dumps(sorts, sort_keys=True),
             text_query,
             self._version[obj_type],
+            self.clock() if self.search_lag else None,
         )
         ids = self._search_cache.get(key)
         if ids is None:
@@ -900,10 +904,13 @@ class FakeHubSpot:
         matched: list[dict[str, Any]] = []
         compiled = [[_compile_filter(f) for f in g["filters"]] for g in groups]
         needle = text_query.lower()
+        indexed_before = (self.clock().timestamp() - self.search_lag) * 1000
         for i in self._order[obj_type]:
             rec = store[str(i)]
             if rec["archived"]:
                 continue
+            if self.search_lag and (_to_ms(rec["createdAt"]) or 0) > indexed_before:
+                continue  # not in the search index yet
             props = rec["properties"]
             if compiled and not any(all(f(props) for f in g) for g in compiled):
                 continue
