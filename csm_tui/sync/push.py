@@ -2,7 +2,8 @@
 
 At-least-once without duplicates: every record carries its outbox id as a marker, and before
 each create the CRM is searched for it (a create whose answer was lost is then found, not
-made twice). An enrollment first reads the contact's current enrollment; ALREADY_ENROLLED
+made twice); a create whose outcome is unknown is never repeated in the same sync, as the
+CRM's search may not show it yet. An enrollment first reads the contact's current enrollment; ALREADY_ENROLLED
 counts as done and is reported. A permanent refusal (4xx) fails the item with its error; a
 network failure leaves it pending for the next sync. Nothing is dropped silently.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from csm_tui.sources.http import ApiError, HttpPolicy, TransientError
+from csm_tui.sources.http import ApiError, BadResponse, HttpPolicy, TransientError
 from csm_tui.sources.hubspot import ENGAGEMENT_ASSOCIATION, HubSpot, association
 from csm_tui.store import outbox
 from csm_tui.store.outbox import OutboxItem
@@ -216,23 +217,26 @@ class Pusher:
     async def _create_once(
         self, marker: str, obj_type: str, props: dict[str, Any], assoc: list[dict[str, Any]]
     ) -> str:
-        """Look for the marker, create if absent; retry both after a lost or failed create."""
-        last: TransientError | None = None
-        for attempt in range(max(1, self.policy.attempts)):
+        """Look for the marker, create if absent; never create twice in one sync.
+
+        After a create whose outcome is unknown (the answer was lost, or made no sense), one
+        lookup follows; if it finds nothing the item waits for the next sync, which looks it
+        up again before creating it. HubSpot's search shows a new record only after a delay,
+        so creating again at once could make the record twice.
+        """
+        found = await self.hs.find_by_marker(obj_type, MARKER_SEARCH_PROPERTY[obj_type], marker)
+        if found is not None:
+            return str(found["id"])
+        try:
+            created = await self.hs.create(obj_type, props, assoc)
+        except (TransientError, BadResponse) as exc:
             found = await self.hs.find_by_marker(obj_type, MARKER_SEARCH_PROPERTY[obj_type], marker)
             if found is not None:
                 return str(found["id"])
-            try:
-                created = await self.hs.create(obj_type, props, assoc)
-            except TransientError as exc:
-                last = exc
-                await asyncio.sleep(
-                    min(self.policy.wait_max, self.policy.wait_initial * 2**attempt)
-                )
-                continue
-            return str(created["id"])
-        assert last is not None
-        raise last
+            raise TransientError(
+                f"{exc} (the CRM may have it already: the next sync looks before creating it)"
+            ) from None
+        return str(created["id"])
 
     async def _enroll(self, item: OutboxItem) -> str | None:
         p = item.payload
