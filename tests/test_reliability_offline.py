@@ -33,10 +33,14 @@ from test_reliability_crash import (  # noqa: F401  (fixtures)
     portfolio,
     world,
 )
+from test_sync_crm import FAST, Clock, crm_settings
 
 from csm_tui.cli import main
-from csm_tui.store import outbox, views
+from csm_tui.fakes.portfolio import Portfolio
+from csm_tui.fakes.router import FakeApis
+from csm_tui.store import actions, outbox, views
 from csm_tui.store.db import open_cache
+from csm_tui.sync.engine import sync_blocking
 
 # Saves one action through csm_tui.store.actions (what the app calls), prints the ids, then
 # dies by SIGKILL before the connection is closed (the write may be in the WAL file only).
@@ -269,4 +273,38 @@ def test_a_refused_push_stays_failed_with_its_error_until_retried_or_discarded(
     assert db["touches"].get(failed["touch"].ref_id)["remote_id"]
     # Discarded: never sent, but what the CSM wrote stays in the cache.
     assert db["enrollments"].get(failed["enrollment"].ref_id)["remote_id"] is None
+    db.conn.close()
+
+
+@pytest.fixture
+def book(portfolio: Portfolio) -> Portfolio:  # noqa: F811
+    """The generated portfolio of test_reliability_crash."""
+    return portfolio
+
+
+def test_a_lost_create_is_never_made_twice_while_the_crms_search_lags(book: Portfolio) -> None:
+    """HubSpot's search shows a new record only after a few seconds: a lookup right after a
+    create whose answer was lost finds nothing, and must not lead to a second create."""
+    clock = Clock(change_time(book))
+    apis = FakeApis(book, clock=clock)
+    apis.hubspot.search_lag = 30.0
+    settings = crm_settings(book.demo_owner_email)
+    push = {"analytics": False, "transport": apis.transport(), "clock": clock, "today": TODAY,
+            "policy": FAST}  # fmt: skip
+    sync_blocking(settings, **push)
+    db = open_cache(settings.cache_path)
+    account = book_company_ids(apis, book)[0]
+    for n in range(3):
+        actions.log_touch(db, account_id=account, kind="note", summary=f"Note {n}",
+                          occurred_at=clock.now.isoformat())  # fmt: skip
+    actions.add_next_step(db, account_id=account, title="Follow up", due_date=TODAY)
+    db.conn.close()
+    for path in (r"/crm/v3/objects/notes$", r"/crm/v3/objects/tasks$"):
+        apis.faults.add(path=path, method="POST", after_handling=True, times=2)
+    for _ in range(3):  # syncs a few minutes apart, as cron would run them
+        clock.advance(minutes=5)
+        sync_blocking(settings, **push)
+    assert dict(apis.hubspot.created) == {"notes": 3, "tasks": 1}
+    db = open_cache(settings.cache_path)
+    assert outbox.counts(db) == {outbox.PENDING: 0, outbox.FAILED: 0, outbox.DONE: 4}
     db.conn.close()
