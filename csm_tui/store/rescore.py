@@ -142,7 +142,8 @@ def rescore(
         reference = seat_now
         peer_tiers = tiers
     else:
-        stored, reference = load_book_reference(db, settings, today)
+        book_ref = load_book_reference(db, settings, today, list(book.inputs))
+        stored, reference = book_ref.tiers, book_ref.per_seat
         tiers = {}
         for acc, inp in book.inputs.items():
             if acc in stored:
@@ -153,7 +154,7 @@ def rescore(
                 others.remove(inp.account.arr)
             tiers[acc] = tier_for_arr(inp.account.arr, others, tier_rules_from_settings(settings))
         peer_tiers = stored
-    peers = _peers(reference, peer_tiers)
+    peers = _peers(reference, peer_tiers) if account_ids is None else book_ref.peers
 
     # Past weeks for accounts without history: the same rules as of each week's last day.
     past_rows: list[tuple[str, str, int]] = []
@@ -197,6 +198,9 @@ def rescore(
         _score_row(inp, ctx, h, today, rules, book, history.get(acc, {}), computed_at)
         for acc, (inp, ctx, h) in scored.items()
     ]
+    # What this ranking used, read back by a later one-account rescore (store.scoring_inputs).
+    week = current.isoformat()
+    references = [(acc, week, tiers[acc], seat_now[acc]) for acc in scored]
 
     with transaction(db):
         if account_ids is None:
@@ -207,7 +211,8 @@ def rescore(
         else:
             db.execute(
                 "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?)) "
-                "AND account_id NOT IN (SELECT id FROM accounts WHERE archived = 0)",
+                "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = scores.account_id "
+                "AND a.archived = 0)",
                 [json.dumps(sorted(set(account_ids)))],
             )
         db.conn.executemany(
@@ -216,6 +221,14 @@ def rescore(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        if account_ids is None:
+            # Only a full rescore writes the reference: it must cover the whole book at once.
+            db.execute("DELETE FROM score_reference")
+            db.conn.executemany(
+                "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
+                "VALUES (?, ?, ?, ?)",
+                references,
+            )
         week_rows = [(r[0], current.isoformat(), r[2]) for r in rows if r[2] is not None]
         db.conn.executemany(
             "INSERT OR REPLACE INTO score_history (account_id, week, health) VALUES (?, ?, ?)",

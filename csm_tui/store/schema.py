@@ -246,5 +246,31 @@ def _v2_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_core, _v2_indexes]
+def _v3_score_reference(conn: sqlite3.Connection) -> None:
+    """What the last full rescore ranked with (each account's tier and use per seat, and the
+    week), so a one-account rescore reads it instead of scanning all the usage. Any change to
+    the book's accounts or their ARR empties it (the next full rescore fills it again)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE score_reference (
+            account_id TEXT PRIMARY KEY,
+            week TEXT NOT NULL,
+            tier TEXT,
+            usage_per_seat REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX idx_score_reference_peers ON score_reference(week, tier, usage_per_seat);
+        CREATE INDEX idx_accounts_active_arr ON accounts(arr) WHERE archived = 0;
+        CREATE TRIGGER score_reference_account_added AFTER INSERT ON accounts
+        BEGIN DELETE FROM score_reference; END;
+        CREATE TRIGGER score_reference_account_removed AFTER DELETE ON accounts
+        BEGIN DELETE FROM score_reference; END;
+        CREATE TRIGGER score_reference_account_changed AFTER UPDATE OF archived, arr ON accounts
+        WHEN OLD.archived IS NOT NEW.archived OR OLD.arr IS NOT NEW.arr
+        BEGIN DELETE FROM score_reference; END;
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1_core, _v2_indexes, _v3_score_reference]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -244,8 +244,8 @@ def load_book(
         db,
         "SELECT account_id, MIN(week) FROM usage_weekly WHERE event = ? AND count > 0 AND "
         "account_id IN (SELECT id FROM accounts WHERE archived = 0 AND (contract_start IS NULL "
-        "OR contract_start >= ?))" + only + " GROUP BY account_id",
-        [settings.analytics.activation_event, young, *only_p],
+        "OR contract_start >= ?)" + q.only("id")[0] + ")" + only + " GROUP BY account_id",
+        [settings.analytics.activation_event, young, *only_p, *only_p],
     ):
         first_activation[acc] = day(activated)
 
@@ -443,10 +443,74 @@ def load_history(
     return dict(found)
 
 
+@dataclass(frozen=True)
+class BookReference:
+    """What a partial rescore needs from the rest of the book."""
+
+    tiers: dict[str, str]  # stored tiers (at least of the accounts rescored)
+    per_seat: dict[str, float]  # use per seat (at least of the accounts rescored)
+    peers: dict[str, list[float]]  # per tier, every active account's use per seat, sorted
+
+
 def load_book_reference(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    account_ids: Collection[str] | None = None,
+) -> BookReference:
+    """The stored tiers and use per seat of the book, for rescoring ``account_ids`` alone.
+
+    Read from what the last full rescore stored (only the rows it needs) when that is this
+    week's; otherwise computed from all the usage.
+    """
+    week = week_start(today).isoformat()
+    if (
+        account_ids is not None
+        and _rows(db, "SELECT EXISTS (SELECT 1 FROM score_reference WHERE week = ?)", [week])[0][0]
+    ):
+        # Triggers empty the table whenever an account is added, removed, archived or its ARR
+        # changes, so this week's rows cover exactly the active accounts.
+        tiers: dict[str, str] = {}
+        per_seat: dict[str, float] = {}
+        for acc, tier, seat in _rows(
+            db,
+            "SELECT account_id, tier, usage_per_seat FROM score_reference WHERE week = ? "
+            "AND account_id IN (SELECT value FROM json_each(?))",
+            [week, json.dumps(sorted(set(account_ids)))],
+        ):
+            if tier is not None:
+                tiers[acc] = tier
+            per_seat[acc] = float(seat)
+        wanted = set(tiers.values())
+        if len(tiers) < len(set(account_ids)):
+            wanted = {t for (t,) in _rows(db, "SELECT DISTINCT tier FROM score_reference")}
+        peers: dict[str, list[float]] = {}
+        for tier in sorted(t for t in wanted if t is not None):
+            peers[tier] = [
+                float(r[0])
+                for r in _rows(
+                    db,
+                    "SELECT usage_per_seat FROM score_reference WHERE week = ? AND tier = ? "
+                    "ORDER BY usage_per_seat",
+                    [week, tier],
+                )
+            ]
+        return BookReference(tiers, per_seat, peers)
+    tiers, per_seat = _scanned_reference(db, settings, today)
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for acc, value in per_seat.items():
+        tier = tiers.get(acc)
+        if tier is not None:
+            grouped[tier].append(value)
+    for values in grouped.values():
+        values.sort()
+    return BookReference(tiers, per_seat, dict(grouped))
+
+
+def _scanned_reference(
     db: sqlite_utils.Database, settings: Settings, today: date
 ) -> tuple[dict[str, str], dict[str, float]]:
-    """Every active account's stored tier and current use per seat (for a partial rescore)."""
+    """Stored tiers, and use per seat computed from the usage of every active account."""
     rules = rules_from_settings(settings)
     q = _Sql(settings, None)
     tiers = {

@@ -596,15 +596,24 @@ class CsmApp(App[int]):
         account_ids: set[str] | None = None,
     ) -> None:
         """Run ``write`` and the rescore in this worker thread, then tell the UI."""
+        row, detail, fresh = None, None, False
         try:
             with self._cache() as db:
                 text = write(db)
                 touched = account_ids or ({account_id} if account_id else set())
                 text += self._rescore_quietly(db, touched)
+                if account_id and not clear_marks:
+                    # The one changed row and its detail, read here: the UI moves the row to
+                    # its new rank instead of reading the whole book again.
+                    row = views.attention_row(db, account_id, self.today)
+                    detail = views.account_detail(db, account_id, self.today)
+                    fresh = True
         except Exception as exc:  # one line to the user, never a crash of the UI
             self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
             return
-        self.post_message(ActionDone(account_id, text, reload=clear_marks))
+        self.post_message(
+            ActionDone(account_id, text, row=row, reload=clear_marks, fresh=fresh, detail=detail)
+        )
 
     def _rescore_quietly(self, db: sqlite_utils.Database, account_ids: set[str]) -> str:
         """Rescore; a failure here must not hide that the action itself was saved."""
@@ -630,6 +639,9 @@ class CsmApp(App[int]):
         main = self.main
         if message.reload:
             main.attention.clear_marks()
+        if self._show_fresh(message):
+            self.load_status()
+            return
         keep = message.account_id
         current = main.attention.current
         if keep is not None and main.attention.index_of(keep) is None and current is not None:
@@ -640,6 +652,30 @@ class CsmApp(App[int]):
             for screen in self.screen_stack:
                 if isinstance(screen, AccountScreen) and screen.account_id == message.account_id:
                     self.load_detail(message.account_id)
+
+    def _show_fresh(self, message: ActionDone) -> bool:
+        """Show the action's account from the rows the worker read; False when the whole list
+        must be read again (a segment or filter the change may move it in or out of, marks)."""
+        account_id = message.account_id
+        if not message.fresh or account_id is None or message.reload:
+            return False
+        if self.segment or self.filter_text:
+            return False
+        main = self.main
+        if not main.attention.rerank_row(account_id, message.row):
+            return False
+        main.update_view_bar()
+        current = main.attention.current
+        if message.detail is not None and current is not None and current.account_id == account_id:
+            main.detail.show(message.detail, self.today)
+        for screen in self.screen_stack:
+            if isinstance(screen, AccountScreen) and screen.account_id == account_id:
+                if message.detail is None:
+                    self.load_detail(account_id)
+                else:
+                    screen.account_name = message.detail.name
+                    screen.view.show(message.detail, self.today)
+        return True
 
     @on(ActionFailed)
     def _action_failed(self, message: ActionFailed) -> None:

@@ -42,6 +42,9 @@ class ActionDone(Message):
     text: str
     row: AttentionItem | None = None
     reload: bool = False
+    # Read in the worker right after the rescore, so the UI shows them without another read.
+    fresh: bool = False  # True when ``row`` and ``detail`` are the account's state now
+    detail: AccountDetail | None = None
 
 
 @dataclass

@@ -11,12 +11,13 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from csm_tui.ui.keymap import MAIN_BINDINGS
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.attention_list import AttentionList
 from csm_tui.ui.widgets.detail_pane import AccountView
+from csm_tui.ui.widgets.stable_footer import StableFooter
 from csm_tui.ui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class MainScreen(Screen[None]):
             yield AccountView(id="detail")
         yield Input(placeholder="Filter: a word from a name, domain or note", id="filter-input")
         yield StatusLine(id="status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield StableFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter-input").display = False

@@ -6,6 +6,7 @@ is line 0; row ``i`` is drawn at virtual line ``i + 1``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +48,11 @@ def list_chip(chip: str) -> str | None:
     if found:
         return found.group(1)  # "(−14 in 4 wk)" -> "−14 in 4 wk"; a bare "Health 46" -> None
     return chip
+
+
+def rank_key(item: AttentionItem) -> tuple[float, str, str]:
+    """The list's order, as views.attention_rows sorts: priority down, then name, then id."""
+    return (-item.priority, item.name, item.account_id)
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,27 @@ class AttentionList(ScrollView, can_focus=True):
         else:
             self.rows[i] = row
         self.refresh()
+
+    def rerank_row(self, account_id: str, row: AttentionItem | None) -> bool:
+        """Move one account's fresh row to its ranked place (None removes it), the cursor
+        staying on the account it was on; False when the account is not listed."""
+        i = self._index.get(account_id)
+        if i is None:
+            return False
+        if row is None:
+            self.replace_row(account_id, None)
+            return True
+        previous = self.current.account_id if self.current else None
+        del self.rows[i]
+        self.rows.insert(bisect.bisect_left(self.rows, rank_key(row), key=rank_key), row)
+        self._index = {r.account_id: n for n, r in enumerate(self.rows)}
+        self._version += 1
+        if previous is not None:
+            # Same account under the cursor: no Highlighted message, no second detail read.
+            self.set_reactive(AttentionList.cursor, self._index.get(previous, self.cursor))
+            self._scroll_cursor_into_view()
+        self.refresh()
+        return True
 
     @property
     def current(self) -> AttentionItem | None:
