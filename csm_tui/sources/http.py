@@ -51,12 +51,20 @@ class BadResponse(SourceError):
     """The body was malformed, truncated or not JSON."""
 
 
-class _Retry(Exception):
-    """Internal: one attempt failed in a way worth another try, maybe after ``wait`` seconds."""
+class NotSent(TransientError):
+    """The request never reached the service (no connection): nothing can have happened."""
 
-    def __init__(self, message: str, wait: float | None = None):
+
+class _Retry(Exception):
+    """Internal: one attempt failed in a way worth another try, maybe after ``wait`` seconds.
+
+    ``sent`` is False when the request cannot have reached the service (no connection made).
+    """
+
+    def __init__(self, message: str, wait: float | None = None, *, sent: bool = True):
         super().__init__(message)
         self.wait = wait
+        self.sent = sent
 
 
 @dataclass(frozen=True)
@@ -219,7 +227,8 @@ class ApiClient:
             try:
                 return await self._once(method, path, params, json_body, limiter, validate)
             except _Retry as exc:
-                raise TransientError(
+                error = TransientError if exc.sent else NotSent
+                raise error(
                     self._clean(f"{self.service} request {method} {path} failed: {exc}")
                 ) from None
         try:
@@ -271,6 +280,8 @@ class ApiClient:
                 response = await self._client.request(
                     method, path, params=_plain(params), json=json_body
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise _Retry(f"network error ({type(exc).__name__})", sent=False) from None
             except httpx.TimeoutException as exc:
                 raise _Retry(f"timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:

@@ -11,12 +11,12 @@ network failure leaves it pending for the next sync. Nothing is dropped silently
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from csm_tui.sources.http import ApiError, BadResponse, HttpPolicy, TransientError
+from csm_tui.sources.http import ApiError, BadResponse, HttpPolicy, NotSent, TransientError
 from csm_tui.sources.hubspot import ENGAGEMENT_ASSOCIATION, HubSpot, association
 from csm_tui.store import outbox
 from csm_tui.store.outbox import OutboxItem
@@ -39,6 +39,14 @@ MARKER_SEARCH_PROPERTY = {
     "tasks": "hs_task_body",
 }
 LOCAL_TABLE = {"touch": "touches", "next_step": "next_steps", "enrollment": "enrollments"}
+
+
+UNCONFIRMED = "Unconfirmed create"  # last_error of an item whose create may have happened
+SEARCH_CATCH_UP = timedelta(minutes=5)  # how long HubSpot's search may take to show a record
+
+
+class StillIndexing(Exception):
+    """Internal: an unconfirmed create is recent; the CRM's search may not show it yet."""
 
 
 class PushFailed(Exception):
@@ -156,6 +164,8 @@ class Pusher:
                 outbox.mark_failed(self.db, item.id, message)
                 self.report.push_failed += 1
                 self.report.push_errors.append(f"{item.kind} {item.id[:8]}: {message}")
+            except StillIndexing:
+                left += 1  # the row keeps the time of the unconfirmed create
             except TransientError as exc:
                 left += 1
                 self._note_attempt(item.id, str(exc))
@@ -173,7 +183,8 @@ class Pusher:
     def _note_attempt(self, item_id: str, error: str) -> None:
         with transaction(self.db):
             self.db.execute(
-                "UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?", [error, item_id]
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, updated_at=? WHERE id=?",
+                [error, self.now.isoformat(timespec="microseconds"), item_id],
             )
 
     def _done(self, item: OutboxItem, remote_id: str | None) -> None:
@@ -206,7 +217,7 @@ class Pusher:
                 obj_type, props, assoc = task_record(item, owner, self.now)
             else:
                 raise PushFailed(f"unknown outbox kind {item.kind!r}")
-            return await self._create_once(item.id, obj_type, props, assoc)
+            return await self._create_once(item, obj_type, props, assoc)
         except ApiError as exc:
             raise PushFailed(str(exc)) from None
         except (KeyError, ValueError) as exc:
@@ -215,26 +226,34 @@ class Pusher:
             ) from None
 
     async def _create_once(
-        self, marker: str, obj_type: str, props: dict[str, Any], assoc: list[dict[str, Any]]
+        self, item: OutboxItem, obj_type: str, props: dict[str, Any], assoc: list[dict[str, Any]]
     ) -> str:
         """Look for the marker, create if absent; never create twice in one sync.
 
         After a create whose outcome is unknown (the answer was lost, or made no sense), one
-        lookup follows; if it finds nothing the item waits for the next sync, which looks it
-        up again before creating it. HubSpot's search shows a new record only after a delay,
-        so creating again at once could make the record twice.
+        lookup follows; if it finds nothing the item waits. HubSpot's search shows a new record
+        only after a delay, so the item is created again only once SEARCH_CATCH_UP has passed
+        since that create and the marker is still not found.
         """
-        found = await self.hs.find_by_marker(obj_type, MARKER_SEARCH_PROPERTY[obj_type], marker)
+        marker, prop = item.id, MARKER_SEARCH_PROPERTY[obj_type]
+        found = await self.hs.find_by_marker(obj_type, prop, marker)
         if found is not None:
             return str(found["id"])
+        if (item.last_error or "").startswith(UNCONFIRMED):
+            since = self.now - datetime.fromisoformat(item.updated_at)
+            if since < SEARCH_CATCH_UP:
+                raise StillIndexing(marker)
         try:
             created = await self.hs.create(obj_type, props, assoc)
+        except NotSent:
+            raise  # no connection: nothing was created, the next sync simply tries again
         except (TransientError, BadResponse) as exc:
-            found = await self.hs.find_by_marker(obj_type, MARKER_SEARCH_PROPERTY[obj_type], marker)
+            found = await self.hs.find_by_marker(obj_type, prop, marker)
             if found is not None:
                 return str(found["id"])
             raise TransientError(
-                f"{exc} (the CRM may have it already: the next sync looks before creating it)"
+                f"{UNCONFIRMED} ({exc}): the CRM may have it already, so it is looked up "
+                "again before any new create"
             ) from None
         return str(created["id"])
 
