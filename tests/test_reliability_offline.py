@@ -283,8 +283,9 @@ def book(portfolio: Portfolio) -> Portfolio:  # noqa: F811
 
 
 def test_a_lost_create_is_never_made_twice_while_the_crms_search_lags(book: Portfolio) -> None:
-    """HubSpot's search shows a new record only after a few seconds: a lookup right after a
-    create whose answer was lost finds nothing, and must not lead to a second create."""
+    """HubSpot's search shows a new record only seconds after its create: a lookup right after
+    a create whose answer was lost finds nothing, and must not lead to a second create, even
+    when the next sync comes at once (the CSM presses r again)."""
     clock = Clock(change_time(book))
     apis = FakeApis(book, clock=clock)
     apis.hubspot.search_lag = 30.0
@@ -298,13 +299,23 @@ def test_a_lost_create_is_never_made_twice_while_the_crms_search_lags(book: Port
         actions.log_touch(db, account_id=account, kind="note", summary=f"Note {n}",
                           occurred_at=clock.now.isoformat())  # fmt: skip
     actions.add_next_step(db, account_id=account, title="Follow up", due_date=TODAY)
+    actions.log_touch(db, account_id=account, kind="call", summary="Refused by a gateway",
+                      occurred_at=clock.now.isoformat())  # fmt: skip
     db.conn.close()
-    for path in (r"/crm/v3/objects/notes$", r"/crm/v3/objects/tasks$"):
-        apis.faults.add(path=path, method="POST", after_handling=True, times=2)
-    for _ in range(3):  # syncs a few minutes apart, as cron would run them
-        clock.advance(minutes=5)
+    apis.faults.add(path=r"/crm/v3/objects/notes$", method="POST", after_handling=True, times=3)
+    apis.faults.add(path=r"/crm/v3/objects/tasks$", method="POST", after_handling=True)
+    # A 502 from a gateway: the CRM may or may not have made it (here it did not).
+    apis.faults.add(path=r"/crm/v3/objects/calls$", method="POST", status=502)
+
+    def sync_after(**delta: float) -> dict[str, int]:
+        clock.advance(**delta)
         sync_blocking(settings, **push)
-    assert dict(apis.hubspot.created) == {"notes": 3, "tasks": 1}
+        return dict(apis.hubspot.created)
+
+    assert sync_after(minutes=1) == {"notes": 3, "tasks": 1}  # made, but unconfirmed
+    assert sync_after(seconds=10) == {"notes": 3, "tasks": 1}  # search not caught up: wait
+    assert sync_after(minutes=2) == {"notes": 3, "tasks": 1}  # found: done, the call waits
+    assert sync_after(minutes=4) == {"notes": 3, "tasks": 1, "calls": 1}  # truly not there
     db = open_cache(settings.cache_path)
-    assert outbox.counts(db) == {outbox.PENDING: 0, outbox.FAILED: 0, outbox.DONE: 4}
+    assert outbox.counts(db) == {outbox.PENDING: 0, outbox.FAILED: 0, outbox.DONE: 5}
     db.conn.close()
