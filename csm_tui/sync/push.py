@@ -180,11 +180,11 @@ class Pusher:
                 "wait for the next sync"
             )
 
-    def _note_attempt(self, item_id: str, error: str) -> None:
+    def _note_attempt(self, item_id: str, error: str, *, count: bool = True) -> None:
         with transaction(self.db):
             self.db.execute(
-                "UPDATE outbox SET attempts=attempts+1, last_error=?, updated_at=? WHERE id=?",
-                [error, self.now.isoformat(timespec="microseconds"), item_id],
+                "UPDATE outbox SET attempts=attempts+?, last_error=?, updated_at=? WHERE id=?",
+                [int(count), error, self.now.isoformat(timespec="microseconds"), item_id],
             )
 
     def _done(self, item: OutboxItem, remote_id: str | None) -> None:
@@ -243,12 +243,18 @@ class Pusher:
             since = self.now - datetime.fromisoformat(item.updated_at)
             if since < SEARCH_CATCH_UP:
                 raise StillIndexing(marker)
+        # Written before the create is sent: a sync killed before the answer leaves the item
+        # marked unconfirmed, so the next sync waits for the search too.
+        self._note_attempt(item.id, f"{UNCONFIRMED}: sent, no answer yet", count=False)
         try:
             created = await self.hs.create(obj_type, props, assoc)
         except NotSent:
             raise  # no connection: nothing was created, the next sync simply tries again
         except (TransientError, BadResponse) as exc:
-            found = await self.hs.find_by_marker(obj_type, prop, marker)
+            try:
+                found = await self.hs.find_by_marker(obj_type, prop, marker)
+            except TransientError:
+                found = None
             if found is not None:
                 return str(found["id"])
             raise TransientError(
