@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_sync_crm import Clock
 
 from csm_tui.cli import main
 from csm_tui.config import Settings, load_settings
@@ -186,7 +187,7 @@ def change_the_crm(apis: FakeApis, p: Portfolio) -> None:
 
 def fake_apis(p: Portfolio, *, changed: bool) -> FakeApis:
     """A fresh pair of fakes on a fixed clock (every case sees the very same CRM)."""
-    apis = FakeApis(p, clock=lambda: change_time(p))
+    apis = FakeApis(p, clock=Clock(change_time(p)))
     if changed:
         change_the_crm(apis, p)
     return apis
@@ -658,6 +659,26 @@ def test_a_sync_killed_anywhere_leaves_a_sound_cache_and_the_next_sync_repairs_i
     errors = conn.execute("SELECT COUNT(*) FROM sync_state WHERE last_error IS NOT NULL").fetchone()
     conn.close()
     assert scored == book > 0 and errors[0] == 0
+
+
+def test_a_sync_killed_after_a_create_the_search_does_not_show_yet_makes_no_duplicate(
+    world: Callable[..., World], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HubSpot's search shows a new record only after a while: a sync killed right after a
+    create, then run again at once, must not miss the marker and create it a second time."""
+    w = world(False)
+    w.apis.hubspot.search_lag = 60.0
+    w.killer.arm(r"POST /crm/v3/objects/notes$", 1, True)
+    code, _, err = finish(w.run("sync"))
+    assert code == -signal.SIGKILL, err
+    w.killer.pattern = None
+    assert main(["sync"]) == 0  # at once: the note is not searchable yet
+    assert w.apis.hubspot.created["notes"] == 1
+    clock = w.apis.hubspot.clock
+    assert isinstance(clock, Clock)
+    clock.advance(minutes=10)
+    assert main(["sync"]) == 0, capsys.readouterr().err
+    pushed_once(w)
 
 
 def test_the_cursor_check_catches_a_cursor_ahead_of_its_data(
