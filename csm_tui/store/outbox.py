@@ -107,6 +107,15 @@ def items(
     return [_item(r) for r in rows]
 
 
+def pending_item(db: sqlite_utils.Database, item_id: str) -> OutboxItem | None:
+    """The item if it still waits to be pushed (not undone, discarded, failed or done)."""
+    row = next(
+        iter(db.query("SELECT * FROM outbox WHERE id = ? AND state = ?", [item_id, PENDING])),
+        None,
+    )
+    return _item(row) if row is not None else None
+
+
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     """Number of outbox items per state."""
     found = {PENDING: 0, FAILED: 0, DONE: 0}

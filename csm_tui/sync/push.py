@@ -155,9 +155,14 @@ class Pusher:
         left = 0
         if waiting:
             self.progress(SyncProgress("push", "outbox", 0, len(waiting)))
-        for n, item in enumerate(waiting, 1):
+        for n, listed in enumerate(waiting, 1):
             self._state = "active"
+            # Read again right before pushing: the CSM may have undone or discarded it since
+            # the push began (the app works while a cron sync runs).
+            item = outbox.pending_item(self.db, listed.id)
             try:
+                if item is None:
+                    continue
                 remote_id = await self._push(item)
             except PushFailed as exc:
                 message = str(exc)
@@ -172,8 +177,11 @@ class Pusher:
             else:
                 self._done(item, remote_id)
                 self.report.pushed += 1
-            done = n == len(waiting)
-            self.progress(SyncProgress("push", "outbox", n, len(waiting), "done" if done else ""))
+            finally:
+                done = n == len(waiting)
+                self.progress(
+                    SyncProgress("push", "outbox", n, len(waiting), "done" if done else "")
+                )
         if left:
             self.report.warnings.append(
                 f"{left} outbox item{'s' if left > 1 else ''} could not reach the CRM and "
