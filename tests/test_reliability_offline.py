@@ -319,3 +319,40 @@ def test_a_lost_create_is_never_made_twice_while_the_crms_search_lags(book: Port
     db = open_cache(settings.cache_path)
     assert outbox.counts(db) == {outbox.PENDING: 0, outbox.FAILED: 0, outbox.DONE: 5}
     db.conn.close()
+
+
+def test_an_action_undone_while_a_sync_pushes_is_not_sent(
+    make_world: Callable[..., World],
+) -> None:
+    w = make_world(False, with_actions=False)
+    account = book_company_ids(w.apis, w.portfolio)[0]
+    db = open_cache(w.settings.cache_path)
+    kept = actions.log_touch(db, account_id=account, kind="note", summary="Keep this one",
+                             occurred_at=change_time(w.portfolio).isoformat())  # fmt: skip
+    undone = actions.log_touch(db, account_id=account, kind="note", summary="Oops, wrong account",
+                               occurred_at=change_time(w.portfolio).isoformat())  # fmt: skip
+    db.conn.close()
+    handle = w.apis.handler
+    taken_back: list[str] = []
+
+    def undo_during_the_first_create(request: httpx.Request) -> httpx.Response:
+        response = handle(request)
+        first = (request.method, request.url.path) == ("POST", "/crm/v3/objects/notes")
+        if first and not taken_back:  # the CSM presses u in the app while cron pushes
+            app_db = open_cache(w.settings.cache_path)
+            done = actions.undo_last(app_db)
+            app_db.conn.close()
+            taken_back.append(done.description if done else "")
+        return response
+
+    w.apis.handler = undo_during_the_first_create  # type: ignore[method-assign]
+    assert main(["sync", "--crm-only"]) == 0
+    assert taken_back == ["logged touch"]
+    assert w.apis.hubspot.created["notes"] == 1
+    bodies = [r["properties"]["hs_note_body"] for r in w.apis.hubspot.records("notes")]
+    assert not [b for b in bodies if "Oops" in b]
+    db = open_cache(w.settings.cache_path)
+    assert db["touches"].get(kept)["remote_id"]
+    assert not db.execute("SELECT 1 FROM touches WHERE id = ?", [undone]).fetchone()
+    assert not db.execute("SELECT 1 FROM touches WHERE summary LIKE 'Oops%'").fetchone()
+    db.conn.close()
