@@ -46,6 +46,7 @@ from csm_tui.ui.themes import (
     user_themes_dir,
 )
 
+FIRST_PAGE = 150  # rows read first on opening: more than any terminal shows at once
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
 STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
 AUTO_SYNC_AFTER_MINUTES = 60  # a configured app syncs on open when the cache is older than this
@@ -129,6 +130,7 @@ class CsmApp(App[int]):
         self._generation = 0
         self._keep: str | None = None
         self._first_rows = True
+        self._first_page_of = 0  # the generation whose first page is shown
         self._detail_timer: Timer | None = None
         self.detail_debounce = DETAIL_DEBOUNCE
         self._status_loaded_once = False
@@ -221,15 +223,26 @@ class CsmApp(App[int]):
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
     def _load_rows(self, generation: int, segment: str | None, text: str | None) -> None:
+        from csm_tui.ui.widgets.attention_list import name_width_of
+
         try:
             with self._cache() as db:
-                ids = self._segment_ids(db, segment) if segment else None
-                rows = views.attention_rows(db, self.today, text=text, account_ids=ids)
                 total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
+                ids = self._segment_ids(db, segment) if segment else None
+                if self._first_rows and generation == 1:
+                    # Opening: the top of the list first (one screen), the whole book next.
+                    top = views.attention_rows(
+                        db, self.today, text=text, account_ids=ids, limit=FIRST_PAGE
+                    )
+                    if len(top) == FIRST_PAGE:
+                        self.post_message(
+                            RowsLoaded(top, generation, int(total), name_width_of(top), True)
+                        )
+                rows = views.attention_rows(db, self.today, text=text, account_ids=ids)
         except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
             return
-        self.post_message(RowsLoaded(rows, generation, int(total)))
+        self.post_message(RowsLoaded(rows, generation, int(total), name_width_of(rows)))
 
     def _segments(self) -> list[Any]:
         from csm_tui.store.attention import segments_of
@@ -270,8 +283,16 @@ class CsmApp(App[int]):
             attention.empty_text = "No account matches. Press escape to show every account."
         else:
             attention.empty_text = "No accounts in the cache yet. Press r to sync."
-        attention.set_rows(message.rows, keep=self._keep)
-        main.update_view_bar()
+        attention.set_rows(
+            message.rows,
+            keep=self._keep,
+            name_width=message.name_width,
+            announce=message.generation != self._first_page_of,
+        )
+        main.update_view_bar(loading=message.first_page)
+        if message.first_page:
+            self._first_page_of = message.generation  # the whole list follows: same data
+            return
         if not message.rows:
             main.detail.show_message(attention.empty_text)
         if self._first_rows:

@@ -17,6 +17,8 @@ class RowsLoaded(Message):
     rows: list[AttentionItem]
     generation: int
     total_accounts: int
+    name_width: int | None = None  # the name column these rows want (measured in the worker)
+    first_page: bool = False  # only the top of the list: the rest follows in another message
 
 
 @dataclass

@@ -50,6 +50,13 @@ def list_chip(chip: str) -> str | None:
     return chip
 
 
+def name_width_of(rows: list[AttentionItem]) -> int:
+    """The name column these rows want: as wide as the longest name needs (within limits)."""
+    return 1 + max(
+        (cell_len(clean(r.name)) + (2 if r.opportunity else 0) for r in rows), default=10
+    )
+
+
 def rank_key(item: AttentionItem) -> tuple[float, str, str]:
     """The list's order, as views.attention_rows sorts: priority down, then name, then id."""
     return (-item.priority, item.name, item.account_id)
@@ -135,20 +142,35 @@ class AttentionList(ScrollView, can_focus=True):
 
     # -- data -----------------------------------------------------------------------------
 
-    def set_rows(self, rows: list[AttentionItem], keep: str | None = None) -> None:
-        """Replace the rows; keep the cursor on account ``keep`` when it is still listed."""
+    def set_rows(
+        self,
+        rows: list[AttentionItem],
+        keep: str | None = None,
+        name_width: int | None = None,
+        announce: bool = True,
+    ) -> None:
+        """Replace the rows; keep the cursor on account ``keep`` when it is still listed.
+
+        ``name_width`` is ``name_width(rows)`` when the caller measured it already (in a worker:
+        ten thousand names take a tenth of a second). ``announce=False``: the rows are the same
+        data, only more of it, so the cursor staying on its account is not news.
+        """
         previous = self.current.account_id if self.current else None
         self.rows = rows
         self._version += 1
         self._index = {row.account_id: i for i, row in enumerate(rows)}
-        # The name column is as wide as the longest name needs (within limits), once per load.
-        self._name_wanted = 1 + max(
-            (cell_len(clean(r.name)) + (2 if r.opportunity else 0) for r in rows), default=10
-        )
+        self._name_wanted = name_width_of(rows) if name_width is None else name_width
         target = keep or previous
         self.virtual_size = Size(self.size.width, len(rows) + 1)
-        new_cursor = self._index.get(target, min(self.cursor, len(rows) - 1)) if target else 0
-        self.cursor = max(0, new_cursor)
+        new_cursor = max(
+            0, self._index.get(target, min(self.cursor, len(rows) - 1)) if target else 0
+        )
+        if not announce and new_cursor < len(rows) and rows[new_cursor].account_id == previous:
+            # The same account under the cursor, its data unchanged: no Highlighted message.
+            self.set_reactive(AttentionList.cursor, new_cursor)
+            self._scroll_cursor_into_view()
+        else:
+            self.cursor = new_cursor
         self.refresh()
 
     def replace_row(self, account_id: str, row: AttentionItem | None) -> None:
