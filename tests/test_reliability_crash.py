@@ -619,7 +619,6 @@ KILLS = [
     Kill("contacts-list-page-2", http=r"GET /crm/v3/objects/contacts$", n=2, fresh=True),
     Kill("enrollment-reads-saved", sql=r"INSERT INTO sync_state .*'enrollment_reads'", fresh=True),
     Kill("tickets-cursor-write", sql=r"INSERT INTO sync_state .*'tickets'", fresh=True),
-    Kill("engagement-page", sql=r'INSERT INTO "touches"', fresh=True),
     Kill("usage-write", sql=r'INSERT INTO "usage_weekly"', fresh=True),
     # An incremental sync with four actions waiting in the outbox and a changed CRM.
     Kill("note-created-answer-lost", http=r"POST /crm/v3/objects/notes$", after_handling=True),
@@ -634,7 +633,6 @@ KILLS = [
     Kill("between-two-pushes", sql=r"UPDATE outbox SET state", n=3),
     Kill("link-enrollment", sql=r"UPDATE enrollments SET remote_id"),
     Kill("companies-search-page", http=r"POST /crm/v3/objects/companies/search"),
-    Kill("search-page-write", sql=r'INSERT INTO "accounts"'),
     Kill("newcomers-saved-with-cursor", sql=r"INSERT INTO sync_state .*'backfill'"),
     Kill("newcomer-backfill", sql=r"DELETE FROM sync_state WHERE source=.*backfill"),
     Kill("notes-pulled-back", sql=r"UPDATE touches SET remote_id"),

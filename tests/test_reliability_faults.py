@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from test_reliability_crash import module_env  # noqa: F401  (fixture)
 from test_sync_crm import TODAY, Clock, table_rows
 from test_sync_engine import ALL_TABLES, SMALL_PAGES, both_settings, state
 
@@ -60,6 +62,14 @@ def run(
     )
 
 
+@pytest.fixture(scope="module")
+def untouched(portfolio: Portfolio, module_env: Path) -> dict[str, Any]:  # noqa: F811
+    """What a clean sync of the CRM as generated stores (the same in every test that does not
+    change the CRM itself)."""
+    clock = Clock(portfolio.now + timedelta(hours=8))
+    return clean_copy(portfolio, FakeApis(portfolio, clock=clock), clock)
+
+
 def clean_copy(portfolio: Portfolio, apis: FakeApis, clock: Clock) -> dict[str, Any]:
     """What a clean, complete sync of the CRM as it is now stores."""
     fresh = both_settings(portfolio.demo_owner_email, workspace="clean")
@@ -92,20 +102,19 @@ RATE_LIMITED = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN
          "analytics-reset-mid-body", "analytics-truncated-json", "record-without-id", "json-null"],
 )  # fmt: skip
 def test_transient_faults_end_in_a_complete_sync(
-    fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock
+    fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock, untouched: Any
 ) -> None:
-    expected = clean_copy(portfolio, apis, clock)
     apis.faults.add(**fault)
     settings = both_settings(portfolio.demo_owner_email)
     run(settings, apis, clock)
     assert apis.faults.pending == 0, "the fault was met"
-    assert table_rows(settings, ALL_TABLES) == expected
+    assert table_rows(settings, ALL_TABLES) == untouched
 
 
 def test_a_connection_reset_mid_body_on_a_real_socket_is_retried(
-    portfolio: Portfolio, apis: FakeApis, clock: Clock
+    portfolio: Portfolio, apis: FakeApis, clock: Clock, untouched: Any
 ) -> None:
-    expected = clean_copy(portfolio, apis, clock)
+    expected = untouched
     apis.faults.add(path=r"/crm/v3/objects/contacts$", cut_body=True)
     apis.faults.add(path=r"/api/projects/1/query", cut_body=True)
     with apis.serve(port=0) as server:
@@ -314,7 +323,7 @@ def test_records_that_vanish_between_search_pages_do_not_hide_the_next_ones(
 
 
 def test_duplicate_ids_across_pages_are_stored_once(
-    portfolio: Portfolio, apis: FakeApis, clock: Clock
+    portfolio: Portfolio, apis: FakeApis, clock: Clock, untouched: Any
 ) -> None:
     first: list[dict[str, Any]] = []
 
@@ -328,7 +337,7 @@ def test_duplicate_ids_across_pages_are_stored_once(
     report = run(settings, apis, clock, page_hook(apis, "/crm/v3/objects/contacts", repeat))
     assert first, "the list had a second page"
     rows = table_rows(settings, ALL_TABLES)
-    assert rows == clean_copy(portfolio, apis, clock)
+    assert rows == untouched
     assert report.pulled["contacts"] >= len(rows["contacts"])
 
 
