@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 # The marker csm-tui puts in what it creates, so a retry finds the record instead of
@@ -29,6 +30,9 @@ DEAL_KIND = {"newbusiness": "new", "existingbusiness": "expansion", "renewal": "
 CLOSED_TICKET_STAGES = {"4", "closed", "CLOSED", "Closed"}
 ROLES = {"admin", "champion", "user"}
 _TAG = re.compile(r"<[^>]+>")
+_EPOCH = re.compile(r"-?\d+(\.\d+)?")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SCHEME = re.compile(r"^[a-z]+://")
 
 
 def marker_text(outbox_id: str) -> str:
@@ -57,7 +61,7 @@ def instant(value: Any) -> str | None:
         return None
     text = str(value).strip()
     try:
-        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        if _EPOCH.fullmatch(text):
             moment = datetime.fromtimestamp(float(text) / 1000, tz=UTC)
         else:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -81,7 +85,7 @@ def day(value: Any) -> str | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    if _DAY.fullmatch(text):
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
@@ -123,8 +127,14 @@ def domain(value: Any) -> str | None:
     """A company domain as analytics groups use it: lower case, no scheme, no www."""
     if value in (None, ""):
         return None
-    text = str(value).strip().lower()
-    text = re.sub(r"^[a-z]+://", "", text).split("/")[0]
+    return _domain(str(value))
+
+
+@lru_cache(maxsize=65_536)
+def _domain(value: str) -> str | None:
+    """Cached: an analytics pull maps the same few thousand groups a million times."""
+    text = value.strip().lower()
+    text = _SCHEME.sub("", text).split("/")[0]
     return text.removeprefix("www.") or None
 
 
