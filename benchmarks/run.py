@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import sqlite3
 import statistics
@@ -34,7 +33,15 @@ from pty_driver import PtyApp  # noqa: E402
 WORKSPACE = "bench"
 SIZE = (160, 48)
 # The app's data tables the sync fills (scores and bookkeeping are not ingested rows).
-NOT_INGESTED = {"scores", "score_history", "sync_state", "outbox", "schema_version", "migrations"}
+NOT_INGESTED = {
+    "scores",
+    "score_history",
+    "score_reference",
+    "sync_state",
+    "outbox",
+    "schema_version",
+    "migrations",
+}
 
 
 class Figures:
@@ -153,23 +160,37 @@ def _baseline_insert(source: Path, target_dir: Path, tables: list[str]) -> tuple
     return elapsed, rows
 
 
-def _change_one_percent(apis: Any, seed: int) -> int:
-    """Change 1% of the CRM records (as users editing them in HubSpot); the number changed."""
-    rng = random.Random(seed)
-    hub = apis.hubspot
-    edits = {
-        "companies": ("industry", "Benchmarks"),
-        "contacts": ("jobtitle", "Benchmark lead"),
-        "deals": ("amount", "12345"),
-        "tickets": ("hs_ticket_priority", "HIGH"),
-    }
-    changed = 0
-    for obj_type, (prop, value) in edits.items():
-        records = apis.portfolio.objects(obj_type)
-        for rec in rng.sample(records, max(1, len(records) // 100)):
-            hub.update(obj_type, rec["id"], {prop: value})
-            changed += 1
-    return changed
+class FakeServerProcess:
+    """benchmarks/fake_server.py in its own process: the fakes never share the sync's GIL."""
+
+    def __init__(self, accounts: int, seed: int, today: date) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "fake_server.py"), str(accounts), str(seed), str(today)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.info = json.loads(self.proc.stdout.readline())
+        self.url: str = self.info["url"]
+
+    def change_one_percent(self, seed: int) -> int:
+        """Edit 1% of the CRM records in the fake; the number edited."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"change {seed}\n")
+        self.proc.stdin.flush()
+        return int(json.loads(self.proc.stdout.readline())["changed"])
+
+    def close(self) -> None:
+        """Stop the server process."""
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -177,18 +198,16 @@ def _change_one_percent(apis: Any, seed: int) -> int:
 
 def bench_sync(figs: Figures, args: argparse.Namespace, work: Path, today: date) -> Any:
     """B2: full and incremental sync from the fakes on loopback, vs plain executemany."""
-    from csm_tui.fakes.portfolio import generate_portfolio
-    from csm_tui.fakes.router import FakeApis
     from csm_tui.sync.engine import sync_blocking
 
-    gen_s, portfolio = _timed(lambda: generate_portfolio(args.accounts, args.seed, today=today))
+    server = FakeServerProcess(args.accounts, args.seed, today)
+    info = server.info
     figs.note(
-        f"generated {len(portfolio.companies):,} accounts, {len(portfolio.contacts):,} contacts, "
-        f"{len(portfolio.usage_weekly):,} usage rows ({len(portfolio.weeks)} weeks) in {gen_s:.1f} s"
+        f"generated {info['companies']:,} accounts, {info['contacts']:,} contacts, "
+        f"{info['usage_rows']:,} usage rows ({info['weeks']} weeks) in {info['generated_s']:.1f} s; "
+        f"served on {server.url} by a process of their own"
     )
-    apis = FakeApis(portfolio)
-    server = apis.serve(port=0)  # already answering in its thread
-    settings = _settings(work, server.url, apis.hubspot.token, apis.posthog.token, WORKSPACE)
+    settings = _settings(work, server.url, info["hubspot_token"], info["posthog_token"], WORKSPACE)
     marks: dict[str, float] = {}
 
     def progress(p: Any) -> None:
@@ -217,14 +236,14 @@ def bench_sync(figs: Figures, args: argparse.Namespace, work: Path, today: date)
     )
     figs.add("B2_sync_full_total", full_s, "s", full_s / base_s, "executemany")
 
-    changed = _change_one_percent(apis, args.seed)
+    changed = server.change_one_percent(args.seed)
     started = time.perf_counter()
     marks.clear()
     sync_blocking(settings, today=today, policy=_unpaced(), progress=progress)
     inc_s = time.perf_counter() - started
     figs.note(f"incremental sync after changing {changed:,} CRM records: {inc_s:.2f} s")
     figs.add("B2_sync_incremental", inc_s, "s", inc_s / full_s, "full sync")
-    return server, apis, settings
+    return server, settings
 
 
 def bench_rescore(figs: Figures, settings: Any, today: date) -> None:
@@ -467,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     figs = Figures()
     print(f"# csm-tui benchmarks: {args.accounts:,} accounts, seed {args.seed}; {machine()}")
     started = time.perf_counter()
-    server, _apis, settings = bench_sync(figs, args, work, today)
+    server, settings = bench_sync(figs, args, work, today)
     try:
         if "B3" in only:
             bench_rescore(figs, settings, today)
