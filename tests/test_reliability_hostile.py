@@ -142,10 +142,6 @@ def test_today_and_the_outbox_show_every_hostile_name_literally(
     assert {r["name"] for r in rows} >= set(named.values()) - {SNOOZED}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain.models.plain misses U+FEFF and U+2060-2065 (ui.safe_text.clean strips them)",
-)
 def test_plain_strips_every_zero_width_character() -> None:
     assert plain("Zero\u200bWidth\u200d\ufeffJoiner\u2060 Co") == "ZeroWidthJoiner Co"
 

@@ -100,7 +100,7 @@ def test_a_new_touch_changes_that_accounts_relationship_points_and_nothing_else(
     old = {d["component"]: d for d in json.loads(before["quiet"]["drivers"])}
     new = {d["component"]: d for d in json.loads(after["quiet"]["drivers"])}
     assert new["relationship"]["points"] > old["relationship"]["points"]
-    assert new["relationship"]["reason"].startswith("Last touch 0 days ago")
+    assert new["relationship"]["reason"].startswith("Last touch today")
     assert {k: v for k, v in new.items() if k != "relationship"} == {
         k: v for k, v in old.items() if k != "relationship"
     }

@@ -24,13 +24,16 @@ _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
     r"|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# Zero-width, joiner, byte-order and bidi control characters: invisible, so removed outright.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
 _SPACES = re.compile(r"\s{2,}")
 
 
 def plain(text: str | None) -> str:
     """Untrusted text made safe to show on one line: escapes removed, controls become spaces."""
-    return _SPACES.sub(" ", _CONTROL.sub(" ", _ESCAPES.sub("", text or ""))).strip()
+    text = _INVISIBLE.sub("", _ESCAPES.sub("", text or ""))
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 def week_start(day: date) -> date:
