@@ -113,18 +113,13 @@ async def test_the_open_app_reads_and_saves_while_a_cron_sync_holds_the_write_lo
     assert renamed == (2,), "the sync's own writes went through as well"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The app does not notice a sync made by another process: it needs to re-read the "
-    "list when sync_state's last success changes (see the reliability report).",
-)
 async def test_the_open_app_shows_what_a_cron_sync_brought(
     make_world: Callable[..., World],
 ) -> None:
     w = make_world(False, with_actions=False)
     app = CsmApp(w.settings, today=TODAY, auto_sync=False)
     app.detail_debounce = 0
-    app.sync_watch_seconds = 0.1  # type: ignore[attr-defined]  (the fix's polling interval)
+    app.sync_watch_seconds = 0.1  # poll quickly in the test
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert not [n for n in names(app) if n.startswith("Renamed")]

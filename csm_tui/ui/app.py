@@ -49,6 +49,7 @@ from csm_tui.ui.themes import (
 FIRST_PAGE = 150  # rows read first on opening: more than any terminal shows at once
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
 STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
+SYNC_WATCH_SECONDS = 5.0  # how often the open app looks for a sync made elsewhere
 AUTO_SYNC_AFTER_MINUTES = 60  # a configured app syncs on open when the cache is older than this
 
 Clock = Callable[[], datetime]
@@ -134,6 +135,10 @@ class CsmApp(App[int]):
         self._detail_timer: Timer | None = None
         self.detail_debounce = DETAIL_DEBOUNCE
         self._status_loaded_once = False
+        # A sync from cron (another process) is noticed by polling sync_state's last success.
+        self.sync_watch_seconds = SYNC_WATCH_SECONDS
+        self._seen_sync: str | None = None
+        self._own_sync_done = False  # our own sync already reloaded the list
         self._load_theme_files()
 
     def notify(
@@ -178,6 +183,11 @@ class CsmApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(MainScreen(self.today))
         self.set_interval(STATUS_REFRESH, self.redraw_status)
+        self.set_interval(self.sync_watch_seconds, self._watch_other_syncs)
+
+    def _watch_other_syncs(self) -> None:
+        if not self.syncing and self._status_loaded_once:
+            self.load_status()
 
     def main_screen_ready(self) -> None:
         """The main screen is composed: read the list and the status line."""
@@ -398,10 +408,27 @@ class CsmApp(App[int]):
         status = self.main.status
         status.info = message.info
         self.redraw_status()
+        last = message.info.last_synced
+        own, self._own_sync_done = self._own_sync_done, False
+        if self._seen_sync is not None and last != self._seen_sync and not self.syncing and not own:
+            # Another process (cron, `csm-tui sync`) synced: show what it brought.
+            self._show_new_data()
+        self._seen_sync = last
         if not self._status_loaded_once:
             self._status_loaded_once = True
             if self._should_auto_sync(message.info):
                 self.action_sync(quick=True)
+
+    def _show_new_data(self) -> None:
+        from textual.css.query import NoMatches
+
+        try:
+            current = self.main.attention.current
+        except (LookupError, NoMatches):  # the main screen is not composed yet, or is closing
+            return
+        self.reload_rows(keep=current.account_id if current else None)
+        if current is not None:
+            self.load_detail(current.account_id)
 
     def _sync_configured(self) -> bool:
         return self.transport_factory is not None or (
@@ -808,6 +835,7 @@ class CsmApp(App[int]):
             self.reload_rows(keep=current.account_id if current else None)
             if current is not None:
                 self.load_detail(current.account_id)
+            self._own_sync_done = True
         self.load_status()
 
 
