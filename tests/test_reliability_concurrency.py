@@ -125,7 +125,7 @@ async def test_the_open_app_shows_what_a_cron_sync_brought(
         assert not [n for n in names(app) if n.startswith("Renamed")]
         code, _, err = await asyncio.to_thread(finish, w.run("sync"))
         assert code == 0, err
-        for _ in range(15):  # up to 1.5 s of the app's own time, no user action
+        for _ in range(50):  # up to 5 s of the app's own time, no user action
             await pilot.pause(0.1)
             await app.workers.wait_for_complete()
             await pilot.pause()
