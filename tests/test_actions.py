@@ -146,3 +146,20 @@ def test_a_pushed_action_is_never_undone(db) -> None:
     assert actions.undo_last(db) is None
     assert db["touches"].count == 1
     assert [r["state"] for r in db.query("SELECT state FROM outbox")] == ["done"]
+
+
+def test_an_action_whose_create_is_in_flight_cannot_be_undone(db) -> None:
+    from csm_tui.store import actions as acts
+    from csm_tui.store.outbox import UNCONFIRMED
+
+    acts.log_touch(
+        db,
+        account_id="1",
+        kind="call",
+        summary="Sent already",
+        occurred_at="2026-11-23T09:00:00+00:00",
+    )
+    db.execute("UPDATE outbox SET last_error = ?", [f"{UNCONFIRMED}: sent, no answer yet"])
+    with pytest.raises(acts.ActionError, match="can no longer be undone"):
+        acts.undo_last(db)
+    assert db["touches"].count == 1 and db["outbox"].count == 1

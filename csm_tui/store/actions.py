@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.store.db import utc_now
-from csm_tui.store.outbox import PENDING, new_id, record_local_action
+from csm_tui.store.outbox import PENDING, UNCONFIRMED, new_id, record_local_action
 from csm_tui.store.transaction import transaction
 
 TOUCH_KINDS = ("call", "email", "meeting", "qbr", "note")
@@ -215,11 +215,16 @@ def undo_last(db: sqlite_utils.Database) -> Undone | None:
             return None
         batch = list(
             db.query(
-                "SELECT id, kind, ref_id FROM outbox WHERE state = ? AND created_at = ? "
-                "ORDER BY rowid",
+                "SELECT id, kind, ref_id, last_error FROM outbox WHERE state = ? "
+                "AND created_at = ? ORDER BY rowid",
                 [PENDING, last["created_at"]],
             )
         )
+        if any((item["last_error"] or "").startswith(UNCONFIRMED) for item in batch):
+            raise ActionError(
+                "The last action was already sent to the CRM (its answer is not confirmed "
+                "yet), so it can no longer be undone."
+            )
         account_id = None
         kinds: dict[str, int] = {}
         for item in batch:

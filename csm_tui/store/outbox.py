@@ -13,6 +13,8 @@ from csm_tui.store.db import utc_now
 from csm_tui.store.transaction import transaction
 
 PENDING, FAILED, DONE = "pending", "failed", "done"
+# last_error of an item whose create may already have happened (sent, no answer yet).
+UNCONFIRMED = "Unconfirmed create"
 
 
 @dataclass(frozen=True)

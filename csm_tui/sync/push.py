@@ -19,7 +19,7 @@ import sqlite_utils
 from csm_tui.sources.http import ApiError, BadResponse, HttpPolicy, NotSent, TransientError
 from csm_tui.sources.hubspot import ENGAGEMENT_ASSOCIATION, HubSpot, association
 from csm_tui.store import outbox
-from csm_tui.store.outbox import OutboxItem
+from csm_tui.store.outbox import UNCONFIRMED, OutboxItem
 from csm_tui.store.transaction import transaction
 from csm_tui.sync.mapping import marker_text
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
@@ -40,8 +40,6 @@ MARKER_SEARCH_PROPERTY = {
 }
 LOCAL_TABLE = {"touch": "touches", "next_step": "next_steps", "enrollment": "enrollments"}
 
-
-UNCONFIRMED = "Unconfirmed create"  # last_error of an item whose create may have happened
 SEARCH_CATCH_UP = timedelta(minutes=5)  # how long HubSpot's search may take to show a record
 
 
