@@ -38,6 +38,8 @@ async def probe(rounds: int) -> dict[str, object]:
     changed: list[str] = []
     async with app.run_test(size=(160, 48)) as pilot:
         await _until(lambda: isinstance(app.screen, MainScreen) and bool(app.main.attention.rows))
+        await app.workers.wait_for_complete()  # the whole list, not only its first page
+        await pilot.pause()
         attention = app.main.attention
         total = len(attention.rows)
         for n in range(rounds):

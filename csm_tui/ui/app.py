@@ -132,6 +132,8 @@ class CsmApp(App[int]):
         self._keep: str | None = None
         self._first_rows = True
         self._first_page_of = 0  # the generation whose first page is shown
+        self._main_ready = False
+        self._waiting_rows: list[RowsLoaded] = []
         self._detail_timer: Timer | None = None
         self.detail_debounce = DETAIL_DEBOUNCE
         self._status_loaded_once = False
@@ -181,6 +183,8 @@ class CsmApp(App[int]):
         for warning in [*self._theme_warnings, *check_keymap(keymap)]:
             self.notify(clean(warning, 300), severity="warning", timeout=8)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        # Read the list while the screen is being built: the rows wait for it if they are first.
+        self.reload_rows()
         self.push_screen(MainScreen(self.today))
         self.set_interval(STATUS_REFRESH, self.redraw_status)
         self.set_interval(self.sync_watch_seconds, self._watch_other_syncs)
@@ -190,8 +194,11 @@ class CsmApp(App[int]):
             self.load_status()
 
     def main_screen_ready(self) -> None:
-        """The main screen is composed: read the list and the status line."""
-        self.reload_rows()
+        """The main screen is composed: show the rows read meanwhile, read the status line."""
+        self._main_ready = True
+        waiting, self._waiting_rows = self._waiting_rows, []
+        for message in waiting:
+            self._show_rows(message)
         self.load_status()
 
     def _theme_changed(self, theme: Any) -> None:
@@ -284,6 +291,12 @@ class CsmApp(App[int]):
 
     @on(RowsLoaded)
     def _rows_loaded(self, message: RowsLoaded) -> None:
+        if not self._main_ready:
+            self._waiting_rows.append(message)  # read faster than the screen was built
+            return
+        self._show_rows(message)
+
+    def _show_rows(self, message: RowsLoaded) -> None:
         if message.generation != self._generation:
             return  # an older request answered late
         self.total_accounts = message.total_accounts
