@@ -272,5 +272,22 @@ def _v3_score_reference(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_core, _v2_indexes, _v3_score_reference]
+def _v4_user_activity_indexes(conn: sqlite3.Connection) -> None:
+    """Indexes for the rescore's per-user reads: an admin's last sign of life by email, and
+    each account's most active users (a seek per account instead of sorting every user)."""
+    _run(
+        conn,
+        """
+        CREATE INDEX idx_user_activity_email ON user_activity(account_id, lower(email), last_seen);
+        CREATE INDEX idx_user_activity_top ON user_activity(account_id, events_30d DESC, user_key);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _v1_core,
+    _v2_indexes,
+    _v3_score_reference,
+    _v4_user_activity_indexes,
+]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -266,13 +266,16 @@ def load_book(
         people[acc].append(Person(email or "", role, max(seen) if seen else None))
 
     power: dict[str, list[ProductUser]] = defaultdict(list)
+    a_only, a_only_p = q.only("a.id")
     for acc, email, events, last_seen in _rows(
         db,
-        "SELECT account_id, email, events_30d, last_seen FROM (SELECT account_id, "
-        "COALESCE(email, user_key) AS email, events_30d, last_seen, ROW_NUMBER() OVER "
-        "(PARTITION BY account_id ORDER BY events_30d DESC, user_key) AS n FROM user_activity "
-        "WHERE events_30d > 0" + only + ") WHERE n <= ?",
-        [*only_p, rules.power_users],
+        # Each account's top users by a seek on idx_user_activity_top (a window function over
+        # every user sorted them all: 0.6 s at 10,000 accounts).
+        "SELECT u.account_id, COALESCE(u.email, u.user_key), u.events_30d, u.last_seen "
+        "FROM accounts a JOIN user_activity u ON u.rowid IN (SELECT x.rowid FROM user_activity x "
+        "WHERE x.account_id = a.id AND x.events_30d > 0 ORDER BY x.events_30d DESC, x.user_key "
+        "LIMIT ?) WHERE 1 = 1" + a_only + " ORDER BY u.account_id, u.events_30d DESC, u.user_key",
+        [rules.power_users, *a_only_p],
     ):
         power[acc].append(ProductUser(email or "", int(events or 0), day(last_seen)))
 
