@@ -613,13 +613,13 @@ def later(path: Path, **delta: float) -> int:
 KILLS = [
     # First sync of an empty cache (no local actions): migrations, list pages, cursors.
     Kill("migration-half-done", sql=r"CREATE TABLE accounts", fresh=True),
-    Kill("first-companies-page-write", sql=r'INSERT INTO "accounts"', fresh=True),
+    Kill("first-companies-page-write", sql=r'INSERT (?:OR \w+ )?INTO "?accounts"? ', fresh=True),
     Kill("companies-cursor-write", sql=r"INSERT INTO sync_state .*'companies'", fresh=True),
-    Kill("second-contacts-page", sql=r'INSERT INTO "contacts"', n=2, fresh=True),
+    Kill("second-contacts-page", sql=r'INSERT (?:OR \w+ )?INTO "?contacts"? ', n=2, fresh=True),
     Kill("contacts-list-page-2", http=r"GET /crm/v3/objects/contacts$", n=2, fresh=True),
     Kill("enrollment-reads-saved", sql=r"INSERT INTO sync_state .*'enrollment_reads'", fresh=True),
     Kill("tickets-cursor-write", sql=r"INSERT INTO sync_state .*'tickets'", fresh=True),
-    Kill("usage-write", sql=r'INSERT INTO "usage_weekly"', fresh=True),
+    Kill("usage-write", sql=r'INSERT (?:OR \w+ )?INTO "?usage_weekly"? ', fresh=True),
     # An incremental sync with four actions waiting in the outbox and a changed CRM.
     Kill("note-created-answer-lost", http=r"POST /crm/v3/objects/notes$", after_handling=True),
     Kill("call-created-answer-lost", http=r"POST /crm/v3/objects/calls$", after_handling=True),
