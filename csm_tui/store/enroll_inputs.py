@@ -17,6 +17,7 @@ from csm_tui.domain.enrollment import (
     plan_enrollment,
 )
 from csm_tui.store.actions import EnrollmentRequest
+from csm_tui.store.dates import cache_day
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,6 @@ def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _day(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(str(text)[:10])
-    except ValueError:
-        return None
-
-
 def _name(first: str | None, last: str | None, email: str | None) -> str:
     full = " ".join(p for p in ((first or "").strip(), (last or "").strip()) if p)
     return full or (email or "").strip() or "(no name)"
@@ -82,7 +74,7 @@ def load_enroll_inputs(
             f"FROM accounts a LEFT JOIN owners o ON o.id = a.owner_id WHERE a.id IN ({marks})",
             list(chunk),
         ):
-            churned_on = _day(r["churned_on"])
+            churned_on = cache_day(r["churned_on"])
             accounts.append(
                 EnrollAccount(
                     id=str(r["id"]),
@@ -121,7 +113,7 @@ def load_enroll_inputs(
                     contact_id=str(r["contact_id"]),
                     sequence_id=str(r["sequence_id"]),
                     state=r["state"] or "",
-                    enrolled_on=_day(r["enrolled_at"]),
+                    enrolled_on=cache_day(r["enrolled_at"]),
                 )
             )
     return EnrollInputs(sequences, tuple(accounts), tuple(contacts), tuple(enrollments))

@@ -32,6 +32,7 @@ from csm_tui.domain.metrics import (
     period_bounds,
     revenue_movements,
 )
+from csm_tui.store.dates import cache_day
 
 # Two years of monthly cohorts: annual contracts churn at renewal, so a year would show no loss.
 COHORT_MONTHS = 24
@@ -110,16 +111,6 @@ class PortfolioReport:
         }
 
 
-def _day(text: Any) -> date | None:
-    """A cache day or instant as a date; None for empty or unreadable values."""
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(str(text)[:10])
-    except ValueError:
-        return None
-
-
 def load_account_arr(db: sqlite_utils.Database) -> list[AccountArr]:
     """Every non-archived account with its contract dates and ARR history (two queries)."""
     history: dict[str, list[tuple[date, float]]] = defaultdict(list)
@@ -128,7 +119,7 @@ def load_account_arr(db: sqlite_utils.Database) -> list[AccountArr]:
         "JOIN accounts a ON a.id = h.account_id WHERE a.archived = 0 "
         "ORDER BY h.account_id, h.date"
     ):
-        parsed = _day(day)
+        parsed = cache_day(day)
         if parsed is not None and arr is not None:
             history[account_id].append((parsed, float(arr)))
     accounts: list[AccountArr] = []
@@ -140,8 +131,8 @@ def load_account_arr(db: sqlite_utils.Database) -> list[AccountArr]:
         accounts.append(
             AccountArr(
                 account_id=account_id,
-                contract_start=_day(contract_start),
-                churned_on=_day(churned_on),
+                contract_start=cache_day(contract_start),
+                churned_on=cache_day(churned_on),
                 history=tuple(rows),
                 current_arr=None if arr is None else float(arr),
             )
@@ -198,7 +189,7 @@ def portfolio_report(
         risks.append(
             RiskInput(
                 band=band_of(health, green, yellow),
-                renewal_date=_day(renewal),
+                renewal_date=cache_day(renewal),
                 arr=float(arr) if arr is not None else account.arr_on(today),
             )
         )

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.domain.segments import Segment, SegmentView, find_segment, segment_matches
+from csm_tui.store.dates import cache_day
 
 # The first screen reads at most this many rows: one bounded query even for a huge book.
 ATTENTION_LIMIT = 20_000
@@ -507,20 +508,11 @@ def segment_account_ids(
             stage=r[4] or "",
             tier=r[5] or "",
             band=r[6],
-            renewal_date=_day(r[7]),
-            last_touch=_day(r[8]),
+            renewal_date=cache_day(r[7]),
+            last_touch=cache_day(r[8]),
             dropped=r[9] is not None and r[9] <= -drop_points,
             opportunity=bool(r[10]),
         )
         if segment_matches(segment, view, today):
             found.append(r[0])
     return found
-
-
-def _day(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None

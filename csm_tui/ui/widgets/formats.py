@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from csm_tui.domain.models import BAND_SYMBOLS
+from csm_tui.store.dates import cache_day
 
 BAND_SYMBOL = BAND_SYMBOLS  # the same symbols as `csm-tui today`
 
@@ -21,6 +22,9 @@ STAGE_TITLE = {
     "churned": "Win-back",
 }
 TREND_STEP = 5  # points over the trend window before an arrow turns up or down
+
+# One reader of cache days for the whole package.
+parse_day = cache_day
 
 
 def money(value: float | None) -> str:
@@ -40,16 +44,6 @@ def money(value: float | None) -> str:
 def money_full(value: float | None) -> str:
     """ARR with thousands separators."""
     return "—" if value is None else f"${float(value):,.0f}"
-
-
-def parse_day(text: str | None) -> date | None:
-    """A cache day (or instant) as a date."""
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None
 
 
 def renews_in(renewal: str | None, today: date) -> str:
