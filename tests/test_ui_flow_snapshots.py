@@ -32,6 +32,9 @@ def then(*keys: str) -> Callable[[Pilot], Awaitable[None]]:
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
+        # A blinking cursor would make the picture depend on how fast a loaded machine types.
+        for widget in pilot.app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False
         if keys:
             await pilot.press(*keys)
             await settle(pilot)
