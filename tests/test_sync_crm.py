@@ -290,3 +290,29 @@ def test_an_account_joining_the_book_brings_its_children_even_across_a_crash(
     }
     db.conn.close()
     assert theirs_contacts and cached == theirs_contacts
+
+
+def test_a_contact_that_moved_company_follows_it_on_the_next_incremental_sync(
+    portfolio: Portfolio, clock: Clock
+) -> None:
+    fake = FakeHubSpot(portfolio, clock=clock)
+    settings = crm_settings()
+    sync(settings, fake, clock)
+    contact = portfolio.contacts[0]
+    old = contact["associations"]["companies"][0]
+    new = next(c["id"] for c in portfolio.companies if c["id"] != old)
+    db = open_cache(settings.cache_path, create=False)
+    assert db["contacts"].get(contact["id"])["account_id"] == old
+    db.conn.close()
+    clock.advance(minutes=5)
+    fake.reassociate("contacts", contact["id"], "companies", old, new)
+    clock.advance(minutes=5)
+    sync(settings, fake, clock)
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        assert db["contacts"].get(contact["id"])["account_id"] == new
+    finally:
+        db.conn.close()
+    fresh = crm_settings(workspace="fresh")
+    sync(fresh, fake, clock, full=True)
+    assert table_rows(settings, ("contacts",)) == table_rows(fresh, ("contacts",))

@@ -386,6 +386,22 @@ class FakeHubSpot:
         if from_id not in back:
             back.append(from_id)
 
+    def reassociate(
+        self, obj_type: str, record_id: str, to_type: str, old_id: str, new_id: str
+    ) -> None:
+        """Move a record's association (a contact changing company); its modified date moves."""
+        with self._lock:
+            obj_type, to_type = TYPE_ALIASES[obj_type], TYPE_ALIASES[to_type]
+            record_id, old_id, new_id = str(record_id), str(old_id), str(new_id)
+            ids = self._links[obj_type][record_id].get(to_type, [])
+            if old_id in ids:
+                ids.remove(old_id)
+            back = self._links[to_type][old_id].get(obj_type, [])
+            if record_id in back:
+                back.remove(record_id)
+            self._link(obj_type, record_id, to_type, new_id)
+            self._update(obj_type, self._get(obj_type, record_id), {}, "CRM_UI")
+
     def _now_iso(self) -> str:
         return hs_datetime(self.clock())
 
