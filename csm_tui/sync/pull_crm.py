@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.sources.hubspot import HubSpot, modified_property
+from csm_tui.store.bulk import upsert_rows
 from csm_tui.store.db import utc_now
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
@@ -647,7 +648,7 @@ class CrmPull:
                 )
             for name, batch in rows.upserts.items():
                 pk: Any = ("account_id", "date") if name == "arr_history" else "id"
-                self.db[name].upsert_all(batch, pk=pk)
+                upsert_rows(self.db, name, batch, pk)
             for link_table, local_id, remote_id, done in rows.local_links:
                 if done is None:
                     self.db.execute(
