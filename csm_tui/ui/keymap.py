@@ -73,15 +73,8 @@ LIST_BINDINGS: list[Binding] = [
     ),
 ]
 
-MAIN_BINDINGS: list[Binding] = [
-    Binding(
-        "enter",
-        "open_account",
-        "Open",
-        id="open-account",
-        tooltip="Open the account screen",
-        show=False,
-    ),
+# Acting on one account: the same keys (and binding ids) on the list and the account screen.
+ACCOUNT_ACTIONS: list[Binding] = [
     Binding(
         "l",
         "log_touch",
@@ -98,6 +91,18 @@ MAIN_BINDINGS: list[Binding] = [
         id="enroll",
         tooltip="Enroll marked accounts (or this one) in a sequence",
     ),
+]
+
+MAIN_BINDINGS: list[Binding] = [
+    Binding(
+        "enter",
+        "open_account",
+        "Open",
+        id="open-account",
+        tooltip="Open the account screen",
+        show=False,
+    ),
+    *ACCOUNT_ACTIONS,
     Binding(
         "slash",
         "filter",
@@ -119,22 +124,7 @@ MAIN_BINDINGS: list[Binding] = [
 
 ACCOUNT_BINDINGS: list[Binding] = [
     Binding("escape,backspace", "back", "Back", id="back", tooltip="Back to the list"),
-    Binding(
-        "l",
-        "log_touch",
-        "Log",
-        id="log-touch",
-        tooltip="Log a touch (call, email, meeting, QBR, note)",
-    ),
-    Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step"),
-    Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
-    Binding(
-        "s",
-        "enroll",
-        "Enroll",
-        id="enroll",
-        tooltip="Enroll marked accounts (or this one) in a sequence",
-    ),
+    *ACCOUNT_ACTIONS,
     Binding("j,down", "scroll_down", "Down", id="cursor-down", show=False),
     Binding("k,up", "scroll_up", "Up", id="cursor-up", show=False),
 ]
