@@ -12,8 +12,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from csm_tui import __version__
-
 EPILOG = (
     "Settings come from flags > environment (CSM_TUI_..., nested with __) > the config file "
     "(CSM_TUI_CONFIG, default in your user config dir) > defaults. See `csm-tui doctor`."
@@ -37,6 +35,19 @@ def _port(text: str) -> int:
     return value
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: prints the installed version, read only when asked for (start-up speed)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from csm_tui import __version__
+
+        print(f"csm-tui {__version__}")  # stdout, as argparse's own "version" action does
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, every sub-command with --help and --workspace."""
     common = argparse.ArgumentParser(add_help=False)
@@ -53,12 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"csm-tui {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, parents=[common], epilog=EPILOG)
-        p.add_argument("--version", action="version", version=f"csm-tui {__version__}")
+        p.add_argument("--version", action=_VersionAction)
         return p
 
     add("app", "open the app (the default)")

@@ -23,11 +23,11 @@ def open_app(
 
     ``sync_options`` are passed on to every in-app ``run_sync`` (e.g. the demo's HttpPolicy).
     """
-    from csm_tui.store.db import open_cache
+    from csm_tui.store.db import open_connection
 
     # Open (create, migrate) the cache before the screen takes over: a damaged or too-new cache
     # is then a one-line error on the command line, not an empty app.
-    open_cache(settings.cache_path).conn.close()
+    open_connection(settings.cache_path).close()
     # Textual is imported here, not at module level: `csm-tui sync` and friends never load it.
     from csm_tui.ui.app import CsmApp
 

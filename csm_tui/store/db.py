@@ -6,11 +6,13 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from csm_tui.errors import CsmError
 from csm_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -78,6 +80,17 @@ def open_cache(
     first moved aside (never deleted: it may hold unpushed notes) so the next sync rebuilds.
     ``check`` runs SQLite's quick_check too (sync and doctor do; opening the app does not).
     """
+    # sqlite-utils is imported here, not at module level: it costs ~80 ms (with its plugin
+    # machinery), and the app's first screen reads through a plain connection.
+    import sqlite_utils
+
+    return sqlite_utils.Database(open_connection(path, create=create, target=target, check=check))
+
+
+def open_connection(
+    path: Path, *, create: bool = True, target: int = SCHEMA_VERSION, check: bool = False
+) -> sqlite3.Connection:
+    """A plain sqlite3 connection to the cache at ``path``, opened as ``open_cache`` does."""
     if not create and not path.exists():
         raise CacheError(f"No cache at {path}. Run `csm-tui sync` (or `csm-tui demo`) first.")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +123,7 @@ def open_cache(
     except CacheError:
         conn.close()
         raise
-    return sqlite_utils.Database(conn)
+    return conn
 
 
 def is_corruption(exc: sqlite3.DatabaseError) -> bool:
