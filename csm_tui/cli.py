@@ -147,10 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "app"
     try:
-        from csm_tui.config import config_warnings, load_settings
+        from csm_tui.config import load_settings
+        from csm_tui.paths import config_warnings
 
         settings = load_settings(workspace=args.workspace)
-        for warning in config_warnings(settings):
+        for warning in config_warnings(settings.config_file):
             print(f"csm-tui: {warning}", file=sys.stderr)
         module = importlib.import_module(f"csm_tui.commands.{COMMANDS[command]}")
         return int(module.run(settings, args) or 0)

@@ -23,9 +23,8 @@ from pydantic_settings import (
 )
 
 from csm_tui.errors import CsmError
+from csm_tui.paths import ENV_PREFIX, config_path, default_data_dir
 
-APP_NAME = "csm-tui"
-ENV_PREFIX = "CSM_TUI_"
 WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LOOPBACK_NAMES = {"localhost"}
 
@@ -34,28 +33,6 @@ class ConfigError(CsmError):
     """A setting is invalid; the message is one line naming where and what."""
 
     exit_code = 2
-
-
-def user_config_dir() -> Path:
-    """The platformdirs user config dir (imported lazily: platformdirs is cheap but not free)."""
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME))
-
-
-def config_path() -> Path:
-    """The config file in force: ``CSM_TUI_CONFIG`` or ``<user config dir>/config.toml``."""
-    override = os.environ.get(f"{ENV_PREFIX}CONFIG")
-    if override:
-        return Path(override).expanduser()
-    return user_config_dir() / "config.toml"
-
-
-def default_data_dir() -> Path:
-    """The platformdirs user data dir."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -322,22 +299,6 @@ def _tokens_from_keyring(settings: Settings) -> None:
                 ) from None
             if found:
                 section.token = SecretStr(found)
-
-
-def config_warnings(settings: Settings) -> list[str]:
-    """Warnings about the config in force, e.g. a token in a file other users can read."""
-    path = settings.config_file
-    warnings: list[str] = []
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return warnings
-    if mode & 0o077 and re.search(r"^\s*token\s*=", text, re.MULTILINE):
-        warnings.append(
-            f"warning: {path} holds a token and other users can read it; run: chmod 600 {path}"
-        )
-    return warnings
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
