@@ -31,7 +31,7 @@ from csm_tui.domain.models import (
     week_start,
 )
 from csm_tui.domain.ranking import PriorityInput, arr_share, attention
-from csm_tui.domain.scoring import health, per_seat, with_usage_cause
+from csm_tui.domain.scoring import health, per_seat, recent_per_seat, with_usage_cause
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
 from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
@@ -45,6 +45,7 @@ from csm_tui.store.scoring_inputs import (
     tier_rules_from_settings,
 )
 from csm_tui.store.transaction import transaction
+from csm_tui.store.usage_summary import refresh_usage_summary
 
 try:  # the C function json.dumps(..., ensure_ascii=False) itself uses for strings
     from _json import encode_basestring as _json_string
@@ -166,9 +167,12 @@ def _rescore(
     history = load_history(db, current - timedelta(weeks=HISTORY_WEEKS), current, account_ids)
     need = _missing_weeks(ids, history, current, rules)
     oldest = min((w for weeks in need.values() for w in weeks), default=current)
-    book = load_book(db, settings, today, account_ids, history_from=oldest)
+    if account_ids is None:
+        refresh_usage_summary(db, settings)  # a one-account rescore reads around a stale one
+    # Each account's weeks of usage are only needed to score past weeks.
+    book = load_book(db, settings, today, account_ids, history_from=oldest, usage_weeks=bool(need))
 
-    seat_now = {acc: per_seat(inp.usage, today, rules) for acc, inp in book.inputs.items()}
+    seat_now = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items()}
     if account_ids is None:
         tiers = {
             acc: tier
