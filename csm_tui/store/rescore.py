@@ -95,6 +95,23 @@ def _load_recent_history(
     return history
 
 
+def _history_complete(
+    db: sqlite_utils.Database, active: int, current: date, rules: ScoringRules
+) -> bool:
+    """Has each of the ``active`` accounts a stored score for every week the trend reads (so no
+    past week needs computing: ``_missing_weeks`` would find none)?"""
+    if rules.drop_weeks > HISTORY_WEEKS:  # weeks never read back: always missing
+        return False
+    recent = [(current - timedelta(weeks=k)).isoformat() for k in range(1, rules.drop_weeks + 1)]
+    marks = ", ".join("?" for _ in recent)
+    found = db.conn.execute(  # one row per account and week: all there when the count is full
+        f"SELECT COUNT(*) FROM score_history WHERE week IN ({marks}) "
+        "AND account_id IN (SELECT id FROM accounts WHERE archived = 0)",
+        recent,
+    ).fetchone()[0]
+    return bool(found == active * len(recent))
+
+
 def _missing_weeks(
     ids: list[str], history: dict[str, dict[date, int]], current: date, rules: ScoringRules
 ) -> dict[str, list[date]]:
@@ -193,10 +210,10 @@ def _rescore(
     try:
         if account_ids is None:
             refresh_usage_summary(db, settings)  # a one-account rescore reads around a stale one
+        if helper is not None and _history_complete(db, len(ids), current, rules):
+            return _rescore_shared(db, spec, today, ids, helper)
         history = _load_recent_history(db, ids, current, rules, account_ids)
         need = _missing_weeks(ids, history, current, rules)
-        if helper is not None and not need:
-            return _rescore_shared(db, spec, today, ids, history, helper)
         return _rescore_alone(db, spec, today, account_ids, history, need)
     finally:
         if helper is not None:
@@ -271,11 +288,15 @@ def _rescore_alone(
     rows = _score_accounts(
         db, spec, today, book, tiers, peers, reference, peer_tiers, history, computed_at
     )
+    writes = _changes(db, None if account_ids is None else list(book.inputs), rows, current)
     # What this ranking used, read back by a later one-account rescore (store.scoring_inputs).
-    week = current.isoformat()
-    references = [(acc, week, tiers[acc], seat_now[acc]) for acc in book.inputs]
-
-    _store(db, account_ids, computed_at, rows, references, past_rows, current)
+    references = None
+    if account_ids is None:
+        week = current.isoformat()
+        references = [(acc, week, tiers[acc], seat_now[acc]) for acc in book.inputs]
+        if not _stale_reference(db, references):
+            references = None
+    _store(db, account_ids, list(book.inputs), computed_at, writes, references, past_rows)
     return RescoreResult(len(rows), len(past_rows), computed_at)
 
 
@@ -324,10 +345,17 @@ _HELPER_MODULE = "csm_tui.store.rescore_worker"
 
 
 def load_share(
-    db: sqlite_utils.Database, spec: ScoringSettings, today: date, ids: list[str]
+    db: sqlite_utils.Database, spec: ScoringSettings, today: date, ids: list[str] | str
 ) -> tuple[Book, list[TierInput]]:
     """One process's share of a full rescore, first step: its accounts' inputs, and what the
-    whole book's tiers are ranked by."""
+    whole book's tiers are ranked by. ``ids`` as a text: the active accounts from it on."""
+    if isinstance(ids, str):
+        ids = [
+            r[0]
+            for r in db.conn.execute(
+                "SELECT id FROM accounts WHERE archived = 0 AND id >= ? ORDER BY id", [ids]
+            )
+        ]
     book = load_book(db, spec, today, ids, usage_weeks=False)
     seat = [
         TierInput(acc, inp.account.name, inp.account.arr, recent_per_seat(inp.recent))
@@ -345,12 +373,13 @@ def score_share(
     peers: dict[str, list[float]],
     seat: dict[str, float],
     computed_at: str,
-) -> list[tuple[Any, ...]]:
-    """Second step: the scores rows of the share's accounts (the history read here)."""
+) -> _Writes:
+    """Second step: what the share's accounts' new scores change (the history read here)."""
     current = week_start(today)
     ids = list(book.inputs)
     history = _load_recent_history(db, ids, current, spec.rules, ids)
-    return _score_accounts(db, spec, today, book, tiers, peers, seat, tiers, history, computed_at)
+    rows = _score_accounts(db, spec, today, book, tiers, peers, seat, tiers, history, computed_at)
+    return _changes(db, ids, rows, current)
 
 
 def _rescore_shared(
@@ -358,7 +387,6 @@ def _rescore_shared(
     spec: ScoringSettings,
     today: date,
     ids: list[str],
-    history: dict[str, dict[date, int]],
     helper: _Helper,
 ) -> RescoreResult:
     """A full rescore (no past weeks to compute) with the helper scoring half of the book.
@@ -367,8 +395,11 @@ def _rescore_shared(
     the whole book, are computed here between the two steps. Should the helper fail, this
     process does its half too: slower, never different.
     """
+    ids = sorted(ids)
     mine, theirs = ids[: len(ids) // 2], ids[len(ids) // 2 :]
-    helper.ask(("load", spec, today, theirs))
+    # The helper's share is the accounts from the first of theirs on: a short message (a long
+    # one would wait in the pipe until the helper, still starting, reads it).
+    helper.ask(("load", spec, today, theirs[0]))
     book, seats = load_share(db, spec, today, mine)
     their_book: Book | None = None
     their_seats = helper.answer()
@@ -379,21 +410,25 @@ def _rescore_shared(
     seat = {t.id: t.per_seat for t in everyone}
     peers = _peers(seat, tiers)
     computed_at = utc_now()
-    their_tiers = {acc: tiers[acc] for acc in theirs if acc in tiers}
-    helper.ask(("score", their_tiers, peers, {t.id: t.per_seat for t in their_seats}, computed_at))
-    rows = _score_accounts(db, spec, today, book, tiers, peers, seat, tiers, history, computed_at)
-    their_rows = helper.answer()
-    if their_rows is None:
+    their_tiers = {t.id: tiers[t.id] for t in their_seats}
+    their_seat = {t.id: t.per_seat for t in their_seats}
+    helper.ask(("score", their_tiers, peers, their_seat, computed_at))
+    writes = score_share(db, spec, today, book, tiers, peers, seat, computed_at)
+    week = week_start(today).isoformat()
+    references: list[tuple[str, str, str, float]] | None = [
+        (t.id, week, tiers[t.id], t.per_seat) for t in everyone
+    ]
+    if not _stale_reference(db, references):
+        references = None
+    theirs_written = helper.answer()
+    if theirs_written is None:
         if their_book is None:
             their_book, _ = load_share(db, spec, today, theirs)
-        their_rows = _score_accounts(
-            db, spec, today, their_book, tiers, peers, seat, tiers, history, computed_at
-        )
-    rows += their_rows
-    week = week_start(today).isoformat()
-    references = [(t.id, week, tiers[t.id], t.per_seat) for t in everyone]
-    _store(db, None, computed_at, rows, references, [], week_start(today))
-    return RescoreResult(len(rows), 0, computed_at, 1 if helper.failed else 2)
+        theirs_written = score_share(db, spec, today, their_book, tiers, peers, seat, computed_at)
+    writes.scores += theirs_written.scores
+    writes.history += theirs_written.history
+    _store(db, None, ids, computed_at, writes, references, [])
+    return RescoreResult(len(everyone), 0, computed_at, 1 if helper.failed else 2)
 
 
 class _Helper:
@@ -468,47 +503,92 @@ _SCORE_COLUMNS = (
 )
 
 
+@dataclass
+class _Writes:
+    """What a rescore writes: its rows that differ from the stored ones."""
+
+    scores: list[tuple[Any, ...]]  # rows of the scores table
+    history: list[tuple[str, str, int]]  # rows of score_history
+
+
+def _changes(
+    db: sqlite_utils.Database,
+    ids: Collection[str] | None,
+    rows: list[tuple[Any, ...]],
+    current: date,
+) -> _Writes:
+    """The score rows, and this week's history rows, that differ from the stored ones.
+
+    On a day without new data most scores come out as they were, and rewriting a row (and its
+    priority index entry) costs more than comparing. Compared before the write transaction (by
+    each process sharing a rescore, for its accounts): a row found equal here and rewritten
+    before our write was rewritten by another rescore, whose row then stands, as it would have
+    had it been written after ours.
+    """
+    week = current.isoformat()
+    only, params = "", []
+    if ids is not None:
+        only, params = " AND account_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+    stored = {
+        r[0]: r[1:]
+        for r in db.conn.execute(
+            f"SELECT account_id, {_SCORE_COLUMNS} FROM scores WHERE 1 = 1" + only, params
+        )
+    }
+    this_week = dict(
+        db.conn.execute(
+            "SELECT account_id, health FROM score_history WHERE week = ?" + only, [week, *params]
+        )
+    )
+    return _Writes(
+        [r for r in rows if stored.get(r[0]) != r[2:]],
+        [(r[0], week, r[2]) for r in rows if r[2] is not None and this_week.get(r[0]) != r[2]],
+    )
+
+
+def _stale_reference(
+    db: sqlite_utils.Database, references: list[tuple[str, str, str, float]]
+) -> bool:
+    """Does the stored reference differ from this full rescore's?"""
+    stored = db.conn.execute(
+        "SELECT account_id, week, tier, usage_per_seat FROM score_reference ORDER BY account_id"
+    ).fetchall()
+    return stored != sorted(references)
+
+
 def _store(
     db: sqlite_utils.Database,
     account_ids: Collection[str] | None,
+    ids: list[str],
     computed_at: str,
-    rows: list[tuple[Any, ...]],
-    references: list[tuple[str, str, str, float]],
+    writes: _Writes,
+    references: list[tuple[str, str, str, float]] | None,
     past_rows: list[tuple[str, str, int]],
-    current: date,
 ) -> None:
-    """Write the scores, this week's history and (full rescore) the reference, in one transaction.
+    """Write the changed scores and history, and ``references`` when given, in one transaction.
 
-    Only rows whose values changed are rewritten: on a day without new data most scores come out
-    as they were, and rewriting a row (and its priority index entry) costs more than comparing.
-    Every score in scope still gets this ``computed_at``.
+    Every score in scope gets this ``computed_at``; scores of accounts no longer active (of
+    ``account_ids``, or of the whole book) are deleted.
     """
     from csm_tui.store.transaction import transaction  # (sqlite-utils: see the imports)
 
-    week = current.isoformat()
-    scope = None if account_ids is None else json.dumps(sorted(set(account_ids)))
-    only = "" if scope is None else " AND account_id IN (SELECT value FROM json_each(?))"
-    params = [] if scope is None else [scope]
+    if account_ids is None:
+        active = set(ids)
+        gone = [
+            r[0] for r in db.conn.execute("SELECT account_id FROM scores") if r[0] not in active
+        ]
+    else:
+        gone = sorted(set(account_ids) - set(ids))
+    only, params = "", []
+    if account_ids is not None:
+        only = " AND account_id IN (SELECT value FROM json_each(?))"
+        params = [json.dumps(sorted(set(account_ids)))]
     with transaction(db):
-        if scope is None:
+        if gone:
             db.execute(
-                "DELETE FROM scores WHERE account_id NOT IN "
-                "(SELECT id FROM accounts WHERE archived = 0)"
+                "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(gone)],
             )
-        else:
-            db.execute(
-                "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?)) "
-                "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = scores.account_id "
-                "AND a.archived = 0)",
-                params,
-            )
-        # Read inside the write transaction: nobody can change them before they are compared.
-        stored = {
-            r[0]: r[1:]
-            for r in db.conn.execute(
-                f"SELECT account_id, {_SCORE_COLUMNS} FROM scores WHERE 1 = 1" + only, params
-            )
-        }
         db.conn.execute(
             "UPDATE scores SET computed_at = ? WHERE 1 = 1" + only, [computed_at, *params]
         )
@@ -516,33 +596,19 @@ def _store(
             "INSERT OR REPLACE INTO scores (account_id, computed_at, health, band, drivers, "
             "stage, stage_reason, tier, priority, reasons, trend, opportunity) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [r for r in rows if stored.get(r[0]) != r[2:]],
+            writes.scores,
         )
-        if scope is None:
+        if references is not None:
             # Only a full rescore writes the reference: it must cover the whole book at once.
-            old = db.conn.execute(
-                "SELECT account_id, week, tier, usage_per_seat FROM score_reference "
-                "ORDER BY account_id"
-            ).fetchall()
-            if old != sorted(references):
-                db.execute("DELETE FROM score_reference")
-                db.conn.executemany(
-                    "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
-                    "VALUES (?, ?, ?, ?)",
-                    references,
-                )
-        this_week = dict(
-            db.conn.execute(
-                "SELECT account_id, health FROM score_history WHERE week = ?" + only,
-                [week, *params],
+            db.execute("DELETE FROM score_reference")
+            db.conn.executemany(
+                "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
+                "VALUES (?, ?, ?, ?)",
+                references,
             )
-        )
-        week_rows = [
-            (r[0], week, r[2]) for r in rows if r[2] is not None and this_week.get(r[0]) != r[2]
-        ]
         db.conn.executemany(
             "INSERT OR REPLACE INTO score_history (account_id, week, health) VALUES (?, ?, ?)",
-            past_rows + week_rows,
+            past_rows + writes.history,
         )
 
 

@@ -4,8 +4,8 @@ Started as ``python -m csm_tui.store.rescore_worker <cache path>`` by ``rescore`
 pickled requests on stdin and answers each with a pickled ``("ok", result)`` or ``("error",
 text)`` on stdout:
 
-1. ``("load", ScoringSettings, today, ids)``: its accounts' inputs are read; the answer is what
-   the book's tiers are ranked by (``TierInput`` per account).
+1. ``("load", ScoringSettings, today, first id)``: the inputs of the active accounts from that
+   id on are read; the answer is what the book's tiers are ranked by (``TierInput`` each).
 2. ``("score", tiers, peers, use per seat, computed_at)``: the answer is its accounts' rows of
    the scores table, which the first process writes with its own.
 
@@ -49,8 +49,8 @@ def main(argv: list[str]) -> int:
 
         gc.disable()  # as in the first process: nothing it builds is a cycle
         cache = _Cache(argv[0])
-        _, spec, today, ids = pickle.load(requests)
-        book, seats = load_share(cache, spec, today, ids)
+        _, spec, today, first = pickle.load(requests)
+        book, seats = load_share(cache, spec, today, first)
         _reply(out, "ok", seats)
         _, tiers, peers, seat, computed_at = pickle.load(requests)
         rows = score_share(cache, spec, today, book, tiers, peers, seat, computed_at)
