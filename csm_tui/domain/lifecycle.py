@@ -26,6 +26,8 @@ class Stage:
 
 def stage_from_crm(value: str | None) -> str | None:
     """The stage the CRM's cs_stage names (known stages in their usual spelling), or None."""
+    if not value:  # the usual case, without plain()'s regular expressions
+        return None
     text = plain(value)
     if not text:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -555,15 +555,39 @@ def largest_remainder(values: Mapping[str, float], total: int, caps: Mapping[str
     return floors
 
 
+@dataclass(frozen=True, slots=True)
+class _Shares:
+    """How 100 points are shared when the components at ``present`` (indexes in COMPONENTS)
+    have data: the same for every account with the same components, so computed once."""
+
+    present: tuple[int, ...]
+    names: tuple[str, ...]  # of the present components
+    exact: dict[str, float]  # exact share of 100 of each present component
+    exact_list: tuple[float, ...]  # the same, in the order of ``names``
+    whole: dict[str, int]  # integer share of each (largest remainder)
+
+
 @lru_cache(maxsize=256)
-def _shares(
-    weights: tuple[float, ...], present: tuple[int, ...]
-) -> tuple[dict[str, float], dict[str, int]]:
-    """The exact and the integer share of 100 of each component with data (by index in
-    COMPONENTS): the same for every account with the same components, so computed once."""
+def _shares(weights: tuple[float, ...], present: tuple[int, ...]) -> _Shares:
     total_weight = sum(weights[i] for i in present)
-    shares = {COMPONENTS[i]: 100.0 * weights[i] / total_weight for i in present}
-    return shares, largest_remainder(shares, 100, {})
+    names = tuple(COMPONENTS[i] for i in present)
+    exact = {COMPONENTS[i]: 100.0 * weights[i] / total_weight for i in present}
+    return _Shares(present, names, exact, tuple(exact.values()), largest_remainder(exact, 100, {}))
+
+
+_WEIGHTS: dict[int, tuple[Mapping[str, float], tuple[float, ...]]] = {}
+
+
+def _weights(rules: ScoringRules) -> tuple[float, ...]:
+    """Each component's weight, in the order of COMPONENTS (kept per weights mapping: the rules
+    are frozen, and a rescore asks 10,000 times)."""
+    found = _WEIGHTS.get(id(rules.weights))
+    if found is None or found[0] is not rules.weights:
+        found = (rules.weights, tuple(float(rules.weights.get(c, 0.0)) for c in COMPONENTS))
+        if len(_WEIGHTS) > 64:
+            _WEIGHTS.clear()
+        _WEIGHTS[id(rules.weights)] = found
+    return found[1]
 
 
 def health(
@@ -581,7 +605,7 @@ def health(
         _support(inputs, ctx, today, rules),
         _sentiment(inputs, ctx, today, rules),
     )
-    weights = tuple([float(rules.weights.get(c, 0.0)) for c in COMPONENTS])
+    weights = _weights(rules)
     present = tuple(
         [i for i, c in enumerate(components) if c.subscore is not None and weights[i] > 0]
     )
@@ -592,22 +616,21 @@ def health(
             if weights[i]
         )
         return Health(None, None, None, components, drivers, {}, facts)
-    shares, max_int = _shares(weights, present)
+    shares = _shares(weights, present)
     earned = {}
-    for i in present:
-        name = COMPONENTS[i]
-        earned[name] = shares[name] * (components[i].subscore or 0.0) / 100
+    for name, share, i in zip(shares.names, shares.exact_list, present, strict=True):
+        earned[name] = share * (components[i].subscore or 0.0) / 100
     exact = sum(earned.values())
     score = min(100, max(0, math.floor(exact + 0.5)))
-    points = largest_remainder(earned, score, max_int)
+    points = largest_remainder(earned, score, shares.whole)
     drivers = []
     for i, c in enumerate(components):
-        if c.name in shares:
-            drivers.append(Driver(c.name, points[c.name], max_int[c.name], c.reason))
+        if c.name in earned:
+            drivers.append(Driver(c.name, points[c.name], shares.whole[c.name], c.reason))
         elif weights[i] > 0:
             drivers.append(Driver(c.name, 0, 0, f"{c.reason} (weight shared by the rest)"))
     return Health(
-        score, exact, band_of(score, rules), components, tuple(drivers), dict(shares), facts
+        score, exact, band_of(score, rules), components, tuple(drivers), dict(shares.exact), facts
     )
 
 

@@ -554,10 +554,14 @@ def load_history(
     since: date,
     before: date,
     account_ids: Collection[str] | None = None,
+    weeks: Collection[date] | None = None,
 ) -> dict[str, dict[date, int]]:
-    """Stored weekly health per account for weeks in [since, before)."""
+    """Stored weekly health per account for weeks in [since, before) (only ``weeks``, if given)."""
     sql = "SELECT account_id, week, health FROM score_history WHERE week >= ? AND week < ?"
     params: list[Any] = [since.isoformat(), before.isoformat()]
+    if weeks is not None:
+        sql += " AND week IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(w.isoformat() for w in weeks)))
     if account_ids is not None:
         sql += " AND account_id IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(sorted(set(account_ids))))
