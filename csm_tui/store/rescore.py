@@ -38,11 +38,13 @@ from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
     HISTORY_WEEKS,
     Book,
+    IdRange,
     ScoringSettings,
     load_book,
     load_book_reference,
     load_event_windows,
     load_history,
+    scope_sql,
     scoring_settings,
 )
 from csm_tui.store.usage_summary import refresh_usage_summary
@@ -345,18 +347,11 @@ _HELPER_MODULE = "csm_tui.store.rescore_worker"
 
 
 def load_share(
-    db: sqlite_utils.Database, spec: ScoringSettings, today: date, ids: list[str] | str
+    db: sqlite_utils.Database, spec: ScoringSettings, today: date, share: IdRange
 ) -> tuple[Book, list[TierInput]]:
     """One process's share of a full rescore, first step: its accounts' inputs, and what the
-    whole book's tiers are ranked by. ``ids`` as a text: the active accounts from it on."""
-    if isinstance(ids, str):
-        ids = [
-            r[0]
-            for r in db.conn.execute(
-                "SELECT id FROM accounts WHERE archived = 0 AND id >= ? ORDER BY id", [ids]
-            )
-        ]
-    book = load_book(db, spec, today, ids, usage_weeks=False)
+    whole book's tiers are ranked by."""
+    book = load_book(db, spec, today, share, usage_weeks=False)
     seat = [
         TierInput(acc, inp.account.name, inp.account.arr, recent_per_seat(inp.recent))
         for acc, inp in book.inputs.items()
@@ -368,6 +363,7 @@ def score_share(
     db: sqlite_utils.Database,
     spec: ScoringSettings,
     today: date,
+    share: IdRange,
     book: Book,
     tiers: dict[str, str],
     peers: dict[str, list[float]],
@@ -376,12 +372,11 @@ def score_share(
 ) -> _Writes:
     """Second step: what the share's accounts' new scores change (the history read here)."""
     current = week_start(today)
-    ids = list(book.inputs)
     # The weeks the trend and the drop read (every account has them: see _history_complete).
     trend_weeks = {current - timedelta(weeks=1), current - timedelta(weeks=spec.rules.drop_weeks)}
-    history = load_history(db, min(trend_weeks), current, ids, weeks=trend_weeks)
+    history = load_history(db, min(trend_weeks), current, share, weeks=trend_weeks)
     rows = _score_accounts(db, spec, today, book, tiers, peers, seat, tiers, history, computed_at)
-    return _changes(db, ids, rows, current)
+    return _changes(db, share, rows, current)
 
 
 def _rescore_shared(
@@ -397,11 +392,11 @@ def _rescore_shared(
     the whole book, are computed here between the two steps. Should the helper fail, this
     process does its half too: slower, never different.
     """
-    ids = sorted(ids)
-    mine, theirs = ids[: len(ids) // 2], ids[len(ids) // 2 :]
-    # The helper's share is the accounts from the first of theirs on: a short message (a long
-    # one would wait in the pipe until the helper, still starting, reads it).
-    helper.ask(("load", spec, today, theirs[0]))
+    # Two ranges of ids (each index is then read over one range); the helper's is a short
+    # message, which does not wait in the pipe while the helper is still starting.
+    boundary = sorted(ids)[len(ids) // 2]
+    mine, theirs = IdRange("", boundary), IdRange(boundary)
+    helper.ask(("load", spec, today, theirs))
     book, seats = load_share(db, spec, today, mine)
     their_book: Book | None = None
     their_seats = helper.answer()
@@ -415,7 +410,7 @@ def _rescore_shared(
     their_tiers = {t.id: tiers[t.id] for t in their_seats}
     their_seat = {t.id: t.per_seat for t in their_seats}
     helper.ask(("score", their_tiers, peers, their_seat, computed_at))
-    writes = score_share(db, spec, today, book, tiers, peers, seat, computed_at)
+    writes = score_share(db, spec, today, mine, book, tiers, peers, seat, computed_at)
     week = week_start(today).isoformat()
     references: list[tuple[str, str, str, float]] | None = [
         (t.id, week, tiers[t.id], t.per_seat) for t in everyone
@@ -426,7 +421,9 @@ def _rescore_shared(
     if theirs_written is None:
         if their_book is None:
             their_book, _ = load_share(db, spec, today, theirs)
-        theirs_written = score_share(db, spec, today, their_book, tiers, peers, seat, computed_at)
+        theirs_written = score_share(
+            db, spec, today, theirs, their_book, tiers, peers, seat, computed_at
+        )
     writes.scores += theirs_written.scores
     writes.history += theirs_written.history
     _store(db, None, ids, computed_at, writes, references, [])
@@ -515,7 +512,7 @@ class _Writes:
 
 def _changes(
     db: sqlite_utils.Database,
-    ids: Collection[str] | None,
+    ids: Collection[str] | IdRange | None,
     rows: list[tuple[Any, ...]],
     current: date,
 ) -> _Writes:
@@ -528,9 +525,7 @@ def _changes(
     had it been written after ours.
     """
     week = current.isoformat()
-    only, params = "", []
-    if ids is not None:
-        only, params = " AND account_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+    only, params = scope_sql("account_id", ids)
     stored = {
         r[0]: r[1:]
         for r in db.conn.execute(

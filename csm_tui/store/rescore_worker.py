@@ -4,8 +4,8 @@ Started as ``python -m csm_tui.store.rescore_worker <cache path>`` by ``rescore`
 pickled requests on stdin and answers each with a pickled ``("ok", result)`` or ``("error",
 text)`` on stdout:
 
-1. ``("load", ScoringSettings, today, first id)``: the inputs of the active accounts from that
-   id on are read; the answer is what the book's tiers are ranked by (``TierInput`` each).
+1. ``("load", ScoringSettings, today, IdRange)``: the inputs of its share of the accounts are
+   read; the answer is what the book's tiers are ranked by (``TierInput`` per account).
 2. ``("score", tiers, peers, use per seat, computed_at)``: the answer is its accounts' rows of
    the scores table, which the first process writes with its own.
 
@@ -49,11 +49,11 @@ def main(argv: list[str]) -> int:
 
         gc.disable()  # as in the first process: nothing it builds is a cycle
         cache = _Cache(argv[0])
-        _, spec, today, first = pickle.load(requests)
-        book, seats = load_share(cache, spec, today, first)
+        _, spec, today, share = pickle.load(requests)
+        book, seats = load_share(cache, spec, today, share)
         _reply(out, "ok", seats)
         _, tiers, peers, seat, computed_at = pickle.load(requests)
-        rows = score_share(cache, spec, today, book, tiers, peers, seat, computed_at)
+        rows = score_share(cache, spec, today, share, book, tiers, peers, seat, computed_at)
         _reply(out, "ok", rows)
     except EOFError:  # the first process went on without us
         return 0

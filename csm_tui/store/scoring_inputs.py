@@ -158,11 +158,42 @@ class Book:
     book_per_seat: dict[str, float] = field(default_factory=dict)  # every active account
 
 
+@dataclass(frozen=True)
+class IdRange:
+    """The accounts whose id is at least ``first`` and, when given, below ``before``.
+
+    A full rescore shared by two processes splits the book so: each index is then read over
+    one range, where a list of ids is looked up id by id (which cost a half-book read 70% of
+    a whole-book one).
+    """
+
+    first: str
+    before: str | None = None
+
+    def sql(self, column: str) -> tuple[str, list[Any]]:
+        """The condition (`` AND ...``) and its parameters."""
+        if self.before is None:
+            return f" AND {column} >= ?", [self.first]
+        return f" AND {column} >= ? AND {column} < ?", [self.first, self.before]
+
+
+def scope_sql(column: str, account_ids: Collection[str] | IdRange | None) -> tuple[str, list[Any]]:
+    """A filter (`` AND ...``) on the accounts asked for (none: every account)."""
+    if account_ids is None:
+        return "", []
+    if isinstance(account_ids, IdRange):
+        return account_ids.sql(column)
+    ids_json = json.dumps(sorted(set(account_ids)))
+    return f" AND {column} IN (SELECT value FROM json_each(?))", [ids_json]
+
+
 class _Sql:
     """SQL fragments shared by the queries: the account filter and the event weights."""
 
-    def __init__(self, spec: ScoringSettings, account_ids: Collection[str] | None) -> None:
-        self.ids_json = None if account_ids is None else json.dumps(sorted(set(account_ids)))
+    def __init__(
+        self, spec: ScoringSettings, account_ids: Collection[str] | IdRange | None
+    ) -> None:
+        self.account_ids = account_ids
         weights = spec.event_weights
         self.weight_sql = "CASE event " + " ".join("WHEN ? THEN ?" for _ in weights) + " ELSE ? END"
         self.weight_params: list[Any] = []
@@ -173,9 +204,7 @@ class _Sql:
 
     def only(self, column: str = "account_id") -> tuple[str, list[Any]]:
         """A filter on the accounts asked for (none: every account)."""
-        if self.ids_json is None:
-            return "", []
-        return f" AND {column} IN (SELECT value FROM json_each(?))", [self.ids_json]
+        return scope_sql(column, self.account_ids)
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
@@ -186,7 +215,7 @@ def load_book(
     db: sqlite_utils.Database,
     settings: Settings | ScoringSettings,
     today: date,
-    account_ids: Collection[str] | None = None,
+    account_ids: Collection[str] | IdRange | None = None,
     history_from: date | None = None,
     *,
     usage_weeks: bool = True,
@@ -553,7 +582,7 @@ def load_history(
     db: sqlite_utils.Database,
     since: date,
     before: date,
-    account_ids: Collection[str] | None = None,
+    account_ids: Collection[str] | IdRange | None = None,
     weeks: Collection[date] | None = None,
 ) -> dict[str, dict[date, int]]:
     """Stored weekly health per account for weeks in [since, before) (only ``weeks``, if given)."""
@@ -562,9 +591,9 @@ def load_history(
     if weeks is not None:
         sql += " AND week IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(sorted(w.isoformat() for w in weeks)))
-    if account_ids is not None:
-        sql += " AND account_id IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(sorted(set(account_ids))))
+    only, only_p = scope_sql("account_id", account_ids)
+    sql += only
+    params += only_p
     found: dict[str, dict[date, int]] = defaultdict(dict)
     for acc, week, health in _rows(db, sql, params):
         when = day(week)
