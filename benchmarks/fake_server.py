@@ -46,6 +46,7 @@ def main() -> int:
     portfolio = generate_portfolio(accounts, seed, today=today)
     generated = time.perf_counter() - started
     apis = FakeApis(portfolio)
+    apis.hubspot.build_search_index()
     server = apis.serve(port=0)
     info = {
         "url": server.url,
@@ -63,7 +64,9 @@ def main() -> int:
         if not words or words[0] == "quit":
             break
         if words[0] == "change":
-            print(json.dumps({"changed": change_one_percent(apis, int(words[1]))}), flush=True)
+            changed = change_one_percent(apis, int(words[1]))
+            apis.hubspot.build_search_index()  # as HubSpot's index catches up after edits
+            print(json.dumps({"changed": changed}), flush=True)
     server.close()
     return 0
 

@@ -105,33 +105,41 @@ class Staging:
             f'FROM temp."{self.name}" ORDER BY {order}, rowid'
         ).rowcount
 
-    def update_changed(
-        self, key: Sequence[str], scope: str | None = None, params: Sequence[Any] = ()
-    ) -> int:
-        """Make ``table`` hold the staged rows, writing only rows that differ (call inside a
-        transaction); with ``scope`` (a WHERE clause on ``table``), cached rows in scope that
-        were not staged are deleted. Returns the rows written or deleted."""
-        conn = self.db.conn
-        names = ", ".join(f'"{c}"' for c in self.columns)
-        on_key = " AND ".join(f't."{c}" = s."{c}"' for c in key)
-        same = " AND ".join(f't."{c}" IS s."{c}"' for c in self.columns)
-        index = f"{self.name}_key"
-        key_names = ", ".join(f'"{c}"' for c in key)
-        conn.execute(f'CREATE INDEX IF NOT EXISTS temp."{index}" ON "{self.name}" ({key_names})')
-        written = 0
-        if scope is not None:
-            written += conn.execute(
-                f'DELETE FROM "{self.table}" AS t WHERE ({scope}) AND NOT EXISTS '
-                f'(SELECT 1 FROM temp."{self.name}" AS s WHERE {on_key})',
-                list(params),
-            ).rowcount
-        written += conn.execute(
-            f'INSERT OR REPLACE INTO "{self.table}" ({names}) SELECT {names} '
-            f'FROM temp."{self.name}" AS s WHERE NOT EXISTS '
-            f'(SELECT 1 FROM "{self.table}" AS t WHERE {on_key} AND {same})'
-        ).rowcount
-        return written
-
     def drop(self) -> None:
         """Remove the temp table."""
         self.db.conn.execute(f'DROP TABLE IF EXISTS temp."{self.name}"')
+
+
+def write_differences(
+    db: sqlite_utils.Database,
+    table: str,
+    columns: Sequence[str],
+    key_size: int,
+    rows: Iterable[Sequence[Any]],
+    scope: str,
+    params: Sequence[Any] = (),
+    *,
+    delete_missing: bool = True,
+) -> int:
+    """Make the rows of ``table`` in ``scope`` (a WHERE clause) equal ``rows``, writing only
+    the rows that differ (call inside a transaction); returns the rows written or deleted.
+
+    ``rows`` are tuples in ``columns`` order whose first ``key_size`` columns are the key (a
+    later row with the same key wins). Cached rows in scope that are not in ``rows`` are
+    deleted unless ``delete_missing`` is false. A re-pull mostly brings what the cache holds
+    already: comparing in Python costs far less than rewriting every row (and the triggers
+    that note changes see only real ones).
+    """
+    names = ", ".join(f'"{c}"' for c in columns)
+    existing = set(db.conn.execute(f'SELECT {names} FROM "{table}" WHERE {scope}', list(params)))
+    wanted = {row[:key_size]: row for row in map(tuple, rows)}
+    # Whole rows compared as tuples: a row the cache holds as it is needs no write.
+    changed = [row for row in wanted.values() if row not in existing]
+    gone = list({row[:key_size] for row in existing}.difference(wanted)) if delete_missing else []
+    if gone:
+        match = " AND ".join(f'"{c}" = ?' for c in columns[:key_size])
+        db.conn.executemany(f'DELETE FROM "{table}" WHERE {match}', gone)
+    if changed:
+        marks = ", ".join("?" for _ in columns)
+        db.conn.executemany(f'INSERT OR REPLACE INTO "{table}" ({names}) VALUES ({marks})', changed)
+    return len(changed) + len(gone)

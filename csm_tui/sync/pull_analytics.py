@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.sources.posthog import PostHog
-from csm_tui.store.bulk import Staging
+from csm_tui.store.bulk import Staging, write_differences
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
 from csm_tui.sync.prefetch import Prefetch
@@ -278,40 +278,44 @@ class AnalyticsPull:
         self.progress(SyncProgress("analytics", "usage_weekly", 0, None))
         groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
         known_weeks: dict[Any, str | None] = {}
-        staged = Staging(self.db, "usage_weekly", USAGE_COLUMNS)
         fetched = 0
-        try:
+        if self._usage_whole:
+            staged = Staging(self.db, "usage_weekly", USAGE_COLUMNS)
+            try:
+                async for page in self._usage_pages:
+                    fetched += len(page)
+                    staged.add(_usage_rows(page, groups, known_weeks))
+                    self.progress(SyncProgress("analytics", "usage_weekly", fetched, None))
+                if groups.shared:  # two groups of one account: their numbers add up
+                    staged.merge_duplicates(USAGE_KEY)
+                await self.ready_to_write()
+                with transaction(self.db):
+                    staged.replace_all(USAGE_KEY)
+                    self._usage_state(staged.rows, groups)
+            finally:
+                staged.drop()
+            pulled = staged.rows
+        else:
+            # A re-pull of the last weeks is small: kept in memory and compared with the cache.
+            rows: list[tuple[str, str, str, int, int]] = []
             async for page in self._usage_pages:
                 fetched += len(page)
-                staged.add(_usage_rows(page, groups, known_weeks))
+                rows.extend(_usage_rows(page, groups, known_weeks))
                 self.progress(SyncProgress("analytics", "usage_weekly", fetched, None))
-            if groups.shared:  # two groups of one account: their numbers add up
-                staged.merge_duplicates(USAGE_KEY)
+            if groups.shared:
+                rows = _summed(rows)
             await self.ready_to_write()
             with transaction(self.db):
-                if self._usage_whole:
-                    staged.replace_all(USAGE_KEY)
-                else:
-                    # The re-pulled weeks are replaced whole (a late correction can remove a
-                    # row); only rows that differ are written.
-                    staged.update_changed(USAGE_KEY, "t.week >= ?", [self._since.isoformat()])
-                write_state(
-                    self.db,
-                    SOURCE,
-                    "usage_weekly",
-                    cursor=self._since.isoformat(),
-                    started=self.started,
-                    stats={
-                        "rows": staged.rows,
-                        "weeks": self._weeks,
-                        "unmatched_groups": len(groups.unmatched),
-                        "unmatched_examples": sorted(groups.unmatched)[:5],
-                    },
-                )
-        finally:
-            staged.drop()
+                # The re-pulled weeks are replaced whole (a late correction can remove a row);
+                # only rows that differ are written.
+                write_differences(
+                    self.db, "usage_weekly", USAGE_COLUMNS, len(USAGE_KEY), rows,
+                    "week >= ?", [self._since.isoformat()],
+                )  # fmt: skip
+                self._usage_state(len(rows), groups)
+            pulled = len(rows)
         unmatched = groups.unmatched
-        self.report.add_pulled("usage_weekly", staged.rows)
+        self.report.add_pulled("usage_weekly", pulled)
         self.report.unmatched_groups = max(self.report.unmatched_groups, len(unmatched))
         if unmatched:
             self.report.warnings.append(
@@ -320,6 +324,22 @@ class AnalyticsPull:
                 f"e.g. {sorted(unmatched)[0]}"
             )
         self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
+
+    def _usage_state(self, rows: int, groups: Groups) -> None:
+        """The usage cursor (the first week replaced) and stats, with the rows."""
+        write_state(
+            self.db,
+            SOURCE,
+            "usage_weekly",
+            cursor=self._since.isoformat(),
+            started=self.started,
+            stats={
+                "rows": rows,
+                "weeks": self._weeks,
+                "unmatched_groups": len(groups.unmatched),
+                "unmatched_examples": sorted(groups.unmatched)[:5],
+            },
+        )
 
     def _stored_whole_day(self) -> str | None:
         """The UTC day of the last pull that read every user (None if never)."""
@@ -336,36 +356,69 @@ class AnalyticsPull:
         assert self._user_pages is not None
         self.progress(SyncProgress("analytics", "user_activity", 0, None))
         groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
-        staged = Staging(self.db, "user_activity", USER_COLUMNS)
         fetched = 0
-        try:
+        if self._all_users:
+            staged = Staging(self.db, "user_activity", USER_COLUMNS)
+            try:
+                async for page in self._user_pages:
+                    fetched += len(page)
+                    staged.add(_user_rows(page, groups))
+                    self.progress(SyncProgress("analytics", "user_activity", fetched, None))
+                await self.ready_to_write()
+                with transaction(self.db):
+                    staged.replace_all(USER_KEY)
+                    self._users_state(staged.rows, groups)
+            finally:
+                staged.drop()
+            pulled = staged.rows
+        else:
+            rows: list[tuple[str, str, str | None, str | None, int]] = []
             async for page in self._user_pages:
                 fetched += len(page)
-                staged.add(_user_rows(page, groups))
+                rows.extend(_user_rows(page, groups))
                 self.progress(SyncProgress("analytics", "user_activity", fetched, None))
             await self.ready_to_write()
             with transaction(self.db):
-                if self._all_users:
-                    staged.replace_all(USER_KEY)
-                else:  # users not active today keep their rows
-                    staged.update_changed(USER_KEY)
-                write_state(
-                    self.db,
-                    SOURCE,
-                    "user_activity",
-                    cursor=week_of(self.today).isoformat(),
-                    started=self.started,
-                    stats={
-                        "rows": staged.rows,
-                        "unmatched_groups": len(groups.unmatched),
-                        "whole_day": self._day if self._all_users else self._last_whole_day,
-                        "users": "all" if self._all_users else "active today",
-                    },
-                )
-        finally:
-            staged.drop()
-        self.report.add_pulled("user_activity", staged.rows)
+                # Users not active today keep their rows: only these users' rows can differ.
+                accounts = json.dumps(sorted({row[0] for row in rows}))
+                write_differences(
+                    self.db, "user_activity", USER_COLUMNS, len(USER_KEY), rows,
+                    "account_id IN (SELECT value FROM json_each(?))", [accounts],
+                    delete_missing=False,
+                )  # fmt: skip
+                self._users_state(len(rows), groups)
+            pulled = len(rows)
+        self.report.add_pulled("user_activity", pulled)
         self.progress(SyncProgress("analytics", "user_activity", fetched, fetched, "done"))
+
+    def _users_state(self, rows: int, groups: Groups) -> None:
+        """The users' cursor and stats (which day every user was last read), with the rows."""
+        write_state(
+            self.db,
+            SOURCE,
+            "user_activity",
+            cursor=week_of(self.today).isoformat(),
+            started=self.started,
+            stats={
+                "rows": rows,
+                "unmatched_groups": len(groups.unmatched),
+                "whole_day": self._day if self._all_users else self._last_whole_day,
+                "users": "all" if self._all_users else "active today",
+            },
+        )
+
+
+def _summed(rows: list[tuple[str, str, str, int, int]]) -> list[tuple[str, str, str, int, int]]:
+    """Usage rows with one row per key, counts added up (two groups of one account)."""
+    merged: dict[tuple[str, str, str], tuple[str, str, str, int, int]] = {}
+    for row in rows:
+        key = row[:3]
+        if key in merged:
+            old = merged[key]
+            merged[key] = (*key, old[3] + row[3], old[4] + row[4])
+        else:
+            merged[key] = row
+    return list(merged.values())
 
 
 async def _nothing_to_wait_for() -> None:
