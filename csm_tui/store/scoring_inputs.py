@@ -346,8 +346,9 @@ def load_book(
         + " ORDER BY c.account_id, c.email",
         c_only_p,
     ):
-        seen = [d for d in (day(last_active), day(last_seen)) if d is not None]
-        people[acc].append(Person(email or "", role, max(seen) if seen else None))
+        crm, analytics = day(last_active), day(last_seen)
+        seen = analytics if crm is None else crm if analytics is None else max(crm, analytics)
+        people[acc].append(Person(email or "", role, seen))
 
     power: dict[str, list[ProductUser]] = defaultdict(list)
     a_only, a_only_p = q.only("a.id")
@@ -434,23 +435,25 @@ def load_book(
         if when is not None and score is not None:
             surveys[acc].append(Survey(kind, int(score), when))
 
-    inputs = {
-        acc_id: AccountInputs(
-            account=acc,
-            usage=tuple(sorted(usage.get(acc_id, ()), key=lambda w: w.week)),
-            recent=recent[acc_id],
-            first_usage_week=first_use.get(acc_id),
-            first_activation=_activation(acc, first_activation.get(acc_id), young),
-            people=tuple(people.get(acc_id, ())),
-            product_users=tuple(power.get(acc_id, ())),
-            seats_used=seats_used.get(acc_id),
-            touches=tuple(touches.get(acc_id, ())),
-            next_steps=tuple(steps.get(acc_id, ())),
-            tickets=tuple(tickets.get(acc_id, ())),
-            surveys=tuple(surveys.get(acc_id, ())),
+    inputs: dict[str, AccountInputs] = {}
+    none: tuple[Any, ...] = ()
+    for acc_id, acc in accounts.items():
+        weeks = usage.get(acc_id)
+        inputs[acc_id] = AccountInputs(  # by position: 10,000 of them, keywords cost more
+            acc,  # account
+            tuple(sorted(weeks, key=_week_of)) if weeks else none,  # usage
+            first_use.get(acc_id),  # first_usage_week
+            _activation(acc, first_activation.get(acc_id), young),  # first_activation
+            {},  # event_windows (read later, for the accounts whose usage fell)
+            tuple(people.get(acc_id, none)),  # people
+            tuple(power.get(acc_id, none)),  # product_users
+            seats_used.get(acc_id),  # seats_used
+            tuple(touches.get(acc_id, none)),  # touches
+            tuple(steps.get(acc_id, none)),  # next_steps
+            tuple(tickets.get(acc_id, none)),  # tickets
+            tuple(surveys.get(acc_id, none)),  # surveys
+            recent[acc_id],  # recent
         )
-        for acc_id, acc in accounts.items()
-    }
 
     def exists(table: str) -> bool:
         return bool(_rows(db, f"SELECT EXISTS (SELECT 1 FROM {table})")[0][0])
@@ -466,6 +469,10 @@ def load_book(
         has_tickets=exists("tickets"),
         arrs=arrs,
     )
+
+
+def _week_of(week: WeekUsage) -> date:
+    return week.week
 
 
 def _usage_by_account(
