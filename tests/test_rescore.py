@@ -218,6 +218,31 @@ def test_a_helper_process_that_fails_leaves_the_work_to_the_first_one(
     } == {a: {k: v for k, v in r.items() if k != "computed_at"} for a, r in before.items()}
 
 
+def test_an_unchanged_score_keeps_its_time_of_the_same_day_and_takes_a_new_days(
+    db: sqlite_utils.Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_book(CacheBuilder(db))
+
+    def rescore_at(now: str) -> dict[str, str]:
+        monkeypatch.setattr(rescore_module, "utc_now", lambda: now)
+        rescore(db, settings, TODAY)
+        return {a: r["computed_at"] for a, r in scores(db).items()}
+
+    morning = rescore_at("2026-11-23T08:00:00.000000+00:00")
+    log_touch(
+        db, account_id="quiet", kind="call", summary="Hi", occurred_at=f"{TODAY}T10:00:00+00:00"
+    )
+    noon = rescore_at("2026-11-23T12:00:00.000000+00:00")
+    assert noon["quiet"] == "2026-11-23T12:00:00.000000+00:00"  # its score changed
+    assert {a: t for a, t in noon.items() if a != "quiet"} == {
+        a: t for a, t in morning.items() if a != "quiet"
+    }
+    # The next day every score is stamped again (``csm-tui today`` asks whether it is today's).
+    assert set(rescore_at("2026-11-24T07:00:00.000000+00:00").values()) == {
+        "2026-11-24T07:00:00.000000+00:00"
+    }
+
+
 # -- history rules ---------------------------------------------------------------------------
 
 
