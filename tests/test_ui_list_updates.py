@@ -154,6 +154,10 @@ async def test_a_saved_form_leaves_the_dom_once_its_result_is_shown(
         await pilot.press(*"Called about the renewal", "ctrl+s")
         await settle(pilot)
         assert app.screen is app.main
+        for _ in range(100):  # it is removed a moment after the result is shown
+            if not form.is_attached:
+                break
+            await pilot.pause(0.05)
         assert not app.is_screen_installed(form) and not form.is_attached
         assert "Called about the renewal" in str(
             app.main.query_one("#detail-timeline", Static).content

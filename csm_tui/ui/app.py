@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ from csm_tui.ui.themes import (
 
 FIRST_PAGE = 150  # rows read first on opening: more than any terminal shows at once
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
+SAVE_HOLD = 0.1  # at most this long the screen waits, after a save, to show its result at once
+FORM_REMOVAL_DELAY = 0.5  # seconds after a save's result before its closed form leaves the DOM
 STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
 SYNC_WATCH_SECONDS = 5.0  # how often the open app looks for a sync made elsewhere
 AUTO_SYNC_AFTER_MINUTES = 60  # a configured app syncs on open when the cache is older than this
@@ -152,9 +154,9 @@ class CsmApp(App[int]):
         self._main_ready = False
         self._waiting_rows: list[RowsLoaded] = []
         self._detail_timer: Timer | None = None
-        self._closed_forms: list[
-            tuple[str, Screen[Any]]
-        ] = []  # dismissed forms still to remove (_push_form)
+        # Dismissed forms still to remove (see _push_form).
+        self._closed_forms: list[tuple[str, Screen[Any]]] = []
+        self._screen_hold: ExitStack | None = None  # repaints held after a save (_hold_screen)
         self.detail_debounce = DETAIL_DEBOUNCE
         self._status_loaded_once = False
         # A sync from cron (another process) is noticed by polling sync_state's last success.
@@ -210,6 +212,7 @@ class CsmApp(App[int]):
         self.set_interval(self.sync_watch_seconds, self._watch_other_syncs)
 
     def on_unmount(self) -> None:
+        self._release_screen()
         gc.unfreeze()  # see _settle_heap: what was kept out of the collector's sight goes back
 
     def _watch_other_syncs(self) -> None:
@@ -450,13 +453,17 @@ class CsmApp(App[int]):
 
     @on(StatusLoaded)
     def _status_loaded(self, message: StatusLoaded) -> None:
+        self._show_status(message.info)
+
+    def _show_status(self, info: views.StatusInfo) -> None:
+        """Show the sync and outbox numbers; notice a sync made by another process."""
         try:
             status = self.main.status
         except (LookupError, NoMatches):  # the app is closing: a late answer has no line to go on
             return
-        status.info = message.info
+        status.info = info
         self.redraw_status()
-        last = message.info.last_synced
+        last = info.last_synced
         own, self._own_sync_done = self._own_sync_done, False
         if self._seen_sync is not None and last != self._seen_sync and not self.syncing and not own:
             # Another process (cron, `csm-tui sync`) synced: show what it brought.
@@ -464,7 +471,7 @@ class CsmApp(App[int]):
         self._seen_sync = last
         if not self._status_loaded_once:
             self._status_loaded_once = True
-            if self._should_auto_sync(message.info):
+            if self._should_auto_sync(info):
                 self.action_sync(quick=True)
 
     def _show_new_data(self) -> None:
@@ -560,6 +567,8 @@ class CsmApp(App[int]):
                 screen.bindings_updated_signal.unsubscribe(footer)
             if result is None:  # nothing to wait for
                 self.call_after_refresh(self._remove_closed_forms)
+            else:
+                self._hold_screen()
             on_result(result)
 
         self.push_screen(screen, closed)
@@ -567,6 +576,26 @@ class CsmApp(App[int]):
         # some 10,000 objects): a full collection started by chance during the next save took
         # 20-30 ms of it.
         screen.call_after_refresh(gc.collect)
+
+    def _hold_screen(self) -> None:
+        """Hold repaints from a save until its result is shown (at most SAVE_HOLD seconds).
+
+        Repainting the screen behind the closed form (the whole 160x48 of it) took the UI thread
+        and the GIL while the write and the rescore ran, and the new row was painted in a frame
+        of its own after that: held, the form's closing and the saved result are one frame,
+        painted as soon as the result is there.
+        """
+        if self._screen_hold is not None:
+            return
+        self._screen_hold = ExitStack()
+        self._screen_hold.enter_context(self.batch_update())
+        self.set_timer(SAVE_HOLD, self._release_screen)
+
+    def _release_screen(self) -> None:
+        """Paint again (see _hold_screen)."""
+        hold, self._screen_hold = self._screen_hold, None
+        if hold is not None:
+            hold.close()
 
     def _remove_closed_forms(self) -> None:
         """Remove the forms that were dismissed (see _push_form)."""
@@ -725,7 +754,7 @@ class CsmApp(App[int]):
         account_ids: set[str] | None = None,
     ) -> None:
         """Run ``write`` and the rescore in this worker thread, then tell the UI."""
-        row, detail, fresh = None, None, False
+        row, detail, fresh, status = None, None, False, None
         try:
             db = open_cache(self.settings.cache_path)
         except Exception as exc:  # one line to the user, never a crash of the UI
@@ -741,12 +770,21 @@ class CsmApp(App[int]):
                 row = views.attention_row(db, account_id, self.today)
                 detail = views.account_detail(db, account_id, self.today)
                 fresh = True
+            status = views.status_info(db)  # the outbox count, without a worker of its own
         except Exception as exc:  # one line to the user, never a crash of the UI
             db.conn.close()
             self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
             return
         self.post_message(
-            ActionDone(account_id, text, row=row, reload=clear_marks, fresh=fresh, detail=detail)
+            ActionDone(
+                account_id,
+                text,
+                row=row,
+                reload=clear_marks,
+                fresh=fresh,
+                detail=detail,
+                status=status,
+            )
         )
         # Closed after telling the UI: closing the last connection checkpoints the WAL into the
         # cache (an fsync, up to a tenth of a second), which the user need not wait for.
@@ -772,14 +810,18 @@ class CsmApp(App[int]):
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
-        self.call_after_refresh(self._remove_closed_forms)
+        # Removing the closed form re-lays out and repaints the whole screen: not in the frames
+        # that show the result, nor in those right after (the user's next key).
+        self.set_timer(FORM_REMOVAL_DELAY, self._remove_closed_forms)
         main = self.main
         if message.reload:
             main.attention.clear_marks()
         if self._show_fresh(message):
+            self._release_screen()
             # The row and the detail first; the toast and the outbox count a frame later.
-            self.call_after_refresh(self._confirm_action, message.text)
+            self.call_after_refresh(self._confirm_action, message.text, message.status)
             return
+        self._release_screen()
         self.notify(clean(message.text, 200), timeout=4)
         keep = message.account_id
         current = main.attention.current
@@ -792,9 +834,12 @@ class CsmApp(App[int]):
                 if isinstance(screen, AccountScreen) and screen.account_id == message.account_id:
                     self.load_detail(message.account_id)
 
-    def _confirm_action(self, text: str) -> None:
+    def _confirm_action(self, text: str, status: views.StatusInfo | None) -> None:
         self.notify(clean(text, 200), timeout=4)
-        self.load_status()
+        if status is None:
+            self.load_status()
+        else:
+            self._show_status(status)
 
     def _show_fresh(self, message: ActionDone) -> bool:
         """Show the action's account from the rows the worker read; False when the whole list
@@ -822,6 +867,7 @@ class CsmApp(App[int]):
 
     @on(ActionFailed)
     def _action_failed(self, message: ActionFailed) -> None:
+        self._release_screen()
         self.call_after_refresh(self._remove_closed_forms)
         self.notify(clean(message.text, 300), severity="error", timeout=8)
         with suppress(LookupError):

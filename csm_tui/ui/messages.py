@@ -47,6 +47,7 @@ class ActionDone(Message):
     # Read in the worker right after the rescore, so the UI shows them without another read.
     fresh: bool = False  # True when ``row`` and ``detail`` are the account's state now
     detail: AccountDetail | None = None
+    status: StatusInfo | None = None  # the status line's numbers after the action
 
 
 @dataclass

@@ -180,6 +180,7 @@ class AccountView(VerticalScroll):
         self.full = full
         self.account_id: str | None = None
         self._shown: tuple[AccountDetail, date] | None = None
+        self._parts_hidden = False  # show_message hid the parts an account has
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("Loading…", "$text-muted"), id="detail-header")
@@ -201,19 +202,22 @@ class AccountView(VerticalScroll):
         self.account_id = None
         self._shown = None
         self.query_one("#detail-header", Static).update(Content.styled(text, "$text-muted"))
-        for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
-            widget.display = False
+        self._show_parts(False)
         for name in ("timeline", "contacts", "support"):
             self.query_one(f"#detail-{name}", Static).update("")
+
+    def _show_parts(self, shown: bool) -> None:
+        self._parts_hidden = not shown
+        for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
+            widget.display = shown
 
     def show(self, detail: AccountDetail, today: date) -> None:
         """Render ``detail``."""
         self.account_id = detail.account_id
         self._shown = (detail, today)
         rows = FULL_ROWS if self.full else COMPACT_ROWS
-        for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
-            if not widget.display:
-                widget.display = True
+        if self._parts_hidden:  # a CSS query per account shown costs more than it seems
+            self._show_parts(True)
         update_if_changed(self.query_one("#detail-header", Static), header_content(detail, today))
         self.query_one(StageStepper).show(detail.stage, detail.stage_reason)
         # Reasons go on their own indented line when any of them would wrap beside its bar.
