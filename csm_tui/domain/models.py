@@ -116,6 +116,21 @@ class WeekUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class RecentUsage:
+    """An account's weekly usage as the score of one day reads it (the store may precompute it).
+
+    ``points`` holds the weeks before the day's week, newest first: the recent window, then the
+    baseline window (0.0 for a week without usage); ``users`` the recent window's weeks alike;
+    ``features`` the events used in the weeks that overlap the 30 days before the day.
+    """
+
+    day: date
+    points: tuple[float, ...]
+    users: tuple[int, ...]
+    features: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Person:
     """An admin or champion and when they were last seen in the product."""
 
@@ -197,6 +212,9 @@ class AccountInputs:
     next_steps: tuple[NextStep, ...] = ()
     tickets: tuple[Ticket, ...] = ()
     surveys: tuple[Survey, ...] = ()
+    # ``usage`` as the score of ``recent.day`` reads it: when set for the day scored, the score
+    # reads it instead of ``usage`` (which may then hold only what other days need).
+    recent: RecentUsage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +268,7 @@ class UsageFacts:
     features_used: int = 0
     activated: bool = False
     full_baseline: bool = False  # used the product before the baseline window began
+    cause_wanted: bool = False  # the reason would name the event that fell (event_windows)
 
     @property
     def growth_ratio(self) -> float | None:

@@ -24,6 +24,8 @@ from csm_tui.domain.models import (
     Component,
     Driver,
     Health,
+    Person,
+    RecentUsage,
     ScoringRules,
     UsageFacts,
     WeekUsage,
@@ -46,6 +48,17 @@ EVENT_NOUNS = {
 def event_noun(event: str) -> str:
     """A plain noun for an analytics event ("export_run" -> "exports")."""
     return EVENT_NOUNS.get(event, plain(event).replace("_", " ").replace("$", ""))
+
+
+def _plain(text: str | None) -> str:
+    """``plain(text)``, without its regular expressions for the usual text that needs none.
+
+    Everything plain() removes or replaces is unprintable, and the only printable whitespace is
+    the space, so printable text without a double space comes back merely stripped.
+    """
+    if text and text.isprintable() and "  " not in text:
+        return text.strip()
+    return plain(text)
 
 
 def band_of(score: int | None, rules: ScoringRules) -> str | None:
@@ -102,6 +115,9 @@ def _windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple
     return _compute_windows(today, recent_weeks, baseline_weeks)
 
 
+_WEEK = timedelta(weeks=1)
+
+
 def _compute_windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple, tuple]:
     current = week_start(today)
     recent = tuple(current - timedelta(weeks=k) for k in range(1, recent_weeks + 1))
@@ -112,18 +128,41 @@ def _compute_windows(today: date, recent_weeks: int, baseline_weeks: int) -> tup
 
 def per_seat(usage: Sequence[WeekUsage], today: date, rules: ScoringRules) -> float:
     """Weighted event points per active seat per week over the recent window."""
-    recent, _ = usage_windows(today, rules)
-    wanted = set(recent)
+    return recent_per_seat(recent_usage(usage, today, rules))
+
+
+def recent_per_seat(recent: RecentUsage) -> float:
+    """Weighted event points per active seat per week over the recent window."""
+    users = recent.users
     points = 0.0
-    users = 0
-    for week in usage:
-        if week.week in wanted:
-            points += week.points
-            users = max(users, week.users)
+    for i in range(len(users) - 1, -1, -1):  # oldest first, as the figure has always been summed
+        points += recent.points[i]
     if points <= 0:
         return 0.0
     # Rounded so the same figure summed by SQLite (a partial rescore's peers) compares equal.
-    return round(points / len(recent) / max(users, 1), 6)
+    return round(points / len(users) / max(max(users), 1), 6)
+
+
+def recent_usage(usage: Sequence[WeekUsage], today: date, rules: ScoringRules) -> RecentUsage:
+    """``usage`` (any weeks, in any order) as the score of ``today`` reads it."""
+    recent, baseline = _windows(today, rules.trend_recent_weeks, rules.trend_baseline_weeks)
+    by_week = {w.week: w for w in usage}
+    points = tuple(by_week[w].points if w in by_week else 0.0 for w in recent + baseline)
+    users = tuple(by_week[w].users if w in by_week else 0 for w in recent)
+    return RecentUsage(today, points, users, frozenset(_features_30d(usage, today)))
+
+
+def _recent_of(inputs: AccountInputs, today: date, rules: ScoringRules) -> RecentUsage:
+    """The inputs' precomputed usage for ``today`` when they have it, else made from the weeks."""
+    recent = inputs.recent
+    if recent is not None and recent.day == today:
+        return recent
+    return recent_usage(inputs.usage, today, rules)
+
+
+@lru_cache(maxsize=16)
+def _key_set(key_features: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(key_features)
 
 
 # -- components ------------------------------------------------------------------------------
@@ -131,50 +170,65 @@ def per_seat(usage: Sequence[WeekUsage], today: date, rules: ScoringRules) -> fl
 
 def _usage(
     inputs: AccountInputs,
+    recent: RecentUsage,
     ctx: BookContext,
     today: date,
     rules: ScoringRules,
-    features: set[str],
 ) -> tuple[Component, UsageFacts]:
-    recent, baseline = usage_windows(today, rules)
-    by_week = {w.week: w for w in inputs.usage}
-    seat_value = per_seat(inputs.usage, today, rules)
+    # Weeks without usage are 0.0 in ``recent.points``: adding them changes no sum, so every
+    # mean below equals the sum over the weeks that had usage, in the same order.
+    recent_weeks, baseline = _windows(today, rules.trend_recent_weeks, rules.trend_baseline_weeks)
+    seat_value = recent_per_seat(recent)
     activated = inputs.first_activation is not None and inputs.first_activation <= today
-    used = len(features & set(rules.key_features))
+    used = len(recent.features & _key_set(rules.key_features))
     if not ctx.has_usage:
         return Component("usage", None, "no product usage synced yet"), UsageFacts(
             activated=activated
         )
     level = 0.0 if seat_value <= 0 else percentile_rank(seat_value, ctx.usage_peers, ctx.peer_self)
-    recent_mean = sum(by_week[w].points for w in recent if w in by_week) / len(recent)
+    n_recent = len(recent_weeks)
+    recent_mean = sum(recent.points[:n_recent]) / n_recent
     first = inputs.first_usage_week
     if first is not None and first > today:
         first = None
-    base_weeks = [w for w in baseline if first is not None and w >= first]
+    # The baseline weeks since the first use: the newest ones, so a prefix of ``baseline``.
+    n_base = 0 if first is None else sum(1 for w in baseline if w >= first)
+    current = recent_weeks[0] + _WEEK
     ratio: float | None
     trend: float | None
-    if first is None or first >= week_start(today):
+    if first is None or first >= current:
         ratio, trend = None, (0.0 if first is None else None)
-    elif not base_weeks:
+    elif not n_base:
         ratio, trend = None, None  # started within the recent window: no baseline yet
     else:
-        base_mean = sum(by_week[w].points for w in base_weeks if w in by_week) / len(base_weeks)
+        base_mean = sum(recent.points[n_recent : n_recent + n_base]) / n_base
         if base_mean <= 0:
             ratio = None
             trend = 100.0 if recent_mean > 0 else 0.0
         else:
             ratio = min(recent_mean / base_mean, 100.0)  # a near-empty baseline: cap it
             trend = _linear(ratio, rules.trend_full_ratio, rules.trend_zero_ratio)
+    # The branch below that names the event that fell (the rescore then reads event_windows).
+    cause_wanted = (
+        first is not None
+        and first < current
+        and trend is not None
+        and recent_mean > 0
+        and ratio is not None
+        and 100 - trend > 0
+        and 100 - trend >= 100 - level
+    )
     facts = UsageFacts(
         per_seat=seat_value,
         ratio=ratio,
         features_used=used,
         activated=activated,
         full_baseline=first is not None and first < baseline[-1],
+        cause_wanted=cause_wanted,
     )
     if first is None:
         return Component("usage", 0.0, "No product use yet", "No product use"), facts
-    if first >= week_start(today):
+    if first >= current:
         return Component("usage", None, "first product use this week: too early to score"), facts
     sub = level if trend is None else (level + trend) / 2
     tier = ctx.tier
@@ -191,9 +245,7 @@ def _usage(
         reason = f"Usage restarted after a quiet baseline; {level_text}"
         return Component("usage", sub, _cap(reason), ""), facts
     change = round((ratio - 1) * 100)
-    level_loss = 100 - level
-    trend_loss = 100 - trend
-    if trend_loss > 0 and trend_loss >= level_loss:
+    if cause_wanted:
         worst = _worst_event(inputs, rules)
         what = f"{worst[0].capitalize()} down {worst[1]}%" if worst else "Usage down"
         reason = f"{what} vs prior {weeks} weeks"
@@ -233,16 +285,16 @@ def _worst_event(inputs: AccountInputs, rules: ScoringRules) -> tuple[str, int] 
     return event_noun(best[1]), best[2]
 
 
-def _features_30d(inputs: AccountInputs, today: date) -> set[str]:
+def _features_30d(usage: Sequence[WeekUsage], today: date) -> set[str]:
     since = today - timedelta(days=30)
     found: set[str] = set()
-    for week in inputs.usage:
+    for week in usage:
         if week.week + timedelta(days=6) >= since and week.week <= today:
             found |= week.features
     return found
 
 
-def _adoption(ctx: BookContext, rules: ScoringRules, used: set[str]) -> Component:
+def _adoption(ctx: BookContext, rules: ScoringRules, used: frozenset[str]) -> Component:
     keys = list(rules.key_features)
     if not ctx.has_usage or not keys:
         return Component("adoption", None, "no product usage synced yet")
@@ -261,19 +313,19 @@ def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: Scoring
     known_activity = (
         ctx.has_usage or bool(inputs.product_users) or any(p.last_active for p in inputs.people)
     )
-    scored: list[tuple[float, str, str]] = []  # (score, text, chip)
+    # (score, person, days inactive or None: never seen); words only for the worst, below.
+    scored: list[tuple[float, Person, int | None]] = []
     for person in inputs.people:
         if person.role not in ("admin", "champion"):
             continue
-        who = f"{person.role.capitalize()} {plain(person.email) or '(no email)'}"
         if person.last_active is None:
             if not known_activity:
                 continue
-            scored.append((0.0, f"{who} never seen in the product", f"{who} never active"))
+            scored.append((0.0, person, None))
             continue
         days = max(0, (today - person.last_active).days)
         score = _linear(days, rules.people_active_days, rules.people_inactive_days)
-        scored.append((score, f"{who} inactive {days} days", f"{who} quiet {days} d"))
+        scored.append((score, person, days))
     power = sorted(
         (u for u in inputs.product_users if u.events_30d > 0),
         key=lambda u: (-u.events_30d, u.email),
@@ -305,10 +357,15 @@ def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: Scoring
             reason = f"{len(power)} power users active"
         return Component("people", sub, reason)
     if key_loss >= power_loss:
-        worst = min(scored, key=lambda s: s[0])
+        _, person, days = min(scored, key=lambda s: s[0])
+        who = f"{person.role.capitalize()} {_plain(person.email) or '(no email)'}"
+        if days is None:
+            text, chip = f"{who} never seen in the product", f"{who} never active"
+        else:
+            text, chip = f"{who} inactive {days} days", f"{who} quiet {days} d"
         others = sum(1 for s in scored if s[0] < 100) - 1
-        reason = worst[1] + (f" (+{others} more)" if others > 0 else "")
-        return Component("people", sub, reason, worst[2])
+        reason = text + (f" (+{others} more)" if others > 0 else "")
+        return Component("people", sub, reason, chip)
     reason = f"{len(quiet)} of {len(power)} power users quiet {rules.power_user_quiet_days}+ days"
     return Component("people", sub, reason, f"{len(quiet)} power users quiet")
 
@@ -339,7 +396,7 @@ def _relationship(
         late = (today - (worst.due or today)).days
         n = len(overdue)
         what = "next step" if n == 1 else "next steps"
-        reason += f"; {n} {what} overdue (“{_short(plain(worst.title))}”, {late} d late)"
+        reason += f"; {n} {what} overdue (“{_short(_plain(worst.title))}”, {late} d late)"
         chip = f"Step overdue {late} d" if n == 1 else f"{n} steps overdue"
     return Component("relationship", sub, reason, chip)
 
@@ -468,6 +525,8 @@ def largest_remainder(values: Mapping[str, float], total: int, caps: Mapping[str
     """Integers close to ``values`` that add up to ``total``, none above its cap."""
     floors = {k: min(math.floor(v + 1e-9), caps.get(k, total)) for k, v in values.items()}
     left = total - sum(floors.values())
+    if left == 0:  # the usual case: nothing to hand out or take back
+        return floors
     order = sorted(values, key=lambda k: (-(values[k] - floors[k]), k))
     while left > 0:
         moved = False
@@ -490,42 +549,60 @@ def largest_remainder(values: Mapping[str, float], total: int, caps: Mapping[str
     return floors
 
 
+@lru_cache(maxsize=256)
+def _shares(
+    weights: tuple[float, ...], present: tuple[int, ...]
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The exact and the integer share of 100 of each component with data (by index in
+    COMPONENTS): the same for every account with the same components, so computed once."""
+    total_weight = sum(weights[i] for i in present)
+    shares = {COMPONENTS[i]: 100.0 * weights[i] / total_weight for i in present}
+    return shares, largest_remainder(shares, 100, {})
+
+
 def health(
     inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules | None = None
 ) -> Health:
     """The account's health score as of ``today``, with its drivers."""
     rules = rules or ScoringRules()
-    features = _features_30d(inputs, today)
-    usage, facts = _usage(inputs, ctx, today, rules, features)
-    components = (
+    recent = _recent_of(inputs, today, rules)
+    usage, facts = _usage(inputs, recent, ctx, today, rules)
+    components = (  # in the order of COMPONENTS
         usage,
-        _adoption(ctx, rules, features),
+        _adoption(ctx, rules, recent.features),
         _people(inputs, ctx, today, rules),
         _relationship(inputs, ctx, today, rules),
         _support(inputs, ctx, today, rules),
         _sentiment(inputs, ctx, today, rules),
     )
-    weights = {c: float(rules.weights.get(c, 0.0)) for c in COMPONENTS}
-    present = [c for c in components if c.subscore is not None and weights[c.name] > 0]
-    total_weight = sum(weights[c.name] for c in present)
-    if total_weight <= 0:
+    weights = tuple([float(rules.weights.get(c, 0.0)) for c in COMPONENTS])
+    present = tuple(
+        [i for i, c in enumerate(components) if c.subscore is not None and weights[i] > 0]
+    )
+    if not present:  # no weight left to share
         drivers = tuple(
-            Driver(c.name, 0, 0, c.reason + " (left out)") for c in components if weights[c.name]
+            Driver(c.name, 0, 0, c.reason + " (left out)")
+            for i, c in enumerate(components)
+            if weights[i]
         )
         return Health(None, None, None, components, drivers, {}, facts)
-    shares = {c.name: 100.0 * weights[c.name] / total_weight for c in present}
-    earned = {c.name: shares[c.name] * (c.subscore or 0.0) / 100 for c in present}
+    shares, max_int = _shares(weights, present)
+    earned = {}
+    for i in present:
+        name = COMPONENTS[i]
+        earned[name] = shares[name] * (components[i].subscore or 0.0) / 100
     exact = sum(earned.values())
     score = min(100, max(0, math.floor(exact + 0.5)))
-    max_int = largest_remainder(shares, 100, {})
     points = largest_remainder(earned, score, max_int)
     drivers = []
-    for c in components:
+    for i, c in enumerate(components):
         if c.name in shares:
             drivers.append(Driver(c.name, points[c.name], max_int[c.name], c.reason))
-        elif weights[c.name] > 0:
+        elif weights[i] > 0:
             drivers.append(Driver(c.name, 0, 0, f"{c.reason} (weight shared by the rest)"))
-    return Health(score, exact, band_of(score, rules), components, tuple(drivers), shares, facts)
+    return Health(
+        score, exact, band_of(score, rules), components, tuple(drivers), dict(shares), facts
+    )
 
 
 def with_usage_cause(
@@ -540,7 +617,7 @@ def with_usage_cause(
     The windows change words, never points, so only the usage component is looked at again.
     """
     rules = rules or ScoringRules()
-    usage, _ = _usage(inputs, ctx, today, rules, _features_30d(inputs, today))
+    usage, _ = _usage(inputs, _recent_of(inputs, today, rules), ctx, today, rules)
     components = tuple(usage if c.name == "usage" else c for c in h.components)
     drivers = tuple(
         replace(d, reason=usage.reason) if d.component == "usage" and d.max > 0 else d

@@ -8,9 +8,11 @@ stored tiers and its current use-per-seat figures, so one logged touch costs mil
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -20,9 +22,16 @@ import sqlite_utils
 from csm_tui.config import Settings
 from csm_tui.domain.history import health_dropped, trend_points
 from csm_tui.domain.lifecycle import expansion_signal, lifecycle_stage
-from csm_tui.domain.models import AccountInputs, BookContext, Health, ScoringRules, week_start
+from csm_tui.domain.models import (
+    AccountInputs,
+    BookContext,
+    Driver,
+    Health,
+    ScoringRules,
+    week_start,
+)
 from csm_tui.domain.ranking import PriorityInput, arr_share, attention
-from csm_tui.domain.scoring import health, per_seat, with_usage_cause
+from csm_tui.domain.scoring import health, per_seat, recent_per_seat, with_usage_cause
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
 from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
@@ -36,6 +45,12 @@ from csm_tui.store.scoring_inputs import (
     tier_rules_from_settings,
 )
 from csm_tui.store.transaction import transaction
+from csm_tui.store.usage_summary import refresh_usage_summary
+
+try:  # the C function json.dumps(..., ensure_ascii=False) itself uses for strings
+    from _json import encode_basestring as _json_string
+except ImportError:  # pragma: no cover - CPython always has _json
+    from json.encoder import py_encode_basestring as _json_string
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,23 @@ def _cause_chip(h: Health) -> str:
     return best[0]
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile.
+
+    A full rescore builds a few hundred thousand small objects and keeps them to the end, none
+    in a cycle: each collection the allocations trigger walks them all again for nothing (about
+    a fifth of a full rescore). Restores the previous state, so nested or concurrent use is safe.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def rescore(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -118,6 +150,16 @@ def rescore(
     account_ids: Collection[str] | None = None,
 ) -> RescoreResult:
     """Recompute and store the scores of every active account, or only of ``account_ids``."""
+    with _gc_paused():
+        return _rescore(db, settings, today, account_ids)
+
+
+def _rescore(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    account_ids: Collection[str] | None,
+) -> RescoreResult:
     rules = rules_from_settings(settings)
     cadences = dict(settings.tiers.cadence_days)
     current = week_start(today)
@@ -125,9 +167,12 @@ def rescore(
     history = load_history(db, current - timedelta(weeks=HISTORY_WEEKS), current, account_ids)
     need = _missing_weeks(ids, history, current, rules)
     oldest = min((w for weeks in need.values() for w in weeks), default=current)
-    book = load_book(db, settings, today, account_ids, history_from=oldest)
+    if account_ids is None:
+        refresh_usage_summary(db, settings)  # a one-account rescore reads around a stale one
+    # Each account's weeks of usage are only needed to score past weeks.
+    book = load_book(db, settings, today, account_ids, history_from=oldest, usage_weeks=bool(need))
 
-    seat_now = {acc: per_seat(inp.usage, today, rules) for acc, inp in book.inputs.items()}
+    seat_now = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items()}
     if account_ids is None:
         tiers = {
             acc: tier
@@ -186,10 +231,8 @@ def rescore(
         own = reference.get(acc) if peer_tiers.get(acc) == tier else None
         ctx = _context(book, tier, cadences, peers, own)
         scored[acc] = (inp, ctx, health(inp, ctx, today, rules))
-    # Where usage fell, read which events fell (for those accounts only) to name the cause.
-    fell = [
-        acc for acc, (_, _, h) in scored.items() if h.usage.ratio is not None and h.usage.ratio < 1
-    ]
+    # Where the usage reason names the event that fell, read the events (for those alone).
+    fell = [acc for acc, (_, _, h) in scored.items() if h.usage.cause_wanted]
     for acc, windows in load_event_windows(db, settings, today, fell).items():
         inp, ctx, _ = scored[acc]
         inp = replace(inp, event_windows=windows)
@@ -202,8 +245,36 @@ def rescore(
     week = current.isoformat()
     references = [(acc, week, tiers[acc], seat_now[acc]) for acc in scored]
 
+    _store(db, account_ids, computed_at, rows, references, past_rows, current)
+    return RescoreResult(len(rows), len(past_rows), computed_at)
+
+
+_SCORE_COLUMNS = (
+    "health, band, drivers, stage, stage_reason, tier, priority, reasons, trend, opportunity"
+)
+
+
+def _store(
+    db: sqlite_utils.Database,
+    account_ids: Collection[str] | None,
+    computed_at: str,
+    rows: list[tuple[Any, ...]],
+    references: list[tuple[str, str, str, float]],
+    past_rows: list[tuple[str, str, int]],
+    current: date,
+) -> None:
+    """Write the scores, this week's history and (full rescore) the reference, in one transaction.
+
+    Only rows whose values changed are rewritten: on a day without new data most scores come out
+    as they were, and rewriting a row (and its priority index entry) costs more than comparing.
+    Every score in scope still gets this ``computed_at``.
+    """
+    week = current.isoformat()
+    scope = None if account_ids is None else json.dumps(sorted(set(account_ids)))
+    only = "" if scope is None else " AND account_id IN (SELECT value FROM json_each(?))"
+    params = [] if scope is None else [scope]
     with transaction(db):
-        if account_ids is None:
+        if scope is None:
             db.execute(
                 "DELETE FROM scores WHERE account_id NOT IN "
                 "(SELECT id FROM accounts WHERE archived = 0)"
@@ -213,28 +284,70 @@ def rescore(
                 "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?)) "
                 "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = scores.account_id "
                 "AND a.archived = 0)",
-                [json.dumps(sorted(set(account_ids)))],
+                params,
             )
+        # Read inside the write transaction: nobody can change them before they are compared.
+        stored = {
+            r[0]: r[1:]
+            for r in db.conn.execute(
+                f"SELECT account_id, {_SCORE_COLUMNS} FROM scores WHERE 1 = 1" + only, params
+            )
+        }
+        db.conn.execute(
+            "UPDATE scores SET computed_at = ? WHERE 1 = 1" + only, [computed_at, *params]
+        )
         db.conn.executemany(
             "INSERT OR REPLACE INTO scores (account_id, computed_at, health, band, drivers, "
             "stage, stage_reason, tier, priority, reasons, trend, opportunity) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            [r for r in rows if stored.get(r[0]) != r[2:]],
         )
-        if account_ids is None:
+        if scope is None:
             # Only a full rescore writes the reference: it must cover the whole book at once.
-            db.execute("DELETE FROM score_reference")
-            db.conn.executemany(
-                "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
-                "VALUES (?, ?, ?, ?)",
-                references,
+            old = db.conn.execute(
+                "SELECT account_id, week, tier, usage_per_seat FROM score_reference "
+                "ORDER BY account_id"
+            ).fetchall()
+            if old != sorted(references):
+                db.execute("DELETE FROM score_reference")
+                db.conn.executemany(
+                    "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
+                    "VALUES (?, ?, ?, ?)",
+                    references,
+                )
+        this_week = dict(
+            db.conn.execute(
+                "SELECT account_id, health FROM score_history WHERE week = ?" + only,
+                [week, *params],
             )
-        week_rows = [(r[0], current.isoformat(), r[2]) for r in rows if r[2] is not None]
+        )
+        week_rows = [
+            (r[0], week, r[2]) for r in rows if r[2] is not None and this_week.get(r[0]) != r[2]
+        ]
         db.conn.executemany(
             "INSERT OR REPLACE INTO score_history (account_id, week, health) VALUES (?, ?, ?)",
             past_rows + week_rows,
         )
-    return RescoreResult(len(rows), len(past_rows), computed_at)
+
+
+def _json_strings(values: Sequence[str]) -> str:
+    """``json.dumps(list(values), ensure_ascii=False)``, built directly (a rescore makes 10,000)."""
+    return "[" + ", ".join([_json_string(v) for v in values]) + "]"
+
+
+def _json_drivers(drivers: Sequence[Driver]) -> str:
+    """``json.dumps([d.as_dict() for d in drivers], ensure_ascii=False)``, built directly."""
+    return (
+        "["
+        + ", ".join(
+            [
+                f'{{"component": {_json_string(d.component)}, "points": {d.points!r}, '
+                f'"max": {d.max!r}, "reason": {_json_string(d.reason)}}}'
+                for d in drivers
+            ]
+        )
+        + "]"
+    )
 
 
 def _score_row(
@@ -300,12 +413,12 @@ def _score_row(
         computed_at,
         h.score,
         h.band,
-        json.dumps([d.as_dict() for d in h.drivers], ensure_ascii=False),
+        _json_drivers(h.drivers),
         stage.name,
         stage.reason,
         ctx.tier,
         priority.value,
-        json.dumps(list(priority.chips), ensure_ascii=False),
+        _json_strings(priority.chips),
         trend,
         int(opportunity),
     )

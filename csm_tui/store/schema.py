@@ -284,10 +284,50 @@ def _v4_user_activity_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_usage_summary(conn: sqlite3.Connection) -> None:
+    """Each account's usage summed per week, for the rescore (store/usage_summary.py), and the
+    triggers that mark it stale from the first week an analytics pull replaced."""
+    _run(
+        conn,
+        """
+        CREATE TABLE usage_summary (
+            account_id TEXT NOT NULL,
+            week TEXT NOT NULL,
+            points REAL NOT NULL,      -- weighted event points (the settings' event weights)
+            users INTEGER NOT NULL,    -- the most distinct users of one event
+            features INTEGER NOT NULL, -- bit i: the i-th scored event was used (count > 0)
+            PRIMARY KEY (account_id, week)
+        ) WITHOUT ROWID;
+        CREATE TABLE usage_summary_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            fingerprint TEXT,          -- the settings the points and bits were computed with
+            stale_from TEXT            -- NULL: up to date; '': all stale; else the first week
+        );
+        INSERT INTO usage_summary_state (id, fingerprint, stale_from) VALUES (1, NULL, '');
+        CREATE TRIGGER usage_summary_pull_added AFTER INSERT ON sync_state
+        WHEN NEW.source = 'analytics' AND NEW.object = 'usage_weekly'
+        AND NEW.last_success IS NOT NULL
+        BEGIN
+            UPDATE usage_summary_state SET stale_from = CASE WHEN stale_from IS NULL
+            THEN COALESCE(NEW.cursor, '') ELSE MIN(stale_from, COALESCE(NEW.cursor, '')) END;
+        END;
+        CREATE TRIGGER usage_summary_pull_recorded AFTER UPDATE OF cursor, last_success
+        ON sync_state
+        WHEN NEW.source = 'analytics' AND NEW.object = 'usage_weekly'
+        AND NEW.last_success IS NOT NULL
+        BEGIN
+            UPDATE usage_summary_state SET stale_from = CASE WHEN stale_from IS NULL
+            THEN COALESCE(NEW.cursor, '') ELSE MIN(stale_from, COALESCE(NEW.cursor, '')) END;
+        END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
     _v3_score_reference,
     _v4_user_activity_indexes,
+    _v5_usage_summary,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

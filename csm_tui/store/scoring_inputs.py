@@ -24,6 +24,7 @@ from csm_tui.domain.models import (
     NextStep,
     Person,
     ProductUser,
+    RecentUsage,
     ScoringRules,
     Survey,
     Ticket,
@@ -31,7 +32,9 @@ from csm_tui.domain.models import (
     WeekUsage,
     week_start,
 )
+from csm_tui.domain.scoring import usage_windows
 from csm_tui.domain.tiers import TierRules
+from csm_tui.store.usage_summary import scored_events, summary_current
 
 HISTORY_WEEKS = 12  # weeks of score history computed for an account that has none
 
@@ -122,9 +125,7 @@ class _Sql:
         for event, weight in weights.items():
             self.weight_params += [event, float(weight)]
         self.weight_params.append(float(settings.analytics.default_event_weight))
-        self.features = list(
-            dict.fromkeys([*settings.analytics.key_features, settings.analytics.activation_event])
-        )
+        self.features = scored_events(settings)
 
     def only(self, column: str = "account_id") -> tuple[str, list[Any]]:
         """A filter on the accounts asked for (none: every account)."""
@@ -143,11 +144,14 @@ def load_book(
     today: date,
     account_ids: Collection[str] | None = None,
     history_from: date | None = None,
+    *,
+    usage_weeks: bool = True,
 ) -> Book:
     """Load the inputs of every active account (or only ``account_ids``) as of ``today``.
 
     ``history_from`` is the oldest week whose score may be computed: usage, touches, tickets and
-    surveys are read far enough back for it.
+    surveys are read far enough back for it. Every account's ``recent`` usage is today's; its
+    ``usage`` weeks (needed only to score other days) are read when ``usage_weeks``.
     """
     rules = rules_from_settings(settings)
     q = _Sql(settings, account_ids)
@@ -205,47 +209,53 @@ def load_book(
         if acc in accounts and (acc not in won or won[acc] < when):
             accounts[acc] = replace(accounts[acc], renewal_lost_on=when)
 
-    # Usage per (account, week): weighted points, most users of one event, features used.
-    bits = " ".join(f"WHEN ? THEN {1 << i}" for i in range(len(q.features)))
-    usage: dict[str, list[WeekUsage]] = defaultdict(list)
-    feature_sets: dict[int, frozenset[str]] = {}
-    for acc, week, points, users, mask in _rows(
-        db,
-        f"SELECT account_id, week, SUM(count * ({q.weight_sql})), MAX(users), "
-        f"SUM(CASE WHEN count > 0 THEN (CASE event {bits} ELSE 0 END) ELSE 0 END) "
-        "FROM usage_weekly WHERE week >= ?" + only + " GROUP BY account_id, week",
-        [*q.weight_params, *q.features, usage_from, *only_p],
-    ):
-        when = day(week)
-        if when is None or acc not in accounts:
-            continue
-        mask = int(mask or 0)
-        if mask not in feature_sets:
-            feature_sets[mask] = frozenset(f for i, f in enumerate(q.features) if mask & (1 << i))
-        usage[acc].append(
-            WeekUsage(when, float(points or 0.0), int(users or 0), feature_sets[mask])
+    # Usage per (account, week): weighted points, most users of one event, features used; from
+    # the per-week summary when it is up to date (a full rescore refreshes it first).
+    from_summary = summary_current(db, settings)
+    if from_summary:
+        week_rows = _rows(
+            db,
+            "SELECT account_id, week, points, users, features FROM usage_summary "
+            "WHERE week >= ?" + only + " ORDER BY account_id, week",
+            [usage_from, *only_p],
         )
+    else:
+        bits = " ".join(f"WHEN ? THEN {1 << i}" for i in range(len(q.features)))
+        week_rows = _rows(
+            db,
+            f"SELECT account_id, week, SUM(count * ({q.weight_sql})), MAX(users), "
+            f"SUM(CASE WHEN count > 0 THEN (CASE event {bits} ELSE 0 END) ELSE 0 END) "
+            "FROM usage_weekly WHERE week >= ?"
+            + only
+            + " GROUP BY account_id, week ORDER BY account_id, week",
+            [*q.weight_params, *q.features, usage_from, *only_p],
+        )
+    usage, recent = _usage_by_account(week_rows, accounts, q.features, today, rules, usage_weeks)
 
-    # First use from the primary key alone (a covering index read); the activation event only
-    # matters to accounts young enough to be onboarding.
+    # First use (a covering read of the primary key); the activation event only matters to
+    # accounts young enough to be onboarding.
+    young = (today - timedelta(days=ONBOARDING_DAYS + 7)).isoformat()
+    if from_summary:
+        first_use_sql = "SELECT account_id, MIN(week) FROM usage_summary WHERE 1 = 1"
+        activation_sql = "SELECT account_id, MIN(week) FROM usage_summary WHERE features & ? != 0"
+        activation_p: list[Any] = [1 << q.features.index(settings.analytics.activation_event)]
+    else:
+        first_use_sql = "SELECT account_id, MIN(week) FROM usage_weekly WHERE 1 = 1"
+        activation_sql = (
+            "SELECT account_id, MIN(week) FROM usage_weekly WHERE event = ? AND count > 0"
+        )
+        activation_p = [settings.analytics.activation_event]
     first_use = {
         acc: day(first)
-        for acc, first in _rows(
-            db,
-            "SELECT account_id, MIN(week) FROM usage_weekly WHERE 1 = 1"
-            + only
-            + " GROUP BY account_id",
-            only_p,
-        )
+        for acc, first in _rows(db, first_use_sql + only + " GROUP BY account_id", only_p)
     }
     first_activation: dict[str, date | None] = {}
-    young = (today - timedelta(days=ONBOARDING_DAYS + 7)).isoformat()
     for acc, activated in _rows(
         db,
-        "SELECT account_id, MIN(week) FROM usage_weekly WHERE event = ? AND count > 0 AND "
-        "account_id IN (SELECT id FROM accounts WHERE archived = 0 AND (contract_start IS NULL "
-        "OR contract_start >= ?)" + q.only("id")[0] + ")" + only + " GROUP BY account_id",
-        [settings.analytics.activation_event, young, *only_p, *only_p],
+        activation_sql
+        + " AND account_id IN (SELECT id FROM accounts WHERE archived = 0 AND (contract_start "
+        "IS NULL OR contract_start >= ?)" + q.only("id")[0] + ")" + only + " GROUP BY account_id",
+        [*activation_p, young, *only_p, *only_p],
     ):
         first_activation[acc] = day(activated)
 
@@ -354,6 +364,7 @@ def load_book(
         acc_id: AccountInputs(
             account=acc,
             usage=tuple(sorted(usage.get(acc_id, ()), key=lambda w: w.week)),
+            recent=recent[acc_id],
             first_usage_week=first_use.get(acc_id),
             first_activation=_activation(acc, first_activation.get(acc_id), young),
             people=tuple(people.get(acc_id, ())),
@@ -381,6 +392,70 @@ def load_book(
         has_tickets=exists("tickets"),
         arrs=arrs,
     )
+
+
+def _usage_by_account(
+    week_rows: Iterable[tuple],
+    accounts: dict[str, Account],
+    features: list[str],
+    today: date,
+    rules: ScoringRules,
+    usage_weeks: bool,
+) -> tuple[dict[str, list[WeekUsage]], dict[str, RecentUsage]]:
+    """Rows (account, week, points, users, feature bits), ordered by account, as each account's
+    weeks (when ``usage_weeks``) and as the RecentUsage today's score reads (every account).
+
+    Runs once per row of twelve weeks of the whole book, hence the plain loop.
+    """
+    recent_weeks, baseline = usage_windows(today, rules)
+    slots = {w: i for i, w in enumerate(recent_weeks + baseline)}
+    n_recent = len(recent_weeks)
+    since = today - timedelta(days=30)
+    zeros, no_users = [0.0] * len(slots), [0] * n_recent
+    feature_sets: dict[int, frozenset[str]] = {}
+
+    def feature_set(mask: int) -> frozenset[str]:
+        if mask not in feature_sets:
+            feature_sets[mask] = frozenset(f for i, f in enumerate(features) if mask & (1 << i))
+        return feature_sets[mask]
+
+    # Per distinct week text: (its date, its slot in the windows, whether it overlaps the 30
+    # days before today, as the score's feature count reads).
+    weeks: dict[Any, tuple[date | None, int | None, bool]] = {}
+    usage: dict[str, list[WeekUsage]] = defaultdict(list)
+    recent: dict[str, RecentUsage] = {}
+    acc = None
+    points, users, mask = zeros, no_users, 0
+    for row_acc, week, pts, most, bits in week_rows:
+        if row_acc != acc:
+            if acc is not None:
+                recent[acc] = RecentUsage(today, tuple(points), tuple(users), feature_set(mask))
+            acc = row_acc if row_acc in accounts else None
+            points, users, mask = zeros[:], no_users[:], 0
+            if acc is None:
+                continue
+        elif acc is None:
+            continue
+        if week not in weeks:
+            when = day(week)
+            overlaps = when is not None and when + timedelta(days=6) >= since and when <= today
+            weeks[week] = (when, slots.get(when), overlaps)  # type: ignore[arg-type]
+        when, slot, overlaps = weeks[week]
+        if when is None:
+            continue
+        pts = float(pts or 0.0)
+        if slot is not None:
+            points[slot] = pts
+            if slot < n_recent:
+                users[slot] = int(most or 0)
+        if overlaps and bits:
+            mask |= int(bits)
+        if usage_weeks:
+            usage[acc].append(WeekUsage(when, pts, int(most or 0), feature_set(int(bits or 0))))
+    if acc is not None:
+        recent[acc] = RecentUsage(today, tuple(points), tuple(users), feature_set(mask))
+    none = RecentUsage(today, tuple(zeros), tuple(no_users), frozenset())
+    return usage, {a: recent.get(a, none) for a in accounts}
 
 
 def load_event_windows(

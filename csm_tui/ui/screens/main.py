@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 from csm_tui.ui.keymap import MAIN_BINDINGS
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.attention_list import AttentionList
+from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.detail_pane import AccountView
 from csm_tui.ui.widgets.stable_footer import StableFooter
 from csm_tui.ui.widgets.status_line import StatusLine
@@ -90,10 +91,11 @@ class MainScreen(Screen[None]):
     def update_view_bar(self, loading: bool = False) -> None:
         """Show the current segment, filter and counts."""
         app = self.csm
-        self.query_one("#view-bar", Static).update(
+        update_if_changed(
+            self.query_one("#view-bar", Static),
             view_bar_content(
                 app.segment, app.filter_text, len(self.attention.rows), app.total_accounts, loading
-            )
+            ),
         )
 
     # -- list events ----------------------------------------------------------------------

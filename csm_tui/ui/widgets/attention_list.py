@@ -108,7 +108,8 @@ class AttentionList(ScrollView, can_focus=True):
         "attention-list--muted",
     }
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    # repaint=False: watch_cursor repaints the two rows that change, not the whole list.
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
     @dataclass
     class Highlighted(Message):
@@ -200,14 +201,18 @@ class AttentionList(ScrollView, can_focus=True):
             return True
         previous = self.current.account_id if self.current else None
         del self.rows[i]
-        self.rows.insert(bisect.bisect_left(self.rows, rank_key(row), key=rank_key), row)
-        self._index = {r.account_id: n for n, r in enumerate(self.rows)}
-        self._version += 1
+        j = bisect.bisect_left(self.rows, rank_key(row), key=rank_key)
+        self.rows.insert(j, row)
+        # Only the rows from the old place to the new one changed: re-index and repaint those
+        # (the whole book's index and the whole list took milliseconds of UI thread each).
+        first, last = min(i, j), max(i, j)
+        for n in range(first, last + 1):
+            self._index[self.rows[n].account_id] = n
         if previous is not None:
             # Same account under the cursor: no Highlighted message, no second detail read.
             self.set_reactive(AttentionList.cursor, self._index.get(previous, self.cursor))
             self._scroll_cursor_into_view()
-        self.refresh()
+        self._refresh_rows(first, last)
         return True
 
     @property
@@ -231,9 +236,18 @@ class AttentionList(ScrollView, can_focus=True):
         return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
 
     def watch_cursor(self, old: int, new: int) -> None:
+        top = self.scroll_offset.y
         self._scroll_cursor_into_view()
-        self.refresh()
+        if self.scroll_offset.y == top:  # not scrolled: only the two cursor rows changed
+            self._refresh_rows(old, old)
+            self._refresh_rows(new, new)
+        else:
+            self.refresh()
         self.post_message(self.Highlighted(self.current))
+
+    def _refresh_rows(self, first: int, last: int) -> None:
+        """Repaint rows ``first``..``last`` (row i is virtual line i + 1, under the header)."""
+        self.refresh_lines(first + 1, last - first + 1)
 
     @property
     def _page(self) -> int:
@@ -327,6 +341,7 @@ class AttentionList(ScrollView, can_focus=True):
         key = (
             self._version,
             index,
+            item,  # a row reranked in place is a new item at its index
             index == self.cursor,
             item.account_id in self.marked,
             width,

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from csm_tui.store.views import AccountDetail
 from csm_tui.ui.safe_text import clean
+from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.driver_bars import DriverBars
 from csm_tui.ui.widgets.formats import (
     BAND_SYMBOL,
@@ -211,8 +212,9 @@ class AccountView(VerticalScroll):
         self._shown = (detail, today)
         rows = FULL_ROWS if self.full else COMPACT_ROWS
         for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
-            widget.display = True
-        self.query_one("#detail-header", Static).update(header_content(detail, today))
+            if not widget.display:
+                widget.display = True
+        update_if_changed(self.query_one("#detail-header", Static), header_content(detail, today))
         self.query_one(StageStepper).show(detail.stage, detail.stage_reason)
         # Reasons go on their own indented line when any of them would wrap beside its bar.
         longest = max((len(d.reason) for d in detail.drivers), default=0)
@@ -224,8 +226,11 @@ class AccountView(VerticalScroll):
         history = [v for _, v in detail.score_history]
         hist = f"{history[0]} → {history[-1]}" if history else ""
         self.query_one("#detail-history", Sparkline).show("Health ", history, hist, low=0, high=100)
-        self.query_one("#detail-timeline", Static).update(timeline_content(detail, today, rows))
-        self.query_one("#detail-contacts", Static).update(contacts_content(detail, today, rows))
-        self.query_one("#detail-support", Static).update(support_content(detail, today, rows))
+        for name, content in (
+            ("timeline", timeline_content(detail, today, rows)),
+            ("contacts", contacts_content(detail, today, rows)),
+            ("support", support_content(detail, today, rows)),
+        ):
+            update_if_changed(self.query_one(f"#detail-{name}", Static), content)
         if not self.full:
             self.scroll_home(animate=False)

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from csm_tui.store.views import Driver
 from csm_tui.ui.safe_text import clean
+from csm_tui.ui.widgets.content_updates import update_if_changed
 
 BAR_WIDTH = 10
 
@@ -60,4 +61,4 @@ class DriverBars(Static):
         self, drivers: Sequence[Driver], reason_width: int = 60, reason_below: bool = False
     ) -> None:
         """Render the drivers."""
-        self.update(drivers_content(drivers, reason_width, reason_below))
+        update_if_changed(self, drivers_content(drivers, reason_width, reason_below))

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widgets import Static
 
+from csm_tui.ui.widgets.content_updates import update_if_changed
+
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -38,4 +40,4 @@ class Sparkline(Static):
 
     def show(self, label: str, values: Sequence[float], suffix: str = "", **scale: float) -> None:
         """Render the values."""
-        self.update(sparkline_content(label, values, suffix, **scale))
+        update_if_changed(self, sparkline_content(label, values, suffix, **scale))

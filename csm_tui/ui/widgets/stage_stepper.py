@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from csm_tui.ui.safe_text import clean
+from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.formats import stage_title
 
 STEPS = ("Onboarding", "Adoption", "Expansion", "Renewal", "Retention")
@@ -40,4 +41,4 @@ class StageStepper(Static):
 
     def show(self, stage: str | None, reason: str) -> None:
         """Render ``stage`` with its reason."""
-        self.update(stepper_content(stage, reason))
+        update_if_changed(self, stepper_content(stage, reason))
