@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from datetime import date, timedelta
 
+import pytest
 import sqlite_utils
 from test_scoring_cache import TODAY, CacheBuilder
 
 from csm_tui.config import Settings
 from csm_tui.domain.history import health_dropped, trend_points
 from csm_tui.domain.models import week_start
+from csm_tui.store import rescore as rescore_module
 from csm_tui.store.actions import log_touch
 from csm_tui.store.rescore import rescore
 
@@ -150,6 +154,68 @@ def test_the_number_of_queries_does_not_grow_with_the_book(
         return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT"))
 
     assert queries_for(3) == queries_for(30)
+
+
+def _shared_book(cache: CacheBuilder, settings: Settings) -> None:
+    small_book(cache)
+    for i in range(6):
+        cache.account(f"m{i}", arr=9_000 * (i + 2), seats=8)
+        cache.usage(f"m{i}", users=3 + i, scale={1: 0.3 + i / 10, 2: 0.5})
+        cache.contact(f"m{i}", f"ops@m{i}.example.com", "champion", active_days_ago=4 * i)
+        cache.ticket(f"m{i}", opened_days_ago=6 + i, escalated=i % 2 == 0)
+    rescore(cache.db, settings, TODAY)  # the weeks of history exist
+
+
+needs_two_cores = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="a rescore is shared only with a second core"
+)
+
+
+@needs_two_cores
+def test_a_full_rescore_shared_with_a_second_process_writes_what_one_alone_writes(
+    db: sqlite_utils.Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shared_book(CacheBuilder(db), settings)
+    db.execute("DELETE FROM scores")
+    db.conn.commit()
+    monkeypatch.setattr(rescore_module, "SHARE_FROM_ACCOUNTS", 2)
+
+    shared = rescore(db, settings, TODAY)
+
+    assert shared.processes == 2
+    rows = db.execute("SELECT * FROM scores ORDER BY account_id").fetchall()
+    reference = db.execute("SELECT * FROM score_reference ORDER BY account_id").fetchall()
+    db.execute("DELETE FROM scores")
+    db.execute("DELETE FROM score_reference")
+    db.conn.commit()
+    monkeypatch.setattr(rescore_module, "SHARE_FROM_ACCOUNTS", 10**9)
+    alone = rescore(db, settings, TODAY)
+    assert alone.processes == 1
+    assert db.execute("SELECT * FROM score_reference ORDER BY account_id").fetchall() == reference
+    assert [r[:1] + r[2:] for r in db.execute("SELECT * FROM scores ORDER BY account_id")] == [
+        r[:1] + r[2:]
+        for r in rows  # all but computed_at
+    ]
+
+
+@needs_two_cores
+def test_a_helper_process_that_fails_leaves_the_work_to_the_first_one(
+    db: sqlite_utils.Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shared_book(CacheBuilder(db), settings)
+    before = scores(db)
+    monkeypatch.setattr(rescore_module, "SHARE_FROM_ACCOUNTS", 2)
+    # A helper that starts and dies (as a broken installation would), or cannot start at all.
+    monkeypatch.setattr(rescore_module, "_HELPER_MODULE", "csm_tui.store.no_such_helper")
+    assert rescore(db, settings, TODAY).processes == 1
+    monkeypatch.setattr(sys, "executable", sys.executable + "-missing")
+
+    result = rescore(db, settings, TODAY)
+
+    assert result.processes == 1
+    assert {
+        a: {k: v for k, v in r.items() if k != "computed_at"} for a, r in scores(db).items()
+    } == {a: {k: v for k, v in r.items() if k != "computed_at"} for a, r in before.items()}
 
 
 # -- history rules ---------------------------------------------------------------------------

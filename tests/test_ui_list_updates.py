@@ -101,6 +101,26 @@ async def test_the_screen_after_cursor_moves_and_a_rerank_is_what_a_full_repaint
         assert widget.current is not None and widget.current.account_id == "1"
 
 
+async def test_the_scrollbar_follows_a_longer_list_and_a_resized_terminal() -> None:
+    app = ListHost()
+    async with app.run_test(size=(100, 20)) as pilot:
+        widget = app.query_one(AttentionList)
+        widget.set_rows([item(n, 100.0 - n) for n in range(40)])
+        await pilot.pause()
+        short_list = app.export_screenshot()
+        widget.set_rows([item(n, 1000.0 - n) for n in range(400)])
+        await pilot.pause()
+        long_list = app.export_screenshot()
+        assert long_list != short_list  # a smaller thumb, among others
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        resized = app.export_screenshot()
+        widget.vertical_scrollbar.refresh()
+        widget.refresh()
+        await pilot.pause()
+        assert app.export_screenshot() == resized
+
+
 async def test_an_unchanged_part_of_the_detail_is_not_updated_again() -> None:
     class Host(App[None]):
         def compose(self) -> ComposeResult:

@@ -47,7 +47,8 @@ EVENT_NOUNS = {
 
 def event_noun(event: str) -> str:
     """A plain noun for an analytics event ("export_run" -> "exports")."""
-    return EVENT_NOUNS.get(event, plain(event).replace("_", " ").replace("$", ""))
+    noun = EVENT_NOUNS.get(event)
+    return noun if noun is not None else plain(event).replace("_", " ").replace("$", "")
 
 
 def _plain(text: str | None) -> str:
@@ -295,8 +296,13 @@ def _features_30d(usage: Sequence[WeekUsage], today: date) -> set[str]:
 
 
 def _adoption(ctx: BookContext, rules: ScoringRules, used: frozenset[str]) -> Component:
-    keys = list(rules.key_features)
-    if not ctx.has_usage or not keys:
+    return _adoption_of(ctx.has_usage, tuple(rules.key_features), used)
+
+
+@lru_cache(maxsize=1024)
+def _adoption_of(has_usage: bool, keys: tuple[str, ...], used: frozenset[str]) -> Component:
+    """Cached: it depends on the features used alone, and a book has a few dozen such sets."""
+    if not has_usage or not keys:
         return Component("adoption", None, "no product usage synced yet")
     missing = [k for k in keys if k not in used]
     sub = 100.0 * (len(keys) - len(missing)) / len(keys)

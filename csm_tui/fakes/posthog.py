@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -42,11 +43,13 @@ USERS_QUERY = re.compile(
     r"\s*person_id\s+AS\s+user\s*,"
     r"\s*any\(\s*person\.properties\.email\s*\)\s+AS\s+email\s*,"
     r"\s*max\(\s*timestamp\s*\)\s+AS\s+last_seen\s*,"
-    r"\s*countIf\(\s*timestamp\s*>=\s*now\(\s*\)\s*-\s*INTERVAL\s+30\s+DAY\s*\)\s+AS\s+events_30d"
+    r"\s*countIf\(\s*timestamp\s*>=\s*(?:toStartOfDay\(\s*now\(\s*\)\s*\)|now\(\s*\))"
+    r"\s*-\s*INTERVAL\s+30\s+DAY\s*\)\s+AS\s+events_30d"
     r"\s+FROM\s+events"
     r"\s+WHERE\s+timestamp\s*>=\s*now\(\s*\)\s*-\s*INTERVAL\s+(?P<weeks>\d+)\s+WEEK"
     r"\s+AND\s+\$group_(?P<g2>\d)\s*!=\s*''"
     r"\s+GROUP\s+BY\s+account\s*,\s*user"
+    r"(?P<today>\s+HAVING\s+max\(\s*timestamp\s*\)\s*>=\s*toStartOfDay\(\s*now\(\s*\)\s*\))?"
     r"\s+ORDER\s+BY\s+account\s*,\s*user"
     r"(?:\s+LIMIT\s+(?P<limit>\d+))?(?:\s+OFFSET\s+(?P<offset>\d+))?\s*;?\s*$",
     re.IGNORECASE,
@@ -144,10 +147,16 @@ class FakePostHog:
             finally:
                 with self._lock:
                     self._running -= 1
-            return _json_response(request, 200, result)
+            return _json_response(request, 200, result, self._date())
         except QueryError as exc:
-            headers = {"Retry-After": "1"} if exc.status == 429 else None
+            headers = self._date()
+            if exc.status == 429:
+                headers["Retry-After"] = "1"
             return _json_response(request, exc.status, exc.body, headers)
+
+    def _date(self) -> dict[str, str]:
+        """The Date header every answer carries (the fake's clock)."""
+        return {"Date": format_datetime(self.clock().astimezone(UTC), usegmt=True)}
 
     def _authorise(self, request: httpx.Request) -> None:
         if request.headers.get("authorization") != f"Bearer {self.token}":
@@ -223,6 +232,9 @@ class FakePostHog:
             since = now - timedelta(weeks=int(m.group("weeks")))
             cutoff = since.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
             rows = self._window("users", cutoff, m)
+            if m.group("today"):  # HAVING max(timestamp) >= toStartOfDay(now())
+                midnight = now.strftime("%Y-%m-%dT00:00:00.000000Z")
+                rows = [r for r in rows if r[3] >= midnight]
             return _page(rows, m, USERS_COLUMNS, USERS_TYPES)
         raise QueryError(
             400,

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import pickle
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from csm_tui.config import Settings
 from csm_tui.domain.history import health_dropped, trend_points
 from csm_tui.domain.lifecycle import expansion_signal, lifecycle_stage
 from csm_tui.domain.models import (
@@ -37,15 +38,19 @@ from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
     HISTORY_WEEKS,
     Book,
+    ScoringSettings,
     load_book,
     load_book_reference,
     load_event_windows,
     load_history,
-    rules_from_settings,
-    tier_rules_from_settings,
+    scoring_settings,
 )
-from csm_tui.store.transaction import transaction
 from csm_tui.store.usage_summary import refresh_usage_summary
+
+if TYPE_CHECKING:  # the helper process imports this module: no pydantic, no sqlite-utils
+    import sqlite_utils
+
+    from csm_tui.config import Settings
 
 try:  # the C function json.dumps(..., ensure_ascii=False) itself uses for strings
     from _json import encode_basestring as _json_string
@@ -60,6 +65,7 @@ class RescoreResult:
     accounts: int  # accounts scored
     history_weeks: int  # past weekly scores computed for accounts without history
     computed_at: str
+    processes: int = 1  # processes that shared the work (2: see SHARE_FROM_ACCOUNTS)
 
 
 def _ids_in_scope(db: sqlite_utils.Database, account_ids: Collection[str] | None) -> list[str]:
@@ -69,6 +75,41 @@ def _ids_in_scope(db: sqlite_utils.Database, account_ids: Collection[str] | None
         sql += " AND id IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(sorted(set(account_ids))))
     return [r[0] for r in db.conn.execute(sql, params)]
+
+
+def _load_recent_history(
+    db: sqlite_utils.Database,
+    ids: list[str],
+    current: date,
+    rules: ScoringRules,
+    account_ids: Collection[str] | None,
+) -> dict[str, dict[date, int]]:
+    """Stored weekly health: the weeks the trend reads, and every week of the accounts lacking one
+    of those (their missing weeks are computed from the usage)."""
+    oldest = current - timedelta(weeks=HISTORY_WEEKS)
+    recent = [current - timedelta(weeks=k) for k in range(1, rules.drop_weeks + 1)]
+    history = load_history(db, max(min(recent, default=current), oldest), current, account_ids)
+    lacking = [acc for acc in ids if any(w not in history.get(acc, {}) for w in recent)]
+    if lacking:
+        history.update(load_history(db, oldest, current, lacking))
+    return history
+
+
+def _history_complete(
+    db: sqlite_utils.Database, active: int, current: date, rules: ScoringRules
+) -> bool:
+    """Has each of the ``active`` accounts a stored score for every week the trend reads (so no
+    past week needs computing: ``_missing_weeks`` would find none)?"""
+    if rules.drop_weeks > HISTORY_WEEKS:  # weeks never read back: always missing
+        return False
+    recent = [(current - timedelta(weeks=k)).isoformat() for k in range(1, rules.drop_weeks + 1)]
+    marks = ", ".join("?" for _ in recent)
+    found = db.conn.execute(  # one row per account and week: all there when the count is full
+        f"SELECT COUNT(*) FROM score_history WHERE week IN ({marks}) "
+        "AND account_id IN (SELECT id FROM accounts WHERE archived = 0)",
+        recent,
+    ).fetchone()[0]
+    return bool(found == active * len(recent))
 
 
 def _missing_weeks(
@@ -160,34 +201,53 @@ def _rescore(
     today: date,
     account_ids: Collection[str] | None,
 ) -> RescoreResult:
-    rules = rules_from_settings(settings)
-    cadences = dict(settings.tiers.cadence_days)
+    spec = scoring_settings(settings)
+    rules = spec.rules
     current = week_start(today)
     ids = _ids_in_scope(db, account_ids)
-    history = load_history(db, current - timedelta(weeks=HISTORY_WEEKS), current, account_ids)
-    need = _missing_weeks(ids, history, current, rules)
+    # Started first, so that its start-up overlaps the reads below.
+    helper = _Helper.start(db) if account_ids is None and len(ids) >= SHARE_FROM_ACCOUNTS else None
+    try:
+        if account_ids is None:
+            refresh_usage_summary(db, settings)  # a one-account rescore reads around a stale one
+        if helper is not None and _history_complete(db, len(ids), current, rules):
+            return _rescore_shared(db, spec, today, ids, helper)
+        history = _load_recent_history(db, ids, current, rules, account_ids)
+        need = _missing_weeks(ids, history, current, rules)
+        return _rescore_alone(db, spec, today, account_ids, history, need)
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _rescore_alone(
+    db: sqlite_utils.Database,
+    spec: ScoringSettings,
+    today: date,
+    account_ids: Collection[str] | None,
+    history: dict[str, dict[date, int]],
+    need: dict[str, list[date]],
+) -> RescoreResult:
+    """The whole rescore in this process: any scope, with past weeks computed where missing."""
+    rules = spec.rules
+    current = week_start(today)
     oldest = min((w for weeks in need.values() for w in weeks), default=current)
-    if account_ids is None:
-        refresh_usage_summary(db, settings)  # a one-account rescore reads around a stale one
     # Each account's weeks of usage are only needed to score past weeks.
-    book = load_book(db, settings, today, account_ids, history_from=oldest, usage_weeks=bool(need))
+    book = load_book(db, spec, today, account_ids, history_from=oldest, usage_weeks=bool(need))
 
     seat_now = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items()}
     if account_ids is None:
-        tiers = {
-            acc: tier
-            for acc, (tier, _) in assign_tiers(
-                [
-                    TierInput(acc, inp.account.name, inp.account.arr, seat_now[acc])
-                    for acc, inp in book.inputs.items()
-                ],
-                tier_rules_from_settings(settings),
-            ).items()
-        }
+        tiers = _tiers(
+            [
+                TierInput(acc, inp.account.name, inp.account.arr, seat_now[acc])
+                for acc, inp in book.inputs.items()
+            ],
+            spec,
+        )
         reference = seat_now
         peer_tiers = tiers
     else:
-        book_ref = load_book_reference(db, settings, today, list(book.inputs))
+        book_ref = load_book_reference(db, spec, today, list(book.inputs))
         stored, reference = book_ref.tiers, book_ref.per_seat
         tiers = {}
         for acc, inp in book.inputs.items():
@@ -197,7 +257,7 @@ def _rescore(
             others = list(book.arrs)
             if inp.account.arr in others:
                 others.remove(inp.account.arr)
-            tiers[acc] = tier_for_arr(inp.account.arr, others, tier_rules_from_settings(settings))
+            tiers[acc] = tier_for_arr(inp.account.arr, others, spec.tier_rules)
         peer_tiers = stored
     peers = _peers(reference, peer_tiers) if account_ids is None else book_ref.peers
 
@@ -218,35 +278,224 @@ def _rescore(
             if inp is None or week not in weeks:
                 continue
             own = past_values.get(acc) if account_ids is None else None
-            ctx = _context(book, tiers[acc], cadences, past_peers, own)
+            ctx = _context(book, tiers[acc], spec.cadences, past_peers, own)
             past = health(inp, ctx, asof, rules)
             if past.score is not None:
                 history.setdefault(acc, {})[week] = past.score
                 past_rows.append((acc, week.isoformat(), past.score))
 
     computed_at = utc_now()
+    rows = _score_accounts(
+        db, spec, today, book, tiers, peers, reference, peer_tiers, history, computed_at
+    )
+    writes = _changes(db, None if account_ids is None else list(book.inputs), rows, current)
+    # What this ranking used, read back by a later one-account rescore (store.scoring_inputs).
+    references = None
+    if account_ids is None:
+        week = current.isoformat()
+        references = [(acc, week, tiers[acc], seat_now[acc]) for acc in book.inputs]
+        if not _stale_reference(db, references):
+            references = None
+    _store(db, account_ids, list(book.inputs), computed_at, writes, references, past_rows)
+    return RescoreResult(len(rows), len(past_rows), computed_at)
+
+
+def _tiers(accounts: list[TierInput], spec: ScoringSettings) -> dict[str, str]:
+    return {acc: tier for acc, (tier, _) in assign_tiers(accounts, spec.tier_rules).items()}
+
+
+def _score_accounts(
+    db: sqlite_utils.Database,
+    spec: ScoringSettings,
+    today: date,
+    book: Book,
+    tiers: dict[str, str],
+    peers: dict[str, list[float]],
+    reference: dict[str, float],
+    peer_tiers: dict[str, str],
+    history: dict[str, dict[date, int]],
+    computed_at: str,
+) -> list[tuple[Any, ...]]:
+    """The scores rows of the book's accounts, given the whole book's tiers and peers."""
+    rules = spec.rules
     scored: dict[str, tuple[AccountInputs, BookContext, Health]] = {}
     for acc, inp in book.inputs.items():
         tier = tiers[acc]
         own = reference.get(acc) if peer_tiers.get(acc) == tier else None
-        ctx = _context(book, tier, cadences, peers, own)
+        ctx = _context(book, tier, spec.cadences, peers, own)
         scored[acc] = (inp, ctx, health(inp, ctx, today, rules))
     # Where the usage reason names the event that fell, read the events (for those alone).
     fell = [acc for acc, (_, _, h) in scored.items() if h.usage.cause_wanted]
-    for acc, windows in load_event_windows(db, settings, today, fell).items():
+    for acc, windows in load_event_windows(db, spec, today, fell).items():
         inp, ctx, _ = scored[acc]
         inp = replace(inp, event_windows=windows)
         scored[acc] = (inp, ctx, with_usage_cause(scored[acc][2], inp, ctx, today, rules))
-    rows = [
+    return [
         _score_row(inp, ctx, h, today, rules, book, history.get(acc, {}), computed_at)
         for acc, (inp, ctx, h) in scored.items()
     ]
-    # What this ranking used, read back by a later one-account rescore (store.scoring_inputs).
-    week = current.isoformat()
-    references = [(acc, week, tiers[acc], seat_now[acc]) for acc in scored]
 
-    _store(db, account_ids, computed_at, rows, references, past_rows, current)
-    return RescoreResult(len(rows), len(past_rows), computed_at)
+
+# -- sharing a full rescore with a second process --------------------------------------------
+
+# From this many accounts, a full rescore on a machine with two or more cores gives half the
+# accounts to a second process (store/rescore_worker.py): its start-up (~0.1 s) is then repaid.
+SHARE_FROM_ACCOUNTS = 2000
+_HELPER_MODULE = "csm_tui.store.rescore_worker"
+
+
+def load_share(
+    db: sqlite_utils.Database, spec: ScoringSettings, today: date, ids: list[str] | str
+) -> tuple[Book, list[TierInput]]:
+    """One process's share of a full rescore, first step: its accounts' inputs, and what the
+    whole book's tiers are ranked by. ``ids`` as a text: the active accounts from it on."""
+    if isinstance(ids, str):
+        ids = [
+            r[0]
+            for r in db.conn.execute(
+                "SELECT id FROM accounts WHERE archived = 0 AND id >= ? ORDER BY id", [ids]
+            )
+        ]
+    book = load_book(db, spec, today, ids, usage_weeks=False)
+    seat = [
+        TierInput(acc, inp.account.name, inp.account.arr, recent_per_seat(inp.recent))
+        for acc, inp in book.inputs.items()
+    ]
+    return book, seat
+
+
+def score_share(
+    db: sqlite_utils.Database,
+    spec: ScoringSettings,
+    today: date,
+    book: Book,
+    tiers: dict[str, str],
+    peers: dict[str, list[float]],
+    seat: dict[str, float],
+    computed_at: str,
+) -> _Writes:
+    """Second step: what the share's accounts' new scores change (the history read here)."""
+    current = week_start(today)
+    ids = list(book.inputs)
+    history = _load_recent_history(db, ids, current, spec.rules, ids)
+    rows = _score_accounts(db, spec, today, book, tiers, peers, seat, tiers, history, computed_at)
+    return _changes(db, ids, rows, current)
+
+
+def _rescore_shared(
+    db: sqlite_utils.Database,
+    spec: ScoringSettings,
+    today: date,
+    ids: list[str],
+    helper: _Helper,
+) -> RescoreResult:
+    """A full rescore (no past weeks to compute) with the helper scoring half of the book.
+
+    Both halves run the same functions as a rescore alone; only the tiers and peers, which need
+    the whole book, are computed here between the two steps. Should the helper fail, this
+    process does its half too: slower, never different.
+    """
+    ids = sorted(ids)
+    mine, theirs = ids[: len(ids) // 2], ids[len(ids) // 2 :]
+    # The helper's share is the accounts from the first of theirs on: a short message (a long
+    # one would wait in the pipe until the helper, still starting, reads it).
+    helper.ask(("load", spec, today, theirs[0]))
+    book, seats = load_share(db, spec, today, mine)
+    their_book: Book | None = None
+    their_seats = helper.answer()
+    if their_seats is None:
+        their_book, their_seats = load_share(db, spec, today, theirs)
+    everyone = seats + their_seats
+    tiers = _tiers(everyone, spec)
+    seat = {t.id: t.per_seat for t in everyone}
+    peers = _peers(seat, tiers)
+    computed_at = utc_now()
+    their_tiers = {t.id: tiers[t.id] for t in their_seats}
+    their_seat = {t.id: t.per_seat for t in their_seats}
+    helper.ask(("score", their_tiers, peers, their_seat, computed_at))
+    writes = score_share(db, spec, today, book, tiers, peers, seat, computed_at)
+    week = week_start(today).isoformat()
+    references: list[tuple[str, str, str, float]] | None = [
+        (t.id, week, tiers[t.id], t.per_seat) for t in everyone
+    ]
+    if not _stale_reference(db, references):
+        references = None
+    theirs_written = helper.answer()
+    if theirs_written is None:
+        if their_book is None:
+            their_book, _ = load_share(db, spec, today, theirs)
+        theirs_written = score_share(db, spec, today, their_book, tiers, peers, seat, computed_at)
+    writes.scores += theirs_written.scores
+    writes.history += theirs_written.history
+    _store(db, None, ids, computed_at, writes, references, [])
+    return RescoreResult(len(everyone), 0, computed_at, 1 if helper.failed else 2)
+
+
+class _Helper:
+    """The second process of a full rescore, spoken to in pickles on its stdin and stdout.
+
+    Any failure (it could not start, it died, it reported an error) makes ``answer`` return
+    None from then on, and the caller does that work itself.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.failed = False
+
+    @classmethod
+    def start(cls, db: sqlite_utils.Database) -> _Helper | None:
+        """A helper reading the same cache file, when this machine has a second core for it."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        path = next((r[2] for r in db.conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+        if (cores or 1) < 2 or not path or not sys.executable:
+            return None
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", _HELPER_MODULE, path],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # failures come on stdout (the TUI owns stderr)
+            )
+        except OSError:
+            return None
+        return cls(process)
+
+    def ask(self, message: tuple[Any, ...]) -> None:
+        """Send the next piece of work."""
+        if self.failed:
+            return
+        try:
+            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+        except (OSError, ValueError, pickle.PickleError):
+            self.failed = True
+
+    def answer(self) -> Any:
+        """The result of the last piece of work, or None if the helper failed."""
+        if self.failed:
+            return None
+        try:
+            kind, value = pickle.load(self.process.stdout)
+        except Exception:  # it died or wrote garbage: whatever it was, this process takes over
+            kind, value = "error", None
+        if kind != "ok":
+            self.failed = True
+            return None
+        return value
+
+    def close(self) -> None:
+        """Let it finish (or end it) and reap it."""
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 _SCORE_COLUMNS = (
@@ -254,45 +503,92 @@ _SCORE_COLUMNS = (
 )
 
 
+@dataclass
+class _Writes:
+    """What a rescore writes: its rows that differ from the stored ones."""
+
+    scores: list[tuple[Any, ...]]  # rows of the scores table
+    history: list[tuple[str, str, int]]  # rows of score_history
+
+
+def _changes(
+    db: sqlite_utils.Database,
+    ids: Collection[str] | None,
+    rows: list[tuple[Any, ...]],
+    current: date,
+) -> _Writes:
+    """The score rows, and this week's history rows, that differ from the stored ones.
+
+    On a day without new data most scores come out as they were, and rewriting a row (and its
+    priority index entry) costs more than comparing. Compared before the write transaction (by
+    each process sharing a rescore, for its accounts): a row found equal here and rewritten
+    before our write was rewritten by another rescore, whose row then stands, as it would have
+    had it been written after ours.
+    """
+    week = current.isoformat()
+    only, params = "", []
+    if ids is not None:
+        only, params = " AND account_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+    stored = {
+        r[0]: r[1:]
+        for r in db.conn.execute(
+            f"SELECT account_id, {_SCORE_COLUMNS} FROM scores WHERE 1 = 1" + only, params
+        )
+    }
+    this_week = dict(
+        db.conn.execute(
+            "SELECT account_id, health FROM score_history WHERE week = ?" + only, [week, *params]
+        )
+    )
+    return _Writes(
+        [r for r in rows if stored.get(r[0]) != r[2:]],
+        [(r[0], week, r[2]) for r in rows if r[2] is not None and this_week.get(r[0]) != r[2]],
+    )
+
+
+def _stale_reference(
+    db: sqlite_utils.Database, references: list[tuple[str, str, str, float]]
+) -> bool:
+    """Does the stored reference differ from this full rescore's?"""
+    stored = db.conn.execute(
+        "SELECT account_id, week, tier, usage_per_seat FROM score_reference ORDER BY account_id"
+    ).fetchall()
+    return stored != sorted(references)
+
+
 def _store(
     db: sqlite_utils.Database,
     account_ids: Collection[str] | None,
+    ids: list[str],
     computed_at: str,
-    rows: list[tuple[Any, ...]],
-    references: list[tuple[str, str, str, float]],
+    writes: _Writes,
+    references: list[tuple[str, str, str, float]] | None,
     past_rows: list[tuple[str, str, int]],
-    current: date,
 ) -> None:
-    """Write the scores, this week's history and (full rescore) the reference, in one transaction.
+    """Write the changed scores and history, and ``references`` when given, in one transaction.
 
-    Only rows whose values changed are rewritten: on a day without new data most scores come out
-    as they were, and rewriting a row (and its priority index entry) costs more than comparing.
-    Every score in scope still gets this ``computed_at``.
+    Every score in scope gets this ``computed_at``; scores of accounts no longer active (of
+    ``account_ids``, or of the whole book) are deleted.
     """
-    week = current.isoformat()
-    scope = None if account_ids is None else json.dumps(sorted(set(account_ids)))
-    only = "" if scope is None else " AND account_id IN (SELECT value FROM json_each(?))"
-    params = [] if scope is None else [scope]
+    from csm_tui.store.transaction import transaction  # (sqlite-utils: see the imports)
+
+    if account_ids is None:
+        active = set(ids)
+        gone = [
+            r[0] for r in db.conn.execute("SELECT account_id FROM scores") if r[0] not in active
+        ]
+    else:
+        gone = sorted(set(account_ids) - set(ids))
+    only, params = "", []
+    if account_ids is not None:
+        only = " AND account_id IN (SELECT value FROM json_each(?))"
+        params = [json.dumps(sorted(set(account_ids)))]
     with transaction(db):
-        if scope is None:
+        if gone:
             db.execute(
-                "DELETE FROM scores WHERE account_id NOT IN "
-                "(SELECT id FROM accounts WHERE archived = 0)"
+                "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(gone)],
             )
-        else:
-            db.execute(
-                "DELETE FROM scores WHERE account_id IN (SELECT value FROM json_each(?)) "
-                "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = scores.account_id "
-                "AND a.archived = 0)",
-                params,
-            )
-        # Read inside the write transaction: nobody can change them before they are compared.
-        stored = {
-            r[0]: r[1:]
-            for r in db.conn.execute(
-                f"SELECT account_id, {_SCORE_COLUMNS} FROM scores WHERE 1 = 1" + only, params
-            )
-        }
         db.conn.execute(
             "UPDATE scores SET computed_at = ? WHERE 1 = 1" + only, [computed_at, *params]
         )
@@ -300,33 +596,19 @@ def _store(
             "INSERT OR REPLACE INTO scores (account_id, computed_at, health, band, drivers, "
             "stage, stage_reason, tier, priority, reasons, trend, opportunity) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [r for r in rows if stored.get(r[0]) != r[2:]],
+            writes.scores,
         )
-        if scope is None:
+        if references is not None:
             # Only a full rescore writes the reference: it must cover the whole book at once.
-            old = db.conn.execute(
-                "SELECT account_id, week, tier, usage_per_seat FROM score_reference "
-                "ORDER BY account_id"
-            ).fetchall()
-            if old != sorted(references):
-                db.execute("DELETE FROM score_reference")
-                db.conn.executemany(
-                    "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
-                    "VALUES (?, ?, ?, ?)",
-                    references,
-                )
-        this_week = dict(
-            db.conn.execute(
-                "SELECT account_id, health FROM score_history WHERE week = ?" + only,
-                [week, *params],
+            db.execute("DELETE FROM score_reference")
+            db.conn.executemany(
+                "INSERT INTO score_reference (account_id, week, tier, usage_per_seat) "
+                "VALUES (?, ?, ?, ?)",
+                references,
             )
-        )
-        week_rows = [
-            (r[0], week, r[2]) for r in rows if r[2] is not None and this_week.get(r[0]) != r[2]
-        ]
         db.conn.executemany(
             "INSERT OR REPLACE INTO score_history (account_id, week, health) VALUES (?, ?, ?)",
-            past_rows + week_rows,
+            past_rows + writes.history,
         )
 
 

@@ -11,12 +11,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from csm_tui.config import Settings
 from csm_tui.domain.lifecycle import ONBOARDING_DAYS
 from csm_tui.domain.models import (
     Account,
@@ -34,7 +30,12 @@ from csm_tui.domain.models import (
 )
 from csm_tui.domain.scoring import usage_windows
 from csm_tui.domain.tiers import TierRules
-from csm_tui.store.usage_summary import scored_events, summary_current
+from csm_tui.store.usage_summary import fingerprint, is_current, scored_events
+
+if TYPE_CHECKING:  # a rescore's second process imports this module: no pydantic, no sqlite-utils
+    import sqlite_utils
+
+    from csm_tui.config import Settings
 
 HISTORY_WEEKS = 12  # weeks of score history computed for an account that has none
 
@@ -83,20 +84,63 @@ def tier_rules_from_settings(settings: Settings) -> TierRules:
     )
 
 
+@dataclass(frozen=True)
+class ScoringSettings:
+    """What scoring reads of the settings, as plain data.
+
+    A full rescore's second process receives it (store/rescore_worker.py): importing the
+    settings' models there would cost more than a good part of its share of the work.
+    """
+
+    rules: ScoringRules
+    tier_rules: TierRules
+    cadences: dict[str, int]  # days between touches per tier
+    event_weights: dict[str, float]
+    default_event_weight: float
+    activation_event: str
+    features: list[str]  # the scored events, in the bit order of usage_summary
+    summary_fingerprint: str  # the settings usage_summary's numbers must have been made with
+
+
+def scoring_settings(settings: Settings | ScoringSettings) -> ScoringSettings:
+    """What scoring reads of ``settings`` (given as is when it already is that)."""
+    if isinstance(settings, ScoringSettings):
+        return settings
+    a = settings.analytics
+    return ScoringSettings(
+        rules=rules_from_settings(settings),
+        tier_rules=tier_rules_from_settings(settings),
+        cadences=dict(settings.tiers.cadence_days),
+        event_weights={e: float(w) for e, w in a.event_weights.items()},
+        default_event_weight=float(a.default_event_weight),
+        activation_event=a.activation_event,
+        features=scored_events(settings),
+        summary_fingerprint=fingerprint(settings),
+    )
+
+
 def day(value: Any) -> date | None:
     """A date from an ISO day or instant string (None for empty or unreadable values)."""
     if value is None or value == "":
         return None
-    return _day(str(value)[:10])
+    return _DAYS[value[:10] if value.__class__ is str else str(value)[:10]]
 
 
-@lru_cache(maxsize=8192)
-def _day(text: str) -> date | None:
-    """Cached: a book repeats the same few hundred days many thousand times."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+class _Days(dict[str, date | None]):
+    """The date of each day text seen: a book repeats the same few hundred days (a rescore
+    reads 200,000 dates), so each is parsed once; ``day()`` is a lookup."""
+
+    def __missing__(self, text: str) -> date | None:
+        try:
+            found: date | None = date.fromisoformat(text)
+        except ValueError:
+            found = None
+        if len(self) < 100_000:  # unreadable or odd texts cannot grow it without end
+            self[text] = found
+        return found
+
+
+_DAYS = _Days()
 
 
 @dataclass
@@ -117,15 +161,15 @@ class Book:
 class _Sql:
     """SQL fragments shared by the queries: the account filter and the event weights."""
 
-    def __init__(self, settings: Settings, account_ids: Collection[str] | None) -> None:
+    def __init__(self, spec: ScoringSettings, account_ids: Collection[str] | None) -> None:
         self.ids_json = None if account_ids is None else json.dumps(sorted(set(account_ids)))
-        weights = settings.analytics.event_weights
+        weights = spec.event_weights
         self.weight_sql = "CASE event " + " ".join("WHEN ? THEN ?" for _ in weights) + " ELSE ? END"
         self.weight_params: list[Any] = []
         for event, weight in weights.items():
             self.weight_params += [event, float(weight)]
-        self.weight_params.append(float(settings.analytics.default_event_weight))
-        self.features = scored_events(settings)
+        self.weight_params.append(float(spec.default_event_weight))
+        self.features = spec.features
 
     def only(self, column: str = "account_id") -> tuple[str, list[Any]]:
         """A filter on the accounts asked for (none: every account)."""
@@ -140,7 +184,7 @@ def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> li
 
 def load_book(
     db: sqlite_utils.Database,
-    settings: Settings,
+    settings: Settings | ScoringSettings,
     today: date,
     account_ids: Collection[str] | None = None,
     history_from: date | None = None,
@@ -153,14 +197,15 @@ def load_book(
     surveys are read far enough back for it. Every account's ``recent`` usage is today's; its
     ``usage`` weeks (needed only to score other days) are read when ``usage_weeks``.
     """
-    rules = rules_from_settings(settings)
-    q = _Sql(settings, account_ids)
+    spec = scoring_settings(settings)
+    rules = spec.rules
+    q = _Sql(spec, account_ids)
     current = week_start(today)
     oldest_asof = min(history_from or current, current)
     span = rules.trend_recent_weeks + rules.trend_baseline_weeks
     usage_from = (oldest_asof - timedelta(weeks=span)).isoformat()
     # Far enough back for every rule: NPS age, two cadences of silence, CSAT within 30 days.
-    longest_cadence = max(settings.tiers.cadence_days.values(), default=90)
+    longest_cadence = max(spec.cadences.values(), default=90)
     horizon = oldest_asof - timedelta(days=max(rules.nps_max_age_days, 2 * longest_cadence) + 31)
 
     only, only_p = q.only("a.id")
@@ -211,7 +256,7 @@ def load_book(
 
     # Usage per (account, week): weighted points, most users of one event, features used; from
     # the per-week summary when it is up to date (a full rescore refreshes it first).
-    from_summary = summary_current(db, settings)
+    from_summary = is_current(db, spec.summary_fingerprint)
     if from_summary:
         week_rows = _rows(
             db,
@@ -238,13 +283,13 @@ def load_book(
     if from_summary:
         first_use_sql = "SELECT account_id, MIN(week) FROM usage_summary WHERE 1 = 1"
         activation_sql = "SELECT account_id, MIN(week) FROM usage_summary WHERE features & ? != 0"
-        activation_p: list[Any] = [1 << q.features.index(settings.analytics.activation_event)]
+        activation_p: list[Any] = [1 << q.features.index(spec.activation_event)]
     else:
         first_use_sql = "SELECT account_id, MIN(week) FROM usage_weekly WHERE 1 = 1"
         activation_sql = (
             "SELECT account_id, MIN(week) FROM usage_weekly WHERE event = ? AND count > 0"
         )
-        activation_p = [settings.analytics.activation_event]
+        activation_p = [spec.activation_event]
     first_use = {
         acc: day(first)
         for acc, first in _rows(db, first_use_sql + only + " GROUP BY account_id", only_p)
@@ -459,7 +504,10 @@ def _usage_by_account(
 
 
 def load_event_windows(
-    db: sqlite_utils.Database, settings: Settings, today: date, account_ids: Collection[str]
+    db: sqlite_utils.Database,
+    settings: Settings | ScoringSettings,
+    today: date,
+    account_ids: Collection[str],
 ) -> dict[str, dict[str, tuple[int, int]]]:
     """Per account and event: (count in the recent window, count in the baseline window).
 
@@ -468,7 +516,7 @@ def load_event_windows(
     """
     if not account_ids:
         return {}
-    rules = rules_from_settings(settings)
+    rules = scoring_settings(settings).rules
     current = week_start(today)
     recent_from = current - timedelta(weeks=rules.trend_recent_weeks)
     base_from = recent_from - timedelta(weeks=rules.trend_baseline_weeks)
@@ -532,7 +580,7 @@ class BookReference:
 
 def load_book_reference(
     db: sqlite_utils.Database,
-    settings: Settings,
+    settings: Settings | ScoringSettings,
     today: date,
     account_ids: Collection[str] | None = None,
 ) -> BookReference:
@@ -586,11 +634,12 @@ def load_book_reference(
 
 
 def _scanned_reference(
-    db: sqlite_utils.Database, settings: Settings, today: date
+    db: sqlite_utils.Database, settings: Settings | ScoringSettings, today: date
 ) -> tuple[dict[str, str], dict[str, float]]:
     """Stored tiers, and use per seat computed from the usage of every active account."""
-    rules = rules_from_settings(settings)
-    q = _Sql(settings, None)
+    spec = scoring_settings(settings)
+    rules = spec.rules
+    q = _Sql(spec, None)
     tiers = {
         acc: tier
         for acc, tier in _rows(

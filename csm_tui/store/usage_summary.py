@@ -20,12 +20,12 @@ usage_weekly itself.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:  # a rescore's second process imports this module: no pydantic, no sqlite-utils
+    import sqlite_utils
 
-from csm_tui.config import Settings
-from csm_tui.store.transaction import transaction
+    from csm_tui.config import Settings
 
 SOURCE, OBJECT = "analytics", "usage_weekly"  # the sync_state row of the usage pull
 
@@ -36,7 +36,7 @@ def scored_events(settings: Settings) -> list[str]:
     return list(dict.fromkeys([*a.key_features, a.activation_event]))
 
 
-def _fingerprint(settings: Settings) -> str:
+def fingerprint(settings: Settings) -> str:
     """The settings the summary's numbers are made of."""
     a = settings.analytics
     return json.dumps(
@@ -80,7 +80,12 @@ def summary_trusted(db: sqlite_utils.Database) -> bool:
 
 def summary_current(db: sqlite_utils.Database, settings: Settings) -> bool:
     """Is the summary trusted and up to date (no pull since its last refresh)?"""
-    return summary_trusted(db) and _state(db) == (_fingerprint(settings), None)
+    return is_current(db, fingerprint(settings))
+
+
+def is_current(db: sqlite_utils.Database, settings_fingerprint: str) -> bool:
+    """Is the summary trusted and up to date for settings of this ``fingerprint``?"""
+    return summary_trusted(db) and _state(db) == (settings_fingerprint, None)
 
 
 def refresh_usage_summary(db: sqlite_utils.Database, settings: Settings) -> bool:
@@ -89,15 +94,17 @@ def refresh_usage_summary(db: sqlite_utils.Database, settings: Settings) -> bool
     Cheap when nothing changed (one small read); otherwise recomputes the weeks the pulls since
     the last refresh replaced (or everything, after a change of the settings it depends on).
     """
+    from csm_tui.store.transaction import transaction  # (sqlite-utils: see the imports)
+
     if not summary_trusted(db):
         return False
-    fingerprint = _fingerprint(settings)
-    if _state(db) == (fingerprint, None):
+    wanted = fingerprint(settings)
+    if _state(db) == (wanted, None):
         return True
     with transaction(db):
         state_fingerprint, stale_from = _state(db)  # again: another process may have refreshed
         select, params = _week_sql(settings)
-        if state_fingerprint != fingerprint or stale_from == "":
+        if state_fingerprint != wanted or stale_from == "":
             db.conn.execute("DELETE FROM usage_summary")
             db.conn.execute(
                 "INSERT INTO usage_summary (account_id, week, points, users, features) "
@@ -123,7 +130,7 @@ def refresh_usage_summary(db: sqlite_utils.Database, settings: Settings) -> bool
                 if gone:
                     db.conn.execute("DELETE FROM usage_summary WHERE week = ?", [week])
         db.conn.execute(
-            "UPDATE usage_summary_state SET fingerprint = ?, stale_from = NULL", [fingerprint]
+            "UPDATE usage_summary_state SET fingerprint = ?, stale_from = NULL", [wanted]
         )
     return True
 

@@ -7,10 +7,14 @@ synchronous callers (a Textual thread worker, the command line).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+import sqlite3
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,8 +26,17 @@ from csm_tui.errors import CsmError
 from csm_tui.sources.http import ApiClient, HttpPolicy, SourceError
 from csm_tui.sources.hubspot import HubSpot
 from csm_tui.sources.posthog import PostHog
-from csm_tui.store.db import open_cache, utc_now
+from csm_tui.store import outbox
+from csm_tui.store.db import (
+    BUSY_TIMEOUT_MS,
+    CacheError,
+    is_corruption,
+    open_cache,
+    set_aside,
+    utc_now,
+)
 from csm_tui.store.transaction import transaction
+from csm_tui.sync import changes
 from csm_tui.sync.lock import sync_lock
 from csm_tui.sync.mapping import PropertyNames
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
@@ -93,14 +106,123 @@ def analytics_client(
     )
 
 
-def _rescore(db: sqlite_utils.Database, settings: Settings, today: date) -> int | None:
-    """Recompute scores after a pull; how many accounts (None without the scoring module)."""
+def _rescore(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    account_ids: Collection[str] | None = None,
+) -> int | None:
+    """Recompute scores after a pull (of ``account_ids`` only, when given); how many accounts
+    (None without the scoring module)."""
     try:
         module = importlib.import_module("csm_tui.store.rescore")
     except ModuleNotFoundError:  # guard kept so a partial install still syncs
         return None
-    result = module.rescore(db, settings, today)
+    if account_ids is None:
+        result = module.rescore(db, settings, today)
+    else:
+        result = module.rescore(db, settings, today, account_ids=sorted(account_ids))
     return int(getattr(result, "accounts", 0))
+
+
+# sync_state's row about whole syncs (not an object of a source): whether the last sync ended
+# cleanly, and the day its scores were computed for. Only its stats change; its cursor stays
+# NULL, so a failed sync never changes a cursor.
+RUN_STATE = ("sync", "run")
+# Where the CSM's own work lives (unpushed notes, next steps, snoozes, enrollments): checked
+# before every sync writes, even when the whole file is not.
+LOCAL_WORK = ("outbox", "touches", "next_steps", "snoozes", "enrollments")
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the last sync left: did it end cleanly, and for which day did it score the book."""
+
+    clean: bool = False
+    scored_day: str | None = None
+
+    @classmethod
+    def read(cls, db: sqlite_utils.Database) -> RunState:
+        """The stored state (not clean when absent or unreadable)."""
+        row = db.execute(
+            "SELECT stats FROM sync_state WHERE source = ? AND object = ?", list(RUN_STATE)
+        ).fetchone()
+        try:
+            found = json.loads(row[0]) if row and row[0] else {}
+            return cls(bool(found.get("clean")), found.get("scored_day"))
+        except (ValueError, AttributeError):
+            return cls()
+
+    def write(self, db: sqlite_utils.Database, *, succeeded: bool = False) -> None:
+        """Store it (``succeeded``: also as the time of the last successful sync)."""
+        stats = json.dumps({"clean": self.clean, "scored_day": self.scored_day}, sort_keys=True)
+        with transaction(db):
+            db.execute(
+                "INSERT INTO sync_state (source, object, stats, last_success) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(source, object) DO UPDATE SET stats = excluded.stats, "
+                "last_success = COALESCE(excluded.last_success, sync_state.last_success)",
+                [*RUN_STATE, stats, utc_now() if succeeded else None],
+            )
+
+
+def _quick_check(path: Path, tables: tuple[str, ...] = ()) -> str:
+    """SQLite's quick_check of the cache (of ``tables`` only, when given), on a connection of
+    its own: it runs in a thread."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        for table in tables or (None,):
+            pragma = "PRAGMA quick_check" if table is None else f"PRAGMA quick_check({table})"
+            found = str(conn.execute(pragma).fetchone()[0])
+            if found != "ok":
+                return found
+        return "ok"
+    finally:
+        conn.close()
+
+
+class WriteGate:
+    """What every write of a sync waits for: the cache passed its integrity check.
+
+    The whole file is checked (a read of all of it, ~0.5 s at 10,000 accounts) on a full
+    sync and after a sync that did not end well; otherwise the tables holding the CSM's own
+    work, and SQLite itself reports damage it meets on the way (the sync then sets the cache
+    aside). The check runs in a thread while the first pages download; nothing is written
+    before it passes, so a damaged cache is set aside as it was. Opening the gate also marks
+    the sync as running (not clean) until it ends well.
+    """
+
+    def __init__(
+        self, db: sqlite_utils.Database, path: Path, before: RunState, *, whole: bool
+    ) -> None:
+        self.db = db
+        self.before = before
+        self.opened = False
+        tables = () if whole else LOCAL_WORK
+        self._check = asyncio.ensure_future(asyncio.to_thread(_quick_check, path, tables))
+
+    async def __call__(self) -> None:
+        """Wait for the check (raises sqlite3.DatabaseError when it failed), once."""
+        if self.opened:
+            return
+        found = await self._check
+        if found != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {found}")
+        RunState(clean=False, scored_day=self.before.scored_day).write(self.db)
+        self.opened = True
+
+    async def settle(self) -> None:
+        """Let the check finish (its connection closes) whatever happens to the sync."""
+        with contextlib.suppress(BaseException):
+            await self._check
+
+
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> CacheError:
+    """Set a damaged cache aside (never deleted: it may hold unpushed notes); the error."""
+    kept = set_aside(path)
+    return CacheError(
+        f"The cache {path} is damaged or not a csm-tui cache ({exc}); it was kept aside as "
+        f"{kept.name}. Run `csm-tui sync` to rebuild it."
+    )
 
 
 async def run_sync(
@@ -140,87 +262,145 @@ async def run_sync(
     if crm and not settings.crm.token:
         raise SyncError(f"CRM token is not set. Set {token_hint(settings, 'crm')}.")
 
-    with sync_lock(settings.cache_path, settings.workspace, wait_seconds=lock_wait):
-        db = open_cache(settings.cache_path, check=True)
+    path = settings.cache_path
+    with sync_lock(path, settings.workspace, wait_seconds=lock_wait):
+        db = open_cache(path)
+        gate: WriteGate | None = None
+        damage: sqlite3.DatabaseError | None = None
         try:
+            before = RunState.read(db)
+            gate = WriteGate(db, path, before, whole=full or not before.clean)
             await _sync(
-                db, settings, full, crm, analytics, transport, emit, today, now, policy, report
+                db,
+                settings,
+                _Plan(full, crm, analytics, today, now, before),
+                transport,
+                emit,
+                policy,
+                report,
+                gate,
             )
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            damage = exc
         finally:
+            if gate is not None:
+                await gate.settle()
             db.conn.close()
+        if damage is not None:
+            raise _damaged(path, damage) from None
     return report
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What this sync does, and what the last one left."""
+
+    full: bool
+    crm: bool
+    analytics: bool
+    today: date
+    now: datetime
+    before: RunState
+
+    @property
+    def partial(self) -> bool:
+        """Whether only what this sync changes needs rescoring: the last sync ended well and
+        scored the book for today (a new day moves every account's numbers)."""
+        return (
+            not self.full and self.before.clean and self.before.scored_day == self.today.isoformat()
+        )
 
 
 async def _sync(
     db: sqlite_utils.Database,
     settings: Settings,
-    full: bool,
-    crm: bool,
-    analytics: bool,
+    plan: _Plan,
     transport: httpx.AsyncBaseTransport | None,
     emit: ProgressCallback,
-    today: date,
-    now: datetime,
     policy: HttpPolicy,
     report: SyncReport,
+    gate: WriteGate,
 ) -> None:
     started = utc_now()
     stage = "crm"
     current: Any = None  # the pull in progress, which knows the object it was on
     clients: list[ApiClient] = []
+    crm_pulled = False
+    analytics_pull: AnalyticsPull | None = None
+    if plan.partial:
+        changes.track_changes(db)
     try:
-        if crm:
+        if plan.analytics:
+            client = analytics_client(settings, policy, transport)
+            clients.append(client)
+            posthog = PostHog(
+                client, settings.analytics.project_id, page_size=policy.analytics_page_size
+            )
+            analytics_pull = AnalyticsPull(
+                db,
+                posthog,
+                settings=settings,
+                full=plan.full,
+                # PostHog counts weeks in UTC: the re-pulled window must be the one it returns.
+                today=plan.now.astimezone(UTC).date(),
+                report=report,
+                progress=emit,
+                started=started,
+            )
+            analytics_pull.ready_to_write = gate
+            analytics_pull.start()  # its pages download while the CRM is pulled
+        if plan.crm:
             client = crm_client(settings, policy, transport)
             clients.append(client)
             hubspot = HubSpot(client)
             stage = "push"
-            await Pusher(db, hubspot, policy=policy, report=report, progress=emit, now=now).run()
+            if outbox.items(db, (outbox.PENDING,)):
+                await gate()
+                await Pusher(
+                    db, hubspot, policy=policy, report=report, progress=emit, now=plan.now
+                ).run()
             stage = "crm"
             pull = CrmPull(
                 db,
                 hubspot,
                 names=PropertyNames.from_settings(settings.crm.properties),
                 owner_email=settings.crm.owner_email,
-                full=full,
-                sync_start_ms=int(now.timestamp() * 1000),
+                full=plan.full,
+                sync_start_ms=int(plan.now.timestamp() * 1000),
                 report=report,
                 progress=emit,
                 # One request per contact: a setting can turn it off for very large books.
                 pull_enrollments=bool(getattr(settings.crm, "pull_enrollments", True)),
             )
+            pull.ready_to_write = gate
             current = pull
             await pull.run()
-            refresh_last_active(db)
-        if analytics:
+            crm_pulled = True
+        if analytics_pull is not None:
             stage = "analytics"
-            client = analytics_client(settings, policy, transport)
-            clients.append(client)
-            posthog = PostHog(
-                client, settings.analytics.project_id, page_size=policy.analytics_page_size
-            )
-            current = AnalyticsPull(
-                db,
-                posthog,
-                settings=settings,
-                full=full,
-                # PostHog counts weeks in UTC: the re-pulled window must be the one it returns.
-                today=now.astimezone(UTC).date(),
-                report=report,
-                progress=emit,
-                started=started,
-            )
-            await current.run()
+            current = analytics_pull
+            await analytics_pull.run()
     except (SourceError, OwnerNotFound) as exc:
         message = str(exc)
         obj = "push" if stage == "push" else getattr(current, "current", "sync")
+        await gate()  # a damaged cache is set aside, not written to
         record_error(db, "crm" if stage in ("push", "crm") else stage, obj, message)
+        if crm_pulled:  # the CRM's contacts still get their last activity
+            _refresh_last_active(db, plan)
         raise SyncError(message) from None
     finally:
+        if analytics_pull is not None:
+            await analytics_pull.close()
         report.requests = sum(c.requests for c in clients)
         for c in clients:
             await c.aclose()
+    await gate()
+    # Contacts' last activity follows both sources (new contacts, new activity): once, now.
+    _refresh_last_active(db, plan)
     # Every object of the synced sources succeeded: earlier errors are history now.
-    sources = [name for name, on in (("crm", crm), ("analytics", analytics)) if on]
+    sources = [name for name, on in (("crm", plan.crm), ("analytics", plan.analytics)) if on]
     with transaction(db):
         db.execute(
             "UPDATE sync_state SET last_error = NULL WHERE source IN "
@@ -228,11 +408,50 @@ async def _sync(
             [json.dumps(sources)],
         )
     emit(SyncProgress("rescore", "scores", 0, None))
-    scored = _rescore(db, settings, today)
+    scope = _rescore_scope(db, plan)
+    if scope is not None and not scope:
+        scored: int | None = 0  # nothing changed: today's scores stand
+    else:
+        scored = _rescore(db, settings, plan.today, scope)
     report.rescored = scored is not None
     if scored is None:
         report.warnings.append("scores not computed: csm_tui.store.rescore is not available")
+    RunState(clean=True, scored_day=plan.today.isoformat() if scored is not None else None).write(
+        db, succeeded=True
+    )
     emit(SyncProgress("rescore", "scores", scored or 0, scored or 0, "done"))
+
+
+def _refresh_last_active(db: sqlite_utils.Database, plan: _Plan) -> None:
+    """Contacts' last activity: of every contact, or (tracking changes) only where it can have
+    moved: contacts new or with another email, and emails whose activity changed."""
+    if not changes.is_tracking(db):
+        refresh_last_active(db)
+        return
+    refresh_last_active(
+        db, contacts=changes.contacts_with_new_email(db), emails=changes.changed_emails(db)
+    )
+
+
+def _rescore_scope(db: sqlite_utils.Database, plan: _Plan) -> set[str] | None:
+    """The accounts to rescore: None for the whole book, else those this sync changed.
+
+    The whole book after a full sync, on a new day, after a sync that did not end well (its
+    changes were not tracked), when weekly usage changed (each account's use per seat ranks it
+    among its tier: one account's usage moves its peers' scores), or when the book itself
+    changed (accounts added, removed, archived, or ARR: the rescore's stored tiers are gone).
+    """
+    if not plan.partial or not changes.is_tracking(db):
+        return None
+    if "usage_weekly" in changes.changed_tables(db):
+        return None
+    week = (plan.today - timedelta(days=plan.today.weekday())).isoformat()
+    reference = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM score_reference WHERE week = ?)", [week]
+    ).fetchone()
+    if not reference or not reference[0]:
+        return None
+    return changes.changed_accounts(db)
 
 
 def sync_blocking(

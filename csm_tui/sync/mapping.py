@@ -33,6 +33,9 @@ _TAG = re.compile(r"<[^>]+>")
 _EPOCH = re.compile(r"-?\d+(\.\d+)?")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCHEME = re.compile(r"^[a-z]+://")
+_UTC_ISO = re.compile(
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:Z|\+00:00)", re.ASCII
+)
 
 
 def marker_text(outbox_id: str) -> str:
@@ -55,29 +58,50 @@ def strip_marker(text: str) -> str:
     return MARKER_RE.sub("", text).strip()
 
 
-def instant(value: Any) -> str | None:
-    """An ISO instant in UTC from epoch ms or an ISO string; None when empty or unreadable."""
+def _moment(value: Any) -> datetime | None:
+    """An aware datetime from epoch ms or an ISO string; None when empty or unreadable."""
     if value in (None, ""):
         return None
     text = str(value).strip()
     try:
         if _EPOCH.fullmatch(text):
-            moment = datetime.fromtimestamp(float(text) / 1000, tz=UTC)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
+            return datetime.fromtimestamp(float(text) / 1000, tz=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def instant(value: Any) -> str | None:
+    """An ISO instant in UTC from epoch ms or an ISO string; None when empty or unreadable."""
+    if isinstance(value, str):
+        found = _UTC_ISO.fullmatch(value)
+        if found is not None:
+            # Already UTC (what HubSpot and PostHog send): validate the calendar, then spell it
+            # the way isoformat would, without its cost (a sync reads a few hundred thousand).
+            try:
+                datetime.fromisoformat(found.group(1))
+            except ValueError:
+                return None
+            return f"{found.group(1)}.{(found.group(2) or '').ljust(6, '0')}+00:00"
+    moment = _moment(value)
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):
+        return None
 
 
 def epoch_ms(value: Any) -> int | None:
     """Epoch milliseconds from epoch ms or an ISO string."""
-    text = instant(value)
-    if text is None:
+    moment = _moment(value)
+    if moment is None:
         return None
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
+    try:
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def day(value: Any) -> str | None:
@@ -442,20 +466,31 @@ def record_marker(obj_type: str, record: Mapping[str, Any]) -> str | None:
 
 def association_ids(record: Mapping[str, Any], to_type: str) -> list[str]:
     """Ids a list record is associated with (``associations=<to_type>`` in the request)."""
-    block = (record.get("associations") or {}).get(to_type) or {}
+    # Called twice per record of a full pull: records without links return at once.
+    block = (record.get("associations") or {}).get(to_type)
+    if not block:
+        return []
     results = block.get("results") if isinstance(block, dict) else block
+    if not results:
+        return []
     found: list[str] = []
     primary: list[str] = []
-    for entry in results or []:
-        if isinstance(entry, Mapping):
+    for entry in results:
+        if isinstance(entry, (dict, Mapping)):  # dict first: no ABC check for the usual case
             to_id = entry.get("id", entry.get("toObjectId"))
-            label = str(entry.get("type") or "")
             if to_id is None:
                 continue
-            (primary if "primary" in label.lower() else found).append(str(to_id))
+            label = entry.get("type")
+            if label and "primary" in str(label).lower():
+                primary.append(str(to_id))
+            else:
+                found.append(str(to_id))
         else:
             found.append(str(entry))
-    return list(dict.fromkeys(primary + sorted(found, key=_id_order)))
+    if len(found) > 1:
+        found.sort(key=_id_order)
+    ids = primary + found
+    return ids if len(ids) < 2 else list(dict.fromkeys(ids))
 
 
 def _id_order(value: str) -> tuple[int, str]:

@@ -1,27 +1,40 @@
 """Pull product analytics (PostHog) into the cache: weekly usage per account and event, and
 per-user activity; then each contact's last activity by email.
 
-The first pull (or --full) takes analytics.weeks; later ones re-pull the last
-analytics.repull_weeks weeks (late events land there) and upsert by (account, week, event).
-All pages of a query are read before anything is written, then written in one transaction with
-the cursor, so a failed page leaves the cache as it was. Groups that match no account are
-counted and reported, never dropped silently.
+Weekly usage: the first pull (or --full) takes analytics.weeks; later ones re-pull the last
+analytics.repull_weeks weeks (late events land there) and write only the rows that differ.
+Per-user activity: the first pull of a (UTC) day takes every user; later pulls that day take only
+users active that day, the only ones whose numbers can have moved (30-day counts start at a
+midnight, see sources/posthog.py).
+
+Pages are staged in a temporary table as they arrive (nothing of the cache is locked meanwhile)
+and moved into the cache in one transaction with the cursor, so a failed page leaves the cache
+as it was. Groups that match no account are counted and reported, never dropped silently.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from csm_tui.sources.posthog import PostHog
+from csm_tui.store.bulk import Staging
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
+from csm_tui.sync.prefetch import Prefetch
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
 from csm_tui.sync.pull_crm import read_cursor, write_state
 
 SOURCE = "analytics"
+USAGE_COLUMNS = ("account_id", "week", "event", "count", "users")
+USAGE_KEY = ("account_id", "week", "event")
+USER_COLUMNS = ("account_id", "user_key", "email", "last_seen", "events_30d")
+USER_KEY = ("account_id", "user_key")
 
 
 def week_of(day: date) -> date:
@@ -48,27 +61,147 @@ def _group(value: Any, group_key: str) -> str | None:
     return mapping.domain(value) if group_key not in ("id", "company_id") else str(value)
 
 
-def refresh_last_active(db: sqlite_utils.Database) -> None:
-    """contacts.last_active = the latest analytics activity of the contact's email."""
-    latest = dict(
-        db.execute(
-            "SELECT lower(email), MAX(last_seen) FROM user_activity WHERE email IS NOT NULL "
-            "GROUP BY lower(email)"
-        ).fetchall()
-    )
-    changes = [
-        (latest.get((email or "").lower()), contact_id)
-        for contact_id, email, current in db.execute(
-            "SELECT id, email, last_active FROM contacts"
-        ).fetchall()
-        if latest.get((email or "").lower()) != current
+class Groups:
+    """Group value -> account id, looked up once per distinct value (a page repeats each group
+    hundreds of times); also which values matched nothing, and which accounts more than one
+    group maps to (www. and the bare domain), whose rows must be added up."""
+
+    def __init__(self, index: dict[str, str], group_key: str) -> None:
+        self.index = index
+        self.group_key = group_key
+        self.known: dict[Any, str | None] = {}
+        self.first_group: dict[str, Any] = {}
+        self.shared: set[str] = set()
+        self.unmatched: set[str] = set()
+
+    def look_up(self, value: Any) -> str | None:
+        """The account of one group value (remembered)."""
+        account = self.index.get(_group(value, self.group_key) or "")
+        if account is None:
+            self.unmatched.add(str(value))
+        elif self.first_group.setdefault(account, value) != value:
+            self.shared.add(account)
+        # An unhashable value (a malformed answer) is simply looked up again next time.
+        with contextlib.suppress(TypeError):
+            self.known[value] = account
+        return account
+
+
+def _usage_rows(page: Sequence[Sequence[Any]], groups: Groups, weeks: dict[Any, str | None]):
+    """Cache rows of one weekly-usage page (rows of unknown groups or weeks are left out)."""
+    known = groups.known
+    out: list[tuple[str, str, str, int, int]] = []
+    add = out.append
+    # The hot loop of a full pull (over a million rows): lookups are remembered per distinct
+    # value, and values already of the right type skip the general converters.
+    for group, week, event, events, users in page:
+        try:
+            account = known[group]
+        except (KeyError, TypeError):
+            account = groups.look_up(group)
+        if account is None:
+            continue
+        try:
+            day = weeks[week]
+        except (KeyError, TypeError):
+            day = mapping.day(week)
+            if isinstance(week, str):
+                weeks[week] = day
+        if day is None:
+            continue
+        add(
+            (
+                account,
+                day,
+                event if type(event) is str else str(event),
+                events if type(events) is int else (mapping.whole(events) or 0),
+                users if type(users) is int else (mapping.whole(users) or 0),
+            )
+        )
+    return out
+
+
+def _user_rows(page: Sequence[Sequence[Any]], groups: Groups):
+    """Cache rows of one per-user activity page (rows of unknown groups are left out)."""
+    known = groups.known
+    instant = mapping.instant
+    out: list[tuple[str, str, str | None, str | None, int]] = []
+    add = out.append
+    for group, user, email, last_seen, events_30d in page:
+        try:
+            account = known[group]
+        except (KeyError, TypeError):
+            account = groups.look_up(group)
+        if account is None:
+            continue
+        add(
+            (
+                account,
+                user if type(user) is str else str(user),
+                str(email or "").strip().lower() or None,
+                instant(last_seen),
+                events_30d if type(events_30d) is int else (mapping.whole(events_30d) or 0),
+            )
+        )
+    return out
+
+
+def refresh_last_active(
+    db: sqlite_utils.Database,
+    *,
+    contacts: Collection[str] | None = None,
+    emails: Collection[str] | None = None,
+) -> None:
+    """contacts.last_active = the latest analytics activity of the contact's email.
+
+    For every contact; or, when ``contacts`` or ``emails`` is given, only for those contacts and
+    the contacts with one of those (lower-case) emails.
+    """
+    scoped = contacts is not None or emails is not None
+    if scoped and not contacts and not emails:
+        return
+    sql = "SELECT id, email, last_active FROM contacts"
+    params: list[str] = []
+    if scoped:
+        sql += (
+            " WHERE id IN (SELECT value FROM json_each(?)) "
+            "OR lower(email) IN (SELECT value FROM json_each(?))"
+        )
+        params = [json.dumps(sorted(contacts or ())), json.dumps(sorted(emails or ()))]
+    targets = [
+        (contact_id, (email or "").lower(), current)
+        for contact_id, email, current in db.execute(sql, params).fetchall()
     ]
-    with transaction(db):
-        db.conn.executemany("UPDATE contacts SET last_active = ? WHERE id = ?", changes)
+    wanted = sorted({email for _, email, _ in targets if email})
+    if not wanted:
+        latest: dict[str, str] = {}
+    else:
+        # One pass over the activity rows, grouping only the emails of these contacts.
+        latest = dict(
+            db.execute(
+                "SELECT lower(email), MAX(last_seen) FROM user_activity "
+                "WHERE lower(email) IN (SELECT value FROM json_each(?)) GROUP BY lower(email)",
+                [json.dumps(wanted)],
+            ).fetchall()
+        )
+    changes = [
+        (latest.get(email), contact_id)
+        for contact_id, email, current in targets
+        if latest.get(email) != current
+    ]
+    if changes:
+        with transaction(db):
+            db.conn.executemany("UPDATE contacts SET last_active = ? WHERE id = ?", changes)
 
 
 class AnalyticsPull:
-    """One pull of the analytics source into one cache."""
+    """One pull of the analytics source into one cache.
+
+    ``start()`` decides what to ask for (from the stored cursors) and begins downloading;
+    ``run()`` maps, stages and writes. In between the caller may do other work (the CRM pull):
+    the analytics pages arrive meanwhile. Group values map to accounts only in ``run()``,
+    once the CRM pull has written the book's accounts.
+    """
 
     def __init__(
         self,
@@ -91,86 +224,94 @@ class AnalyticsPull:
         self.progress = progress
         self.started = started
         self.current = "usage_weekly"  # the object being pulled (where an error is recorded)
+        # Awaited before the first write to the cache (the engine's integrity check).
+        self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
+        self._usage_pages: Prefetch[list[Sequence[Any]]] | None = None
+        self._user_pages: Prefetch[list[Sequence[Any]]] | None = None
+
+    def start(self) -> None:
+        """Fix both queries now and start downloading their pages.
+
+        A re-pull (the last weeks, the users active today) is small and downloads whole while
+        the caller works; a whole pull keeps at most two pages waiting.
+        """
+        cursor = None if self.full else read_cursor(self.db, SOURCE, "usage_weekly")
+        self._usage_whole = cursor is None
+        self._weeks = self.a.weeks if self._usage_whole else self.a.repull_weeks
+        self._since = week_of(self.today) - timedelta(weeks=self._weeks)
+        # Every user on the first pull of a (UTC) day; later that day, those active that day.
+        self._day = self.today.isoformat()
+        self._last_whole_day = self._stored_whole_day()
+        self._all_users = self.full or self._last_whole_day != self._day
+        self._usage_pages = Prefetch(
+            self.ph.weekly_usage(self.a.group_index, self._weeks),
+            depth=2 if self._usage_whole else 0,
+        )
+        self._user_pages = Prefetch(
+            self.ph.user_activity(
+                self.a.group_index, self.a.weeks, active_today=not self._all_users
+            ),
+            depth=2 if self._all_users else 0,
+        )
+
+    async def close(self) -> None:
+        """Stop downloading (after a failure elsewhere)."""
+        for pages in (self._usage_pages, self._user_pages):
+            if pages is not None:
+                await pages.close()
 
     async def run(self) -> None:
-        """Weekly usage, then user activity, then contacts' last activity."""
-        self.current = "usage_weekly"
-        await self.pull_usage()
-        self.current = "user_activity"
-        await self.pull_users()
-        refresh_last_active(self.db)
+        """Weekly usage, then user activity (contacts' last activity is the caller's)."""
+        if self._usage_pages is None:
+            self.start()
+        try:
+            self.current = "usage_weekly"
+            await self.pull_usage()
+            self.current = "user_activity"
+            await self.pull_users()
+        finally:
+            await self.close()
 
     async def pull_usage(self) -> None:
         """Weekly usage per (account, week, event)."""
+        assert self._usage_pages is not None
         self.progress(SyncProgress("analytics", "usage_weekly", 0, None))
-        cursor = None if self.full else read_cursor(self.db, SOURCE, "usage_weekly")
-        full = cursor is None
-        weeks = self.a.weeks if full else self.a.repull_weeks
-        since = week_of(self.today) - timedelta(weeks=weeks)
-        rows: list[dict[str, Any]] = []
-        unmatched: set[str] = set()
-        index = group_index(self.db, self.a.group_key)
+        groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
+        known_weeks: dict[Any, str | None] = {}
+        staged = Staging(self.db, "usage_weekly", USAGE_COLUMNS)
         fetched = 0
-        async for page in self.ph.weekly_usage(self.a.group_index, weeks):
-            fetched += len(page)
-            for r in page:
-                group = _group(r["account"], self.a.group_key)
-                account = index.get(group or "")
-                if account is None:
-                    unmatched.add(str(r["account"]))
-                    continue
-                week = mapping.day(r["week"])
-                if week is None:
-                    continue
-                rows.append(
-                    {
-                        "account_id": account,
-                        "week": week,
-                        "event": str(r["event"]),
-                        "count": mapping.whole(r["events"]) or 0,
-                        "users": mapping.whole(r["users"]) or 0,
-                    }
+        try:
+            async for page in self._usage_pages:
+                fetched += len(page)
+                staged.add(_usage_rows(page, groups, known_weeks))
+                self.progress(SyncProgress("analytics", "usage_weekly", fetched, None))
+            if groups.shared:  # two groups of one account: their numbers add up
+                staged.merge_duplicates(USAGE_KEY)
+            await self.ready_to_write()
+            with transaction(self.db):
+                if self._usage_whole:
+                    staged.replace_all(USAGE_KEY)
+                else:
+                    # The re-pulled weeks are replaced whole (a late correction can remove a
+                    # row); only rows that differ are written.
+                    staged.update_changed(USAGE_KEY, "t.week >= ?", [self._since.isoformat()])
+                write_state(
+                    self.db,
+                    SOURCE,
+                    "usage_weekly",
+                    cursor=self._since.isoformat(),
+                    started=self.started,
+                    stats={
+                        "rows": staged.rows,
+                        "weeks": self._weeks,
+                        "unmatched_groups": len(groups.unmatched),
+                        "unmatched_examples": sorted(groups.unmatched)[:5],
+                    },
                 )
-            self.progress(SyncProgress("analytics", "usage_weekly", fetched, None))
-        merged: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for row in rows:  # two groups can map to one account (www. and bare domain)
-            key = (row["account_id"], row["week"], row["event"])
-            if key in merged:
-                merged[key]["count"] += row["count"]
-                merged[key]["users"] += row["users"]
-            else:
-                merged[key] = row
-        with transaction(self.db):
-            if full:
-                self.db.execute("DELETE FROM usage_weekly")
-            else:
-                # The re-pulled weeks are replaced whole: a late correction can remove a row.
-                self.db.execute("DELETE FROM usage_weekly WHERE week >= ?", [since.isoformat()])
-            if merged:
-                # Plain executemany (sqlite-utils' upsert_all costs several times more per row):
-                # the rows are unique by key and their weeks were just deleted.
-                self.db.conn.executemany(
-                    "INSERT OR REPLACE INTO usage_weekly (account_id, week, event, count, users) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (r["account_id"], r["week"], r["event"], r["count"], r["users"])
-                        for r in merged.values()
-                    ],
-                )
-            write_state(
-                self.db,
-                SOURCE,
-                "usage_weekly",
-                cursor=since.isoformat(),
-                started=self.started,
-                stats={
-                    "rows": len(merged),
-                    "weeks": weeks,
-                    "unmatched_groups": len(unmatched),
-                    "unmatched_examples": sorted(unmatched)[:5],
-                },
-            )
-        self.report.add_pulled("usage_weekly", len(merged))
+        finally:
+            staged.drop()
+        unmatched = groups.unmatched
+        self.report.add_pulled("usage_weekly", staged.rows)
         self.report.unmatched_groups = max(self.report.unmatched_groups, len(unmatched))
         if unmatched:
             self.report.warnings.append(
@@ -180,54 +321,52 @@ class AnalyticsPull:
             )
         self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
 
+    def _stored_whole_day(self) -> str | None:
+        """The UTC day of the last pull that read every user (None if never)."""
+        row = self.db.execute(
+            "SELECT stats FROM sync_state WHERE source = ? AND object = 'user_activity'", [SOURCE]
+        ).fetchone()
+        try:
+            return json.loads(row[0]).get("whole_day") if row and row[0] else None
+        except (ValueError, AttributeError):
+            return None
+
     async def pull_users(self) -> None:
-        """Per-user activity (replaced whole: one small row per user)."""
+        """Per-user activity: every user once a day, then the users active that day."""
+        assert self._user_pages is not None
         self.progress(SyncProgress("analytics", "user_activity", 0, None))
-        index = group_index(self.db, self.a.group_key)
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-        unmatched: set[str] = set()
+        groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
+        staged = Staging(self.db, "user_activity", USER_COLUMNS)
         fetched = 0
-        async for page in self.ph.user_activity(self.a.group_index, self.a.weeks):
-            fetched += len(page)
-            for r in page:
-                account = index.get(_group(r["account"], self.a.group_key) or "")
-                if account is None:
-                    unmatched.add(str(r["account"]))
-                    continue
-                email = str(r.get("email") or "").strip().lower() or None
-                key = (account, str(r["user"]))
-                rows[key] = {
-                    "account_id": account,
-                    "user_key": str(r["user"]),
-                    "email": email,
-                    "last_seen": mapping.instant(r.get("last_seen")),
-                    "events_30d": mapping.whole(r.get("events_30d")) or 0,
-                }
-            self.progress(SyncProgress("analytics", "user_activity", fetched, None))
-        with transaction(self.db):
-            self.db.execute("DELETE FROM user_activity")
-            if rows:
-                self.db.conn.executemany(
-                    "INSERT OR REPLACE INTO user_activity (account_id, user_key, email, "
-                    "last_seen, events_30d) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (
-                            r["account_id"],
-                            r["user_key"],
-                            r["email"],
-                            r["last_seen"],
-                            r["events_30d"],
-                        )
-                        for r in rows.values()
-                    ],
+        try:
+            async for page in self._user_pages:
+                fetched += len(page)
+                staged.add(_user_rows(page, groups))
+                self.progress(SyncProgress("analytics", "user_activity", fetched, None))
+            await self.ready_to_write()
+            with transaction(self.db):
+                if self._all_users:
+                    staged.replace_all(USER_KEY)
+                else:  # users not active today keep their rows
+                    staged.update_changed(USER_KEY)
+                write_state(
+                    self.db,
+                    SOURCE,
+                    "user_activity",
+                    cursor=week_of(self.today).isoformat(),
+                    started=self.started,
+                    stats={
+                        "rows": staged.rows,
+                        "unmatched_groups": len(groups.unmatched),
+                        "whole_day": self._day if self._all_users else self._last_whole_day,
+                        "users": "all" if self._all_users else "active today",
+                    },
                 )
-            write_state(
-                self.db,
-                SOURCE,
-                "user_activity",
-                cursor=week_of(self.today).isoformat(),
-                started=self.started,
-                stats={"rows": len(rows), "unmatched_groups": len(unmatched)},
-            )
-        self.report.add_pulled("user_activity", len(rows))
+        finally:
+            staged.drop()
+        self.report.add_pulled("user_activity", staged.rows)
         self.progress(SyncProgress("analytics", "user_activity", fetched, fetched, "done"))
+
+
+async def _nothing_to_wait_for() -> None:
+    return None

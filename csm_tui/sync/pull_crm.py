@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from csm_tui.store.db import utc_now
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
 from csm_tui.sync.mapping import PropertyNames
+from csm_tui.sync.prefetch import Prefetch
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
 
 CHILD_TYPES = (
@@ -58,6 +59,10 @@ TABLE = {
 SOURCE = "crm"
 
 
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
 class OwnerNotFound(LookupError):
     """crm.owner_email names no CRM owner."""
 
@@ -67,6 +72,19 @@ def row_key(obj_type: str, record_id: str) -> str:
     if obj_type in ENGAGEMENTS or obj_type == "tasks":
         return f"crm:{obj_type}:{record_id}"
     return str(record_id)
+
+
+PREFETCH_PAGES = 4  # pages of each object type fetched ahead of the writer
+
+
+@dataclass
+class FetchedPage:
+    """One page of records as fetched; search results come with their associations."""
+
+    records: list[dict[str, Any]]
+    from_search: bool = False
+    companies: dict[str, list[str]] | None = None
+    contacts: dict[str, list[str]] | None = None
 
 
 @dataclass
@@ -179,18 +197,32 @@ class CrmPull:
         self.changed_contacts: set[str] = set()  # whose current enrollment to read
         self._listing = False  # the object being pulled comes from a full list
         self._before: set[str] = set()  # the book's accounts before this pull
+        self._cursors: dict[str, str | None] = {}  # per object, as read when its pull began
+        # Awaited before the pull's first write (the engine's integrity check, for one).
+        self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
 
     # -- the whole pull ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Owners, companies, children, sequences; each object commits with its own cursor."""
-        await self.pull_owners()
+        """Owners, companies, children, sequences; each object commits with its own cursor.
+
+        Every object's pages are fetched ahead from the start (sync/prefetch.py) while earlier
+        ones are mapped and written, in the same order as ever: companies, then children.
+        """
+        owners = await self.fetch_owners()
         self._follow_server_clock()
         self._before = self._account_ids()
-        await self.pull_object("companies")
-        self.book = self._account_ids()
-        for obj_type in CHILD_TYPES:
-            await self.pull_object(obj_type)
+        prefetched = {obj: self._prefetch(obj) for obj in ("companies", *CHILD_TYPES)}
+        try:
+            await self.ready_to_write()
+            self.write_owners(owners)
+            await self.pull_object("companies", prefetched["companies"])
+            self.book = self._account_ids()
+            for obj_type in CHILD_TYPES:
+                await self.pull_object(obj_type, prefetched[obj_type])
+        finally:
+            for pages in prefetched.values():
+                await pages.close()
         entered = set() if self.full else self._pending_backfill() & self.book
         if entered:
             # Companies that just joined the book bring children that did not change, so no
@@ -264,6 +296,10 @@ class CrmPull:
 
     async def pull_owners(self) -> None:
         """All owners (a small list), and which one's book we follow."""
+        self.write_owners(await self.fetch_owners())
+
+    async def fetch_owners(self) -> list[dict[str, Any]]:
+        """Read every owner (and find the one whose book we follow); nothing is written."""
         rows: list[dict[str, Any]] = []
         after: str | None = None
         self.progress(SyncProgress("crm", "owners", 0, None))
@@ -293,6 +329,10 @@ class CrmPull:
                     "fix the setting, or leave it empty to follow the whole portal."
                 )
             self.owner_id = match[0]["id"]
+        return rows
+
+    def write_owners(self, rows: list[dict[str, Any]]) -> None:
+        """Store the owners read by fetch_owners."""
         with transaction(self.db):
             self.db["owners"].upsert_all(rows, pk="id")
             write_state(
@@ -308,31 +348,45 @@ class CrmPull:
 
     # -- one object ---------------------------------------------------------------------------
 
-    async def pull_object(self, obj_type: str) -> None:
-        """Pull one object type: list (first/full) or search window, then archived records."""
-        self.current = obj_type
-        self.progress(SyncProgress("crm", obj_type, 0, None))
+    def _prefetch(self, obj_type: str) -> Prefetch[FetchedPage]:
+        """Start fetching one object type's pages: list (first/full) or search window, then
+        archived records. The mode and window are fixed now, before anything is written."""
         cursor = None if self.full else read_cursor(self.db, SOURCE, obj_type)
-        full = cursor is None
-        self._listing = full
-        self._reset_totals()
-        sources: list[AsyncIterator[tuple[list[dict[str, Any]], bool]]] = []
-        if full:
+        self._cursors[obj_type] = cursor
+        sources: list[AsyncIterator[FetchedPage]] = []
+        if cursor is None:
             sources.append(self._list_pages(obj_type, archived=False))
         else:
             sources.append(self._search_pages(obj_type, int(cursor)))
         sources.append(self._list_pages(obj_type, archived=True))
+        return Prefetch(_chain(sources), depth=PREFETCH_PAGES)
+
+    async def pull_object(self, obj_type: str, pages: Prefetch[FetchedPage] | None = None) -> None:
+        """Pull one object type (pages from ``pages``, or fetched now), then its cursor."""
+        if pages is None:
+            pages = self._prefetch(obj_type)
+        cursor = self._cursors[obj_type]
+        self.current = obj_type
+        self.progress(SyncProgress("crm", obj_type, 0, None))
+        full = cursor is None
+        self._listing = full
+        self._reset_totals()
         done = 0
         pending: PageRows | None = None
-        async for records, from_search in _chain(sources):
-            rows = await self._prepare(obj_type, records, from_search)
-            done += len(records)
-            self.progress(SyncProgress("crm", obj_type, done, None))
-            if pending is not None:
-                self._write(obj_type, pending)
-            pending = rows
-        # The last page, the prune of a full list and the cursor: one transaction.
-        with transaction(self.db):
+        batch = _Batch(self.db)
+        try:
+            async for page in pages:
+                rows = self._prepare(obj_type, page)
+                done += len(page.records)
+                self.progress(SyncProgress("crm", obj_type, done, None))
+                if pending is not None:
+                    batch.begin()
+                    self._write(obj_type, pending)
+                    if not pages.ready():  # never hold the write lock while waiting
+                        batch.commit()
+                pending = rows
+            # The last page, the prune of a full list and the cursor: one transaction.
+            batch.begin()
             if pending is not None:
                 self._write(obj_type, pending)
             if full:
@@ -355,6 +409,9 @@ class CrmPull:
             write_state(
                 self.db, SOURCE, obj_type, cursor=str(new_cursor), started=self.started, stats=stats
             )
+            batch.commit()
+        finally:
+            batch.rollback()  # only if still open: a failure half-way
         self.report.add_pulled(obj_type, self._rows_total)
         self.report.archived += self._archived_total
         self.report.left_book += self._left_total
@@ -380,8 +437,8 @@ class CrmPull:
         self.book = accounts
         self._reset_totals()
         try:
-            async for records, _ in _chain([self._list_pages(obj_type, archived=False)]):
-                rows = await self._prepare(obj_type, records, False, drop_outside=False)
+            async for page in self._list_pages(obj_type, archived=False):
+                rows = self._prepare(obj_type, page, drop_outside=False)
                 with transaction(self.db):
                     self._write(obj_type, rows)
         finally:
@@ -397,9 +454,7 @@ class CrmPull:
             return ["companies"]
         return ["companies", "contacts"]
 
-    async def _list_pages(
-        self, obj_type: str, *, archived: bool
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+    async def _list_pages(self, obj_type: str, *, archived: bool) -> AsyncIterator[FetchedPage]:
         after: str | None = None
         props = mapping.properties_for(obj_type, self.names)
         while True:
@@ -411,15 +466,14 @@ class CrmPull:
                 archived=archived,
                 with_history=[self.names.arr] if obj_type == "companies" else [],
             )
-            yield page.results, False
+            yield FetchedPage(page.results)
             if page.after is None:
                 return
             after = page.after
 
-    async def _search_pages(
-        self, obj_type: str, cursor_ms: int
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
-        """Every record modified in ``[cursor, sync_start)``, sorted by id, a page at a time.
+    async def _search_pages(self, obj_type: str, cursor_ms: int) -> AsyncIterator[FetchedPage]:
+        """Every record modified in ``[cursor, sync_start)``, sorted by id, a page at a time,
+        with what search results lack (associations, ARR history) read for them.
 
         Each page asks for ids greater than the last one seen (always from ``after=0``), never
         for an offset: a record that leaves the window between two pages (archived, or changed
@@ -448,39 +502,41 @@ class CrmPull:
             )
             if not page.results:
                 return
-            yield page.results, True
+            yield await self._complete_search_page(obj_type, page.results)
             if page.after is None:
                 return
             last_id = max(int(r["id"]) for r in page.results)
 
+    async def _complete_search_page(
+        self, obj_type: str, records: list[dict[str, Any]]
+    ) -> FetchedPage:
+        """Search results carry no associations (nor history): one v4 batch read per target
+        type, and the ARR history of companies whose ARR changed."""
+        fetched = FetchedPage(records, from_search=True, companies={}, contacts={})
+        if obj_type == "companies":
+            await self._attach_arr_history(records)
+        wanted = self._associations_for(obj_type)
+        if wanted:
+            ids = [str(r["id"]) for r in records]
+            found = await self.hs.associations(obj_type, "companies", ids)
+            fetched.companies = {k: _to_ids(v) for k, v in found.items()}
+            if "contacts" in wanted:
+                found = await self.hs.associations(obj_type, "contacts", ids)
+                fetched.contacts = {k: _to_ids(v) for k, v in found.items()}
+        return fetched
+
     # -- records -> rows ---------------------------------------------------------------------
 
-    async def _prepare(
-        self,
-        obj_type: str,
-        records: list[dict[str, Any]],
-        from_search: bool,
-        *,
-        drop_outside: bool = True,
-    ) -> PageRows:
-        """Map a page of records to rows (reading associations for search results)."""
+    def _prepare(self, obj_type: str, page: FetchedPage, *, drop_outside: bool = True) -> PageRows:
+        """Map a page of records to rows."""
+        records = page.records
         out = PageRows(count=len(records))
         if not records:
             return out
-        ids = [str(r["id"]) for r in records]
-        companies: dict[str, list[str]] = {}
-        contacts: dict[str, list[str]] = {}
-        wanted = self._associations_for(obj_type)
-        if obj_type == "companies" and from_search:
-            await self._attach_arr_history(records)
-        if from_search and wanted:
-            # Search results carry no associations: one v4 batch read per target type.
-            found = await self.hs.associations(obj_type, "companies", ids)
-            companies = {k: _to_ids(v) for k, v in found.items()}
-            if "contacts" in wanted:
-                found = await self.hs.associations(obj_type, "contacts", ids)
-                contacts = {k: _to_ids(v) for k, v in found.items()}
+        if page.from_search:
+            companies, contacts = page.companies or {}, page.contacts or {}
         else:
+            companies, contacts = {}, {}
             for r in records:
                 companies[str(r["id"])] = mapping.association_ids(r, "companies")
                 contacts[str(r["id"])] = mapping.association_ids(r, "contacts")
@@ -865,9 +921,34 @@ def _to_ids(entries: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(primary + sorted(rest, key=lambda v: (len(v), v))))
 
 
-async def _chain(
-    sources: list[AsyncIterator[tuple[list[dict[str, Any]], bool]]],
-) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+async def _chain(sources: list[AsyncIterator[FetchedPage]]) -> AsyncIterator[FetchedPage]:
     for source in sources:
         async for item in source:
             yield item
+
+
+class _Batch:
+    """A write transaction spanning several pages (one commit per page costs ~1 ms each at
+    thousands of pages); committed whenever the pull would otherwise wait."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.open = False
+
+    def begin(self) -> None:
+        """Start the transaction unless one is open."""
+        if not self.open:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.open = True
+
+    def commit(self) -> None:
+        """Commit what is open."""
+        if self.open:
+            self.open = False
+            self.db.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll back what is still open (after a failure)."""
+        if self.open:
+            self.open = False
+            self.db.conn.execute("ROLLBACK")

@@ -8,6 +8,7 @@ and the handlers here are the only code that touches widgets.
 from __future__ import annotations
 
 import gc
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
@@ -370,6 +371,15 @@ class CsmApp(App[int]):
             return
         self.post_message(RowsLoaded(rows, generation, int(total), name_width_of(rows)))
 
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up_actions(self) -> None:
+        """Import what saving an action runs, while the user reads the list: done by the first
+        save instead, the imports (the rescore's scoring code, ~30 ms) were on its path. In a
+        thread: with the settings (pydantic) they are ~200 ms the keys should not wait for."""
+        for module in ("csm_tui.store.actions", "csm_tui.store.rescore"):
+            importlib.import_module(module)
+
     def _segments(self) -> list[Any]:
         from csm_tui.store.attention import segments_of
 
@@ -433,6 +443,7 @@ class CsmApp(App[int]):
             main.detail.show_message(attention.empty_text)
         if self._first_rows:
             self._first_rows = False
+            self._warm_up_actions()
             if message.total_accounts == 0 and not self.opening.config_file.exists():
                 self._push_welcome()
 
@@ -648,6 +659,10 @@ class CsmApp(App[int]):
             on_result(result)
 
         self.push_screen(screen, closed)
+        # While the user reads the form, collect the garbage of the last one (a closed form is
+        # some 10,000 objects): a full collection started by chance during the next save took
+        # 20-30 ms of it.
+        screen.call_after_refresh(gc.collect)
 
     def _remove_closed_forms(self) -> None:
         """Remove the forms that were dismissed (see _push_form)."""
@@ -854,13 +869,14 @@ class CsmApp(App[int]):
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
         self.call_after_refresh(self._remove_closed_forms)
-        self.notify(clean(message.text, 200), timeout=4)
         main = self.main
         if message.reload:
             main.attention.clear_marks()
         if self._show_fresh(message):
-            self.load_status()
+            # The row and the detail first; the toast and the outbox count a frame later.
+            self.call_after_refresh(self._confirm_action, message.text)
             return
+        self.notify(clean(message.text, 200), timeout=4)
         keep = message.account_id
         current = main.attention.current
         if keep is not None and main.attention.index_of(keep) is None and current is not None:
@@ -871,6 +887,10 @@ class CsmApp(App[int]):
             for screen in self.screen_stack:
                 if isinstance(screen, AccountScreen) and screen.account_id == message.account_id:
                     self.load_detail(message.account_id)
+
+    def _confirm_action(self, text: str) -> None:
+        self.notify(clean(text, 200), timeout=4)
+        self.load_status()
 
     def _show_fresh(self, message: ActionDone) -> bool:
         """Show the action's account from the rows the worker read; False when the whole list
@@ -1013,8 +1033,6 @@ class CsmApp(App[int]):
 
 def _screen_class(module: str, name: str) -> Any:
     """A screen class from csm_tui.ui.screens.<module>, or None when it is not there."""
-    import importlib
-
     try:
         found = importlib.import_module(f"csm_tui.ui.screens.{module}")
     except ImportError:
