@@ -147,12 +147,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "app"
     try:
+        from csm_tui.paths import config_path, config_warnings
+
+        for warning in config_warnings(config_path()):
+            print(f"csm-tui: {warning}", file=sys.stderr)
+        if command == "app":
+            from csm_tui.opening import remembered
+
+            opening = remembered(args.workspace)
+            if opening is not None:  # nothing changed since the last start: open at once
+                from csm_tui.commands.app import run_remembered
+
+                return run_remembered(opening, args)
         from csm_tui.config import load_settings
-        from csm_tui.paths import config_warnings
 
         settings = load_settings(workspace=args.workspace)
-        for warning in config_warnings(settings.config_file):
-            print(f"csm-tui: {warning}", file=sys.stderr)
         module = importlib.import_module(f"csm_tui.commands.{COMMANDS[command]}")
         return int(module.run(settings, args) or 0)
     except CsmError as exc:

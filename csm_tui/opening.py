@@ -12,14 +12,16 @@ ones; it validates the whole settings right after the first screen is drawn. Any
 is also how a bad config is still a one-line error before any screen.
 
 The memo is in the user cache dir and holds no secrets: tokens are only hashed, inside the
-config file's fingerprint.
+config file's fingerprint. The fingerprint is two zlib checksums (64 bits), not a cryptographic
+hash: hashlib costs ~6 ms to import, and a collision is caught anyway, as the app compares the
+opening values with the validated settings and reopens on the validated ones if they differ.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,7 +70,6 @@ class Opening:
 
 def fingerprint(workspace_flag: str | None) -> str:
     """A digest of every input the settings are computed from (see the module's docstring)."""
-    digest = hashlib.sha256()
     path = config_path()
     try:
         content = path.read_bytes()
@@ -80,12 +81,12 @@ def fingerprint(workspace_flag: str | None) -> str:
         for key, value in os.environ.items()
         if key.upper().startswith(ENV_PREFIX) or key in PLACE_VARIABLES
     )
-    parts = [str(path), hashlib.sha256(content).hexdigest(), json.dumps(env), workspace_flag or ""]
-    parts.append(f"{code.st_mtime_ns}:{code.st_size}")
-    for part in parts:
-        digest.update(part.encode("utf-8", "surrogateescape"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+    inputs = b"\0".join(
+        part.encode("utf-8", "surrogateescape")
+        for part in (str(path), json.dumps(env), workspace_flag or "", str(code.st_mtime_ns))
+    )
+    data = inputs + b"\0" + content
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}"
 
 
 def _memo_path() -> Path:

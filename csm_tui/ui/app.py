@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from threading import Lock
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 from textual import on, work
 from textual.app import App
 from textual.css.query import NoMatches
@@ -23,10 +23,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from csm_tui.config import Settings
 from csm_tui.errors import CsmError
+from csm_tui.opening import Opening
 from csm_tui.store import views
-from csm_tui.store.db import open_cache
+from csm_tui.store.db import open_cache, open_connection
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.messages import (
     ActionDone,
@@ -50,6 +50,13 @@ from csm_tui.ui.themes import (
     shipped_themes_dir,
     user_themes_dir,
 )
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import sqlite_utils
+
+    from csm_tui.config import Settings
 
 FIRST_PAGE = 150  # rows read first on opening: more than any terminal shows at once
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
@@ -127,8 +134,9 @@ class CsmApp(App[int]):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | Opening,
         *,
+        settings_loader: Callable[[], Settings] | None = None,
         today: date | None = None,
         clock: Clock | None = None,
         transport_factory: TransportFactory | None = None,
@@ -136,7 +144,17 @@ class CsmApp(App[int]):
         sync_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.settings = settings
+        # The first screen needs only the opening values; the whole settings may be validated
+        # after it is drawn (see csm_tui/opening.py), by ``settings_loader``.
+        if isinstance(settings, Opening):
+            if settings_loader is None:
+                raise ValueError("opening values need a settings_loader")
+            self.opening, self._settings = settings, None
+        else:
+            self.opening, self._settings = Opening.of(settings), settings
+        self._settings_loader = settings_loader
+        self._settings_lock = Lock()
+        self._when_settings: list[Callable[[], None]] = []
         self.clock: Clock = clock or _utc_now
         self.today: date = today or self.clock().astimezone().date()
         self.transport_factory = transport_factory
@@ -165,6 +183,48 @@ class CsmApp(App[int]):
         self._own_sync_done = False  # our own sync already reloaded the list
         self._load_theme_files()
 
+    @property
+    def settings(self) -> Settings:
+        """The validated settings (validated now, on first use, when the app opened without)."""
+        with self._settings_lock:
+            if self._settings is None:
+                assert self._settings_loader is not None
+                self._settings = self._settings_loader()
+            return self._settings
+
+    @work(thread=True, group="settings", exit_on_error=False)
+    def _validate_settings(self) -> None:
+        """Validate the settings in the background once the first rows are on screen."""
+        try:
+            self.settings  # noqa: B018 - the property validates and keeps them
+        except CsmError as exc:  # e.g. the keyring cannot be read: the same line as on the CLI
+            self.call_from_thread(self.exit, exc.exit_code, exc.exit_code, f"csm-tui: {exc}")
+            return
+        self.call_from_thread(self._settings_validated)
+
+    def _settings_validated(self) -> None:
+        fresh = Opening.of(self.settings)
+        if fresh != self.opening:
+            # The remembered values are not what the settings say (an input the fingerprint
+            # does not see): go on with the validated ones.
+            self.opening = fresh
+            self.set_keymap(dict(fresh.keymap))
+            wanted = saved_theme(fresh.data_dir, fresh.theme) or fresh.theme
+            if wanted in self.available_themes:
+                self.theme = wanted
+            self.reload_rows()
+            self.load_status()
+        waiting, self._when_settings = self._when_settings, []
+        for callback in waiting:
+            callback()
+
+    def _with_settings(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` now if the settings are validated, else as soon as they are."""
+        if self._settings is not None:
+            callback()
+        else:
+            self._when_settings.append(callback)
+
     def notify(
         self,
         message: str,
@@ -184,7 +244,7 @@ class CsmApp(App[int]):
 
     def _load_theme_files(self) -> None:
         dirs = [d for d in (shipped_themes_dir(),) if d is not None]
-        dirs.append(user_themes_dir(self.settings.config_file))
+        dirs.append(user_themes_dir(self.opening.config_file))
         themes, self._theme_warnings = load_themes(dirs)
         for theme in themes:
             self.register_theme(theme)
@@ -193,20 +253,19 @@ class CsmApp(App[int]):
         self.csm_theme_names = [n for n in shipped if n in names] + sorted(
             n for n in names if n not in shipped
         )
-        wanted = saved_theme(self.settings.data_dir, self.settings.theme) or self.settings.theme
+        wanted = saved_theme(self.opening.data_dir, self.opening.theme) or self.opening.theme
         if wanted not in self.available_themes:
             self._theme_warnings.append(f"Theme {wanted!r} not found; using {DEFAULT_THEME}.")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
 
     def on_mount(self) -> None:
-        keymap = dict(self.settings.keymap)
+        keymap = dict(self.opening.keymap)
         self.set_keymap(keymap)
         for warning in [*self._theme_warnings, *check_keymap(keymap)]:
             self.notify(clean(warning, 300), severity="warning", timeout=8)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        # Read the list while the screen is being built: the rows wait for it if they are first.
-        self.reload_rows()
+        self._open_rows()
         self.push_screen(MainScreen(self.today))
         self.set_interval(STATUS_REFRESH, self.redraw_status)
         self.set_interval(self.sync_watch_seconds, self._watch_other_syncs)
@@ -225,12 +284,15 @@ class CsmApp(App[int]):
         waiting, self._waiting_rows = self._waiting_rows, []
         for message in waiting:
             self._show_rows(message)
+        self.call_after_refresh(self._read_whole_book)
+        if self._settings is None:  # opened on remembered values: validate them now
+            self.call_after_refresh(self._validate_settings)
         self.load_status()
 
     def _theme_changed(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
         try:
-            save_theme(self.settings.data_dir, name, self.settings.theme)
+            save_theme(self.opening.data_dir, name, self.opening.theme)
         except OSError as exc:
             self.notify(f"Could not save the theme choice: {exc.strerror}", severity="warning")
 
@@ -248,13 +310,47 @@ class CsmApp(App[int]):
     @contextmanager
     def _cache(self) -> Iterator[sqlite_utils.Database]:
         """A connection for this thread only (a SQLite connection belongs to its thread)."""
-        db = open_cache(self.settings.cache_path)
+        db = open_cache(self.opening.cache_path)
         try:
             yield db
         finally:
             db.conn.close()
 
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A plain connection for this thread's reads (no sqlite-utils: the opening reads)."""
+        conn = open_connection(self.opening.cache_path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
     # -- the attention list ---------------------------------------------------------------
+
+    def _open_rows(self) -> None:
+        """Opening: one screen of rows read here, so the first frame shows them; the whole book
+        is read in a worker once that frame is drawn (``main_screen_ready``).
+
+        One indexed query, a few ms even at 10,000 accounts: cheaper than a worker thread,
+        which would share the GIL with building the screen and answer late.
+        """
+        from csm_tui.ui.widgets.attention_list import name_width_of
+
+        self._generation += 1
+        try:
+            with self._reader() as db:
+                total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
+                top = views.attention_rows(db, self.today, limit=FIRST_PAGE)
+        except Exception:  # the worker's whole read says what is wrong, once
+            return
+        if len(top) == FIRST_PAGE:  # a smaller book is read whole by the worker
+            self._waiting_rows.append(
+                RowsLoaded(top, self._generation, int(total), name_width_of(top), True)
+            )
+
+    def _read_whole_book(self) -> None:
+        if self._generation == 1 and self._first_rows:
+            self._load_rows(1, self.segment, self.filter_text)
 
     def reload_rows(self, keep: str | None = None) -> None:
         """Read the ranked list again (in a worker), keeping the cursor on ``keep``."""
@@ -269,18 +365,9 @@ class CsmApp(App[int]):
         from csm_tui.ui.widgets.attention_list import name_width_of
 
         try:
-            with self._cache() as db:
+            with self._reader() as db:
                 total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
                 ids = self._segment_ids(db, segment) if segment else None
-                if self._first_rows and generation == 1:
-                    # Opening: the top of the list first (one screen), the whole book next.
-                    top = views.attention_rows(
-                        db, self.today, text=text, account_ids=ids, limit=FIRST_PAGE
-                    )
-                    if len(top) == FIRST_PAGE:
-                        self.post_message(
-                            RowsLoaded(top, generation, int(total), name_width_of(top), True)
-                        )
                 rows = views.attention_rows(db, self.today, text=text, account_ids=ids)
         except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
@@ -288,9 +375,11 @@ class CsmApp(App[int]):
         self.post_message(RowsLoaded(rows, generation, int(total), name_width_of(rows)))
 
     @work(thread=True, group="warm-up", exit_on_error=False)
+    @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up_actions(self) -> None:
         """Import what saving an action runs, while the user reads the list: done by the first
-        save instead, the imports (the rescore's scoring code, ~30 ms) were on its path."""
+        save instead, the imports (the rescore's scoring code, ~30 ms) were on its path. In a
+        thread: with the settings (pydantic) they are ~200 ms the keys should not wait for."""
         for module in ("csm_tui.store.actions", "csm_tui.store.rescore"):
             importlib.import_module(module)
 
@@ -299,9 +388,12 @@ class CsmApp(App[int]):
 
         return segments_of(self.settings)
 
-    def _segment_ids(self, db: sqlite_utils.Database, segment: str) -> list[str] | None:
+    def _segment_ids(self, conn: sqlite3.Connection, segment: str) -> list[str] | None:
         """Account ids in ``segment``, ranked (the scoring engineer's attention list when it is
         there, else the domain's segment rules over the stored scores)."""
+        import sqlite_utils  # the segment rules read through sqlite-utils; the opening does not
+
+        db = sqlite_utils.Database(conn)
         try:
             from csm_tui.store.attention import attention_list
         except ImportError:
@@ -355,7 +447,7 @@ class CsmApp(App[int]):
         if self._first_rows:
             self._first_rows = False
             self._warm_up_actions()
-            if message.total_accounts == 0 and not self.settings.config_file.exists():
+            if message.total_accounts == 0 and not self.opening.config_file.exists():
                 self._push_welcome()
 
     def set_view(self, *, segment: str | None, text: str | None) -> None:
@@ -444,7 +536,7 @@ class CsmApp(App[int]):
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def _load_status(self) -> None:
         try:
-            with self._cache() as db:
+            with self._reader() as db:
                 info = views.status_info(db)
         except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the cache: {_one_line(exc)}"))
@@ -471,8 +563,11 @@ class CsmApp(App[int]):
         self._seen_sync = last
         if not self._status_loaded_once:
             self._status_loaded_once = True
-            if self._should_auto_sync(info):
-                self.action_sync(quick=True)
+            self._with_settings(lambda: self._sync_if_due(info))
+
+    def _sync_if_due(self, info: views.StatusInfo) -> None:
+        if self._should_auto_sync(info):
+            self.action_sync(quick=True)
 
     def _show_new_data(self) -> None:
         try:
@@ -517,10 +612,10 @@ class CsmApp(App[int]):
     def action_help(self) -> None:
         screen_cls = _screen_class("help", "HelpScreen")
         if screen_cls is None:
-            rows = help_rows(dict(self.settings.keymap))
+            rows = help_rows(dict(self.opening.keymap))
             self.notify("\n".join(f"{k:<10} {d}" for k, d in rows), title="Keys", timeout=15)
             return
-        self.push_screen(screen_cls(help_rows(dict(self.settings.keymap))))
+        self.push_screen(screen_cls(help_rows(dict(self.opening.keymap))))
 
     def action_portfolio(self) -> None:
         screen_cls = _screen_class("portfolio", "PortfolioScreen")
