@@ -13,10 +13,12 @@ from test_scoring_cache import TODAY, CacheBuilder
 
 from csm_tui.config import Settings
 from csm_tui.domain.history import health_dropped, trend_points
-from csm_tui.domain.models import week_start
+from csm_tui.domain.models import BookContext, week_start
+from csm_tui.domain.scoring import health
 from csm_tui.store import rescore as rescore_module
 from csm_tui.store.actions import log_touch
 from csm_tui.store.rescore import rescore
+from csm_tui.store.scoring_inputs import load_book
 
 WEEK = week_start(TODAY)
 
@@ -241,6 +243,29 @@ def test_an_unchanged_score_keeps_its_time_of_the_same_day_and_takes_a_new_days(
     assert set(rescore_at("2026-11-24T07:00:00.000000+00:00").values()) == {
         "2026-11-24T07:00:00.000000+00:00"
     }
+
+
+def test_todays_inputs_alone_score_like_all_the_inputs(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    """Without past weeks to score, the loader keeps of the touches only the latest and the
+    latest that recorded a feeling; the scores must not notice."""
+    cache = CacheBuilder(db)
+    small_book(cache)
+    cache.touch("h0", 2, "negative")  # the same day as a positive one: the first row wins
+    cache.touch("h0", 2, "positive")
+    cache.touch("h1", -3, "positive")  # a meeting booked for later
+    cache.touch("h1", 1)  # the latest touch recorded no feeling
+    cache.touch("h1", 9, "negative")
+    cache.touch("h2", 0, "")  # an empty feeling is none
+    full = load_book(db, settings, TODAY)
+    lean = load_book(db, settings, TODAY, past_weeks=False)
+    ctx = BookContext(usage_peers=[1.0, 5.0, 20.0])
+    for account in full.inputs:
+        assert len(lean.inputs[account].touches) <= 2
+        expected = health(full.inputs[account], ctx, TODAY)
+        got = health(lean.inputs[account], ctx, TODAY)
+        assert (got.score, got.drivers) == (expected.score, expected.drivers), account
 
 
 # -- history rules ---------------------------------------------------------------------------

@@ -239,8 +239,7 @@ def _rescore_alone(
     rules = spec.rules
     current = week_start(today)
     oldest = min((w for weeks in need.values() for w in weeks), default=current)
-    # Each account's weeks of usage are only needed to score past weeks.
-    book = load_book(db, spec, today, account_ids, history_from=oldest, usage_weeks=bool(need))
+    book = load_book(db, spec, today, account_ids, history_from=oldest, past_weeks=bool(need))
 
     seat_now = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items()}
     if account_ids is None:
@@ -356,7 +355,7 @@ def load_share(
 ) -> tuple[Book, list[TierInput]]:
     """One process's share of a full rescore, first step: its accounts' inputs, and what the
     whole book's tiers are ranked by."""
-    book = load_book(db, spec, today, share, usage_weeks=False)
+    book = load_book(db, spec, today, share, past_weeks=False)
     seat = [
         TierInput(acc, inp.account.name, inp.account.arr, recent_per_seat(inp.recent))
         for acc, inp in book.inputs.items()

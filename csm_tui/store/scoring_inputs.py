@@ -218,13 +218,14 @@ def load_book(
     account_ids: Collection[str] | IdRange | None = None,
     history_from: date | None = None,
     *,
-    usage_weeks: bool = True,
+    past_weeks: bool = True,
 ) -> Book:
     """Load the inputs of every active account (or only ``account_ids``) as of ``today``.
 
     ``history_from`` is the oldest week whose score may be computed: usage, touches, tickets and
-    surveys are read far enough back for it. Every account's ``recent`` usage is today's; its
-    ``usage`` weeks (needed only to score other days) are read when ``usage_weeks``.
+    surveys are read far enough back for it. Every account's ``recent`` usage is today's; unless
+    ``past_weeks`` (scores of past weeks are computed too), only what today's score reads is
+    kept: no ``usage`` weeks, and of the touches only the latest and the latest with a feeling.
     """
     spec = scoring_settings(settings)
     rules = spec.rules
@@ -304,7 +305,7 @@ def load_book(
             + " GROUP BY account_id, week ORDER BY account_id, week",
             [*q.weight_params, *q.features, usage_from, *only_p],
         )
-    usage, recent = _usage_by_account(week_rows, accounts, q.features, today, rules, usage_weeks)
+    usage, recent = _usage_by_account(week_rows, accounts, q.features, today, rules, past_weeks)
 
     # First use (a covering read of the primary key); the activation event only matters to
     # accounts young enough to be onboarding.
@@ -375,6 +376,8 @@ def load_book(
         seats_used[acc] = int(n)
 
     touches: dict[str, list[Touch]] = defaultdict(list)
+    latest: dict[str, date] = {}
+    felt: dict[str, Touch] = {}
     for acc, occurred, sentiment in _rows(
         db,
         "SELECT account_id, occurred_at, sentiment FROM touches WHERE occurred_at >= ?"
@@ -390,8 +393,21 @@ def load_book(
         [horizon.isoformat(), *only_p, *only_p, *only_p],
     ):
         when = day(occurred)
-        if when is not None:
+        if when is None:
+            continue
+        if past_weeks:
             touches[acc].append(Touch(when, sentiment))
+            continue
+        # Today's score reads the latest touch up to today, and the latest that recorded a
+        # feeling (the first of a day's, as max() over these rows in this order would).
+        if when > today:
+            continue
+        if acc not in latest or when > latest[acc]:
+            latest[acc] = when
+        if sentiment and (acc not in felt or when > felt[acc].occurred):
+            felt[acc] = Touch(when, sentiment)
+    for acc, when in latest.items():
+        touches[acc] = [Touch(when), felt[acc]] if acc in felt else [Touch(when)]
 
     steps: dict[str, list[NextStep]] = defaultdict(list)
     for acc, title, due, created in _rows(
@@ -481,10 +497,10 @@ def _usage_by_account(
     features: list[str],
     today: date,
     rules: ScoringRules,
-    usage_weeks: bool,
+    past_weeks: bool,
 ) -> tuple[dict[str, list[WeekUsage]], dict[str, RecentUsage]]:
     """Rows (account, week, points, users, feature bits), ordered by account, as each account's
-    weeks (when ``usage_weeks``) and as the RecentUsage today's score reads (every account).
+    weeks (when ``past_weeks``) and as the RecentUsage today's score reads (every account).
 
     Runs once per row of twelve weeks of the whole book, hence the plain loop.
     """
@@ -531,7 +547,7 @@ def _usage_by_account(
                 users[slot] = int(most or 0)
         if overlaps and bits:
             mask |= int(bits)
-        if usage_weeks:
+        if past_weeks:
             usage[acc].append(WeekUsage(when, pts, int(most or 0), feature_set(int(bits or 0))))
     if acc is not None:
         recent[acc] = RecentUsage(today, tuple(points), tuple(users), feature_set(mask))
