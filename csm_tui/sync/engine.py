@@ -388,7 +388,7 @@ async def _sync(
         await gate()  # a damaged cache is set aside, not written to
         record_error(db, "crm" if stage in ("push", "crm") else stage, obj, message)
         if crm_pulled:  # the CRM's contacts still get their last activity
-            _refresh_last_active(db, plan)
+            _refresh_last_active(db, untracked=bool(analytics_pull and analytics_pull.rewritten))
         raise SyncError(message) from None
     finally:
         if analytics_pull is not None:
@@ -397,8 +397,10 @@ async def _sync(
         for c in clients:
             await c.aclose()
     await gate()
+    # Tables the analytics pull wrote whole: which accounts they changed is not known.
+    untracked = bool(analytics_pull and analytics_pull.rewritten)
     # Contacts' last activity follows both sources (new contacts, new activity): once, now.
-    _refresh_last_active(db, plan)
+    _refresh_last_active(db, untracked)
     # Every object of the synced sources succeeded: earlier errors are history now.
     sources = [name for name, on in (("crm", plan.crm), ("analytics", plan.analytics)) if on]
     with transaction(db):
@@ -408,7 +410,7 @@ async def _sync(
             [json.dumps(sources)],
         )
     emit(SyncProgress("rescore", "scores", 0, None))
-    scope = _rescore_scope(db, plan)
+    scope = _rescore_scope(db, plan, untracked)
     if scope is not None and not scope:
         scored: int | None = 0  # nothing changed: today's scores stand
     else:
@@ -422,10 +424,10 @@ async def _sync(
     emit(SyncProgress("rescore", "scores", scored or 0, scored or 0, "done"))
 
 
-def _refresh_last_active(db: sqlite_utils.Database, plan: _Plan) -> None:
+def _refresh_last_active(db: sqlite_utils.Database, untracked: bool) -> None:
     """Contacts' last activity: of every contact, or (tracking changes) only where it can have
     moved: contacts new or with another email, and emails whose activity changed."""
-    if not changes.is_tracking(db):
+    if untracked or not changes.is_tracking(db):
         refresh_last_active(db)
         return
     refresh_last_active(
@@ -433,15 +435,15 @@ def _refresh_last_active(db: sqlite_utils.Database, plan: _Plan) -> None:
     )
 
 
-def _rescore_scope(db: sqlite_utils.Database, plan: _Plan) -> set[str] | None:
+def _rescore_scope(db: sqlite_utils.Database, plan: _Plan, untracked: bool) -> set[str] | None:
     """The accounts to rescore: None for the whole book, else those this sync changed.
 
     The whole book after a full sync, on a new day, after a sync that did not end well (its
-    changes were not tracked), when weekly usage changed (each account's use per seat ranks it
+    changes were not tracked), after analytics written whole, when weekly usage changed (each account's use per seat ranks it
     among its tier: one account's usage moves its peers' scores), or when the book itself
     changed (accounts added, removed, archived, or ARR: the rescore's stored tiers are gone).
     """
-    if not plan.partial or not changes.is_tracking(db):
+    if untracked or not plan.partial or not changes.is_tracking(db):
         return None
     if "usage_weekly" in changes.changed_tables(db):
         return None

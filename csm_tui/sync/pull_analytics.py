@@ -14,6 +14,7 @@ as it was. Groups that match no account are counted and reported, never dropped 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -228,6 +229,9 @@ class AnalyticsPull:
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
         self._usage_pages: Prefetch[list[Sequence[Any]]] | None = None
         self._user_pages: Prefetch[list[Sequence[Any]]] | None = None
+        self._usage_move: asyncio.Future[int] | None = None
+        # Tables written whole (not row by row): a change tracker does not see what moved.
+        self.rewritten: set[str] = set()
 
     def start(self) -> None:
         """Fix both queries now and start downloading their pages.
@@ -270,6 +274,10 @@ class AnalyticsPull:
             self.current = "user_activity"
             await self.pull_users()
         finally:
+            move, self._usage_move = self._usage_move, None
+            if move is not None:  # the users failed: the usage copy ends (or fails) quietly
+                with contextlib.suppress(BaseException):
+                    await move
             await self.close()
 
     async def pull_usage(self) -> None:
@@ -289,11 +297,18 @@ class AnalyticsPull:
                 if groups.shared:  # two groups of one account: their numbers add up
                     staged.merge_duplicates(USAGE_KEY)
                 await self.ready_to_write()
-                with transaction(self.db):
-                    staged.replace_all(USAGE_KEY)
-                    self._usage_state(staged.rows, groups)
-            finally:
+                self.rewritten.add("usage_weekly")
+                # The copy (a million rows) runs in a worker thread on a connection of its
+                # own while this one pulls the users; pull_users waits for it before writing.
+                self._usage_move = asyncio.ensure_future(
+                    staged.replace_all_in_thread(
+                        USAGE_KEY, lambda db: self._usage_state(staged.rows, groups, db)
+                    )
+                )
+                self._usage_move.add_done_callback(lambda _: staged.drop())
+            except BaseException:
                 staged.drop()
+                raise
             pulled = staged.rows
         else:
             # A re-pull of the last weeks is small: kept in memory and compared with the cache.
@@ -325,10 +340,20 @@ class AnalyticsPull:
             )
         self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
 
-    def _usage_state(self, rows: int, groups: Groups) -> None:
+    async def usage_written(self) -> None:
+        """Wait for the copy of a whole usage pull (a worker thread's) to be committed."""
+        move, self._usage_move = self._usage_move, None
+        if move is not None:
+            self.current = "usage_weekly"
+            await move
+            self.current = "user_activity"
+
+    def _usage_state(
+        self, rows: int, groups: Groups, db: sqlite_utils.Database | None = None
+    ) -> None:
         """The usage cursor (the first week replaced) and stats, with the rows."""
         write_state(
-            self.db,
+            db or self.db,
             SOURCE,
             "usage_weekly",
             cursor=self._since.isoformat(),
@@ -365,6 +390,8 @@ class AnalyticsPull:
                     staged.add(_user_rows(page, groups))
                     self.progress(SyncProgress("analytics", "user_activity", fetched, None))
                 await self.ready_to_write()
+                await self.usage_written()
+                self.rewritten.add("user_activity")
                 with transaction(self.db):
                     staged.replace_all(USER_KEY)
                     self._users_state(staged.rows, groups)
@@ -378,6 +405,7 @@ class AnalyticsPull:
                 rows.extend(_user_rows(page, groups))
                 self.progress(SyncProgress("analytics", "user_activity", fetched, None))
             await self.ready_to_write()
+            await self.usage_written()
             with transaction(self.db):
                 # Users not active today keep their rows: only these users' rows can differ.
                 accounts = json.dumps(sorted({row[0] for row in rows}))

@@ -74,7 +74,7 @@ def row_key(obj_type: str, record_id: str) -> str:
     return str(record_id)
 
 
-PREFETCH_PAGES = 4  # pages of each object type fetched ahead of the writer
+PREFETCH_PAGES = 16  # pages of each object type fetched ahead of the writer
 
 
 @dataclass
