@@ -375,7 +375,6 @@ class CsmApp(App[int]):
         self.post_message(RowsLoaded(rows, generation, int(total), name_width_of(rows)))
 
     @work(thread=True, group="warm-up", exit_on_error=False)
-    @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up_actions(self) -> None:
         """Import what saving an action runs, while the user reads the list: done by the first
         save instead, the imports (the rescore's scoring code, ~30 ms) were on its path. In a
@@ -851,7 +850,7 @@ class CsmApp(App[int]):
         """Run ``write`` and the rescore in this worker thread, then tell the UI."""
         row, detail, fresh, status = None, None, False, None
         try:
-            db = open_cache(self.settings.cache_path)
+            db = open_cache(self.opening.cache_path)
         except Exception as exc:  # one line to the user, never a crash of the UI
             self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
             return
