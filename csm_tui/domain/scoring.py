@@ -25,6 +25,7 @@ from csm_tui.domain.models import (
     Driver,
     Health,
     Person,
+    ProductUser,
     RecentUsage,
     ScoringRules,
     UsageFacts,
@@ -332,10 +333,14 @@ def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: Scoring
         days = max(0, (today - person.last_active).days)
         score = _linear(days, rules.people_active_days, rules.people_inactive_days)
         scored.append((score, person, days))
-    power = sorted(
-        (u for u in inputs.product_users if u.events_30d > 0),
-        key=lambda u: (-u.events_30d, u.email),
-    )[: rules.power_users]
+    power = [u for u in inputs.product_users if u.events_30d > 0]
+    # Most active first (ties by email); the store gives them so already, which is checked
+    # (strictly fewer events each) before sorting.
+    for i in range(1, len(power)):
+        if power[i].events_30d >= power[i - 1].events_30d:
+            power.sort(key=_activity_order)
+            break
+    del power[rules.power_users :]
     parts: list[float] = []
     key_score = power_score = None
     if scored:
@@ -376,13 +381,20 @@ def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: Scoring
     return Component("people", sub, reason, f"{len(quiet)} power users quiet")
 
 
+def _activity_order(user: ProductUser) -> tuple[int, str]:
+    return -user.events_30d, user.email
+
+
 def _relationship(
     inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
 ) -> Component:
     if not ctx.has_touches and not inputs.touches:
         return Component("relationship", None, "no touches synced yet")
     cadence = max(1, ctx.cadence_days)
-    last = max((t.occurred for t in inputs.touches if t.occurred <= today), default=None)
+    last = None
+    for t in inputs.touches:
+        if t.occurred <= today and (last is None or t.occurred > last):
+            last = t.occurred
     overdue = [
         s
         for s in inputs.next_steps
@@ -407,11 +419,16 @@ def _relationship(
     return Component("relationship", sub, reason, chip)
 
 
+# An account without tickets (most of them), with tickets synced or not.
+_NO_TICKETS = Component("support", 100.0, "No aged or escalated tickets")
+_NO_TICKETS_SYNCED = Component("support", None, "no tickets synced yet")
+
+
 def _support(
     inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
 ) -> Component:
-    if not ctx.has_tickets and not inputs.tickets:
-        return Component("support", None, "no tickets synced yet")
+    if not inputs.tickets:
+        return _NO_TICKETS if ctx.has_tickets else _NO_TICKETS_SYNCED
     escalated = aged = low_csat = 0
     for t in inputs.tickets:
         if t.open_on(today):
@@ -444,23 +461,24 @@ def _support(
 def _sentiment(
     inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
 ) -> Component:
-    def latest(kind: str) -> tuple[int, date] | None:
-        found = [
-            (s.submitted, s.score)
-            for s in inputs.surveys
-            if s.kind == kind
-            and s.submitted <= today
-            and (today - s.submitted).days <= rules.nps_max_age_days
-        ]
-        if not found:
-            return None
-        when, score = max(found)
-        return score, when
+    # The latest NPS and CSAT answers (a day's highest score first), not too old.
+    latest_nps: tuple[date, int] | None = None
+    latest_csat: tuple[date, int] | None = None
+    for survey in inputs.surveys:
+        if survey.submitted > today or (today - survey.submitted).days > rules.nps_max_age_days:
+            continue
+        answer = (survey.submitted, survey.score)
+        if survey.kind == "nps":
+            if latest_nps is None or answer > latest_nps:
+                latest_nps = answer
+        elif survey.kind == "csat" and (latest_csat is None or answer > latest_csat):
+            latest_csat = answer
+    nps = None if latest_nps is None else (latest_nps[1], latest_nps[0])
+    csat = None if latest_csat is None else (latest_csat[1], latest_csat[0])
 
     signals: list[tuple[float, float]] = []  # (weight, score)
     texts: list[str] = []
     chip = ""
-    nps = latest("nps")
     if nps is not None:
         score, when = nps
         if score >= 9:
@@ -474,7 +492,6 @@ def _sentiment(
         texts.append(f"NPS {score} ({kind}, {_ago(today, when)})")
     else:
         texts.append("no NPS yet")
-    csat = latest("csat")
     if csat is not None:
         score, when = csat
         value = _linear(min(5, max(1, score)), 5, 1)

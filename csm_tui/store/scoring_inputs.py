@@ -307,23 +307,28 @@ def load_book(
         )
     usage, recent = _usage_by_account(week_rows, accounts, q.features, today, rules, past_weeks)
 
-    # First use (a covering read of the primary key); the activation event only matters to
-    # accounts young enough to be onboarding.
+    # Each account's first week of use; the activation event only matters to accounts young
+    # enough to be onboarding.
     young = (today - timedelta(days=ONBOARDING_DAYS + 7)).isoformat()
     if from_summary:
-        first_use_sql = "SELECT account_id, MIN(week) FROM usage_summary WHERE 1 = 1"
+        # The first row of each account in the summary: a seek per account.
+        first_use_sql = (
+            "SELECT a.id, (SELECT s.week FROM usage_summary s WHERE s.account_id = a.id "
+            "ORDER BY s.week LIMIT 1) FROM accounts a WHERE a.archived = 0" + q.only("a.id")[0]
+        )
         activation_sql = "SELECT account_id, MIN(week) FROM usage_summary WHERE features & ? != 0"
         activation_p: list[Any] = [1 << q.features.index(spec.activation_event)]
     else:
-        first_use_sql = "SELECT account_id, MIN(week) FROM usage_weekly WHERE 1 = 1"
+        first_use_sql = (
+            "SELECT account_id, MIN(week) FROM usage_weekly WHERE 1 = 1"
+            + only
+            + " GROUP BY account_id"
+        )
         activation_sql = (
             "SELECT account_id, MIN(week) FROM usage_weekly WHERE event = ? AND count > 0"
         )
         activation_p = [spec.activation_event]
-    first_use = {
-        acc: day(first)
-        for acc, first in _rows(db, first_use_sql + only + " GROUP BY account_id", only_p)
-    }
+    first_use = {acc: day(first) for acc, first in _rows(db, first_use_sql, only_p)}
     first_activation: dict[str, date | None] = {}
     for acc, activated in _rows(
         db,
