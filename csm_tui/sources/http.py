@@ -8,8 +8,10 @@ Requests go only to the configured base URL: paths are relative, redirects are n
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,13 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from csm_tui.errors import CsmError
+
+# httpcore tries `import sniffio` on every request and falls back to asyncio when it is not
+# installed; a failed import is not remembered, so each request searched sys.path again
+# (~0.4 ms of a ~1 ms request). Recording the absence once makes that import fail at once,
+# exactly as before, without the search.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 class SourceError(CsmError):

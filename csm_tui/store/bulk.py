@@ -85,15 +85,19 @@ class Staging:
         """Stage rows (tuples in ``columns`` order)."""
         conn = self.db.conn
         # A deferred transaction that writes only the scratch file: the cache is not locked.
-        conn.execute("BEGIN")
+        outer = conn.in_transaction  # joined, if the caller holds one
+        if not outer:
+            conn.execute("BEGIN")
         try:
             before = conn.total_changes
             conn.executemany(self._insert, rows)
             self.rows += conn.total_changes - before
         except BaseException:
-            conn.execute("ROLLBACK")
+            if not outer:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        if not outer:
+            conn.execute("COMMIT")
 
     def merge_duplicates(self, key: Sequence[str]) -> None:
         """Collapse staged rows sharing ``key`` into one, adding up every other column."""

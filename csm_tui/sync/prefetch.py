@@ -26,18 +26,23 @@ class Prefetch(Generic[T]):
     def __init__(self, pages: AsyncIterator[T], depth: int = 4) -> None:
         self._pages = pages
         self._queue: asyncio.Queue[object] = asyncio.Queue(depth)
+        self._arrived = asyncio.Event()
         self._task = asyncio.ensure_future(self._fill())
 
     async def _fill(self) -> None:
         try:
             async for page in self._pages:
-                await self._queue.put(page)
+                await self._put(page)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the reader, in order
-            await self._queue.put(_Failure(exc))
+            await self._put(_Failure(exc))
             return
-        await self._queue.put(_END)
+        await self._put(_END)
+
+    async def _put(self, item: object) -> None:
+        await self._queue.put(item)
+        self._arrived.set()
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._read()
@@ -57,6 +62,15 @@ class Prefetch(Generic[T]):
     def ready(self) -> bool:
         """True when the next page (or the end) is already here: reading it will not wait."""
         return not self._queue.empty()
+
+    async def wait_ready(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the next page (or the end); True when it is here."""
+        if self.ready():
+            return True
+        self._arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._arrived.wait(), seconds)
+        return self.ready()
 
     async def close(self) -> None:
         """Stop fetching (idempotent)."""

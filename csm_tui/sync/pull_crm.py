@@ -75,6 +75,7 @@ def row_key(obj_type: str, record_id: str) -> str:
 
 
 PREFETCH_PAGES = 16  # pages of each object type fetched ahead of the writer
+BATCH_WAIT_SECONDS = 0.02  # how long an open write transaction waits for the next page
 
 
 @dataclass
@@ -382,7 +383,9 @@ class CrmPull:
                 if pending is not None:
                     batch.begin()
                     self._write(obj_type, pending)
-                    if not pages.ready():  # never hold the write lock while waiting
+                    # Pages written together share a commit; the write lock is held for at
+                    # most a short wait for the next page, never for a slow network.
+                    if not await pages.wait_ready(BATCH_WAIT_SECONDS):
                         batch.commit()
                 pending = rows
             # The last page, the prune of a full list and the cursor: one transaction.
