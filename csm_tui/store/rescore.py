@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from csm_tui.domain.history import health_dropped, trend_points
@@ -462,9 +463,16 @@ class _Helper:
         path = next((r[2] for r in db.conn.execute("PRAGMA database_list") if r[1] == "main"), "")
         if (cores or 1) < 2 or not path or not sys.executable:
             return None
+        # The helper must run this very code, installed or not: its package's folder goes first.
+        here = str(Path(__file__).resolve().parents[2])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p),
+        }
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", _HELPER_MODULE, path],
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # failures come on stdout (the TUI owns stderr)
