@@ -479,6 +479,54 @@ def test_posthog_per_user_query_and_errors(apis: FakeApis, book: Portfolio) -> N
     assert unauthorised.status_code == 401
 
 
+def test_posthog_answers_the_users_active_today_with_whole_day_counts(
+    apis: FakeApis, book: Portfolio
+) -> None:
+    from csm_tui.sources.posthog import user_activity_query
+
+    users = list(apis.posthog.users)
+    account, user, email, _, events = users[0]
+    users[0] = (account, user, email, "2026-11-23T08:15:00.000000Z", events)
+    apis.posthog.set_data(list(apis.posthog.usage), users)
+    with httpx.Client(
+        transport=apis.transport(), base_url="https://us.posthog.com", headers=PH
+    ) as c:
+        every = _query(c, user_activity_query(0, 4, 50_000, 0)).json()
+        today = _query(c, user_activity_query(0, 4, 50_000, 0, active_today=True))
+    assert len(every["results"]) > 1
+    assert today.status_code == 200 and today.json()["results"] == [list(users[0])]
+    assert today.headers["Date"] == "Mon, 23 Nov 2026 09:30:00 GMT", "the fake's clock"
+
+
+def test_search_by_modified_date_finds_the_same_records_after_edits_as_a_full_scan(
+    apis: FakeApis, crm: httpx.Client
+) -> None:
+    """The fake's index of modified dates (like HubSpot's search index) changes no answer."""
+    apis.hubspot.build_search_index()
+    ids = [c["id"] for c in _list_all(crm, "contacts", limit=100)[:7]]
+    apis.hubspot.touch_many("contacts", ids[:4], datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
+    apis.hubspot.update("contacts", ids[4], {"jobtitle": "Edited"})  # at NOW
+    since = int(datetime(2026, 11, 22, tzinfo=UTC).timestamp() * 1000)
+    window = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)}]
+    body = _search(
+        crm,
+        "contacts",
+        filterGroups=[{"filters": window}],
+        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        limit=200,
+    ).json()
+    scanned = _search(  # two filter groups: the fake scans every record
+        crm,
+        "contacts",
+        filterGroups=[{"filters": window}, {"filters": window}],
+        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        limit=200,
+    ).json()
+    found = [r["id"] for r in body["results"]]
+    assert found == [r["id"] for r in scanned["results"]]
+    assert set(ids[:5]) <= set(found) and found == sorted(found, key=int)
+
+
 def test_posthog_rate_limit_answers_429() -> None:
     tick = [0.0]
     fake = FakePostHog(None, per_minute=2, ticker=lambda: tick[0])

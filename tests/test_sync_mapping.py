@@ -17,6 +17,17 @@ def test_instants_and_days_are_normalised_from_iso_and_epoch_ms() -> None:
     assert mapping.epoch_ms("2026-03-01T14:05:09.123Z") == 1772373909123
 
 
+def test_utc_instants_read_fast_the_same_as_any_other_form() -> None:
+    # Already-UTC strings (what HubSpot and PostHog send) skip the general conversion.
+    assert mapping.instant("2026-11-22T22:47:58.335159Z") == "2026-11-22T22:47:58.335159+00:00"
+    assert mapping.instant("2026-11-22T22:47:58Z") == "2026-11-22T22:47:58.000000+00:00"
+    assert mapping.instant("2026-11-22T22:47:58.4+00:00") == "2026-11-22T22:47:58.400000+00:00"
+    assert mapping.instant("2026-02-30T00:00:00Z") is None, "the calendar is still checked"
+    assert mapping.instant("2026-11-22T24:00:00Z") is None
+    assert mapping.instant(" 2026-11-22T22:47:58Z ") == "2026-11-22T22:47:58.000000+00:00"
+    assert mapping.epoch_ms("1772373909123") == 1772373909123
+
+
 def test_domains_match_the_way_analytics_groups_name_them() -> None:
     assert mapping.domain("https://www.Acme.com/about") == "acme.com"
     assert mapping.domain("acme.io") == "acme.io"

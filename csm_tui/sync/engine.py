@@ -266,7 +266,6 @@ async def run_sync(
     with sync_lock(path, settings.workspace, wait_seconds=lock_wait):
         db = open_cache(path)
         gate: WriteGate | None = None
-        damage: sqlite3.DatabaseError | None = None
         try:
             before = RunState.read(db)
             gate = WriteGate(db, path, before, whole=full or not before.clean)
@@ -283,13 +282,15 @@ async def run_sync(
         except sqlite3.DatabaseError as exc:
             if not is_corruption(exc):
                 raise
-            damage = exc
+            if gate is not None:
+                await gate.settle()
+            # Moved aside while this connection is still open: SQLite then leaves the file as
+            # it is when the connection closes (what this sync wrote stays in the WAL beside it).
+            raise _damaged(path, exc) from None
         finally:
             if gate is not None:
                 await gate.settle()
             db.conn.close()
-        if damage is not None:
-            raise _damaged(path, damage) from None
     return report
 
 
