@@ -37,6 +37,8 @@ NOT_INGESTED = {
     "scores",
     "score_history",
     "score_reference",
+    "usage_summary",  # derived by the rescore from usage_weekly (migration 5)
+    "usage_summary_state",
     "sync_state",
     "outbox",
     "schema_version",
