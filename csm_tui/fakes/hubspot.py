@@ -20,6 +20,7 @@ Behaviour worth knowing (each mirrors HubSpot):
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import json
 import re
@@ -616,9 +617,9 @@ class FakeHubSpot:
         if body is None:
             return httpx.Response(status, headers=headers, request=request)
         headers["Content-Type"] = "application/json;charset=utf-8"
-        return httpx.Response(
-            status, headers=headers, content=json.dumps(body).encode(), request=request
-        )
+        # Compact, as HubSpot sends it (no spaces after separators).
+        content = json.dumps(body, separators=(",", ":")).encode()
+        return httpx.Response(status, headers=headers, content=content, request=request)
 
     def _prune(self, now: float) -> None:
         while self._calls and now - self._calls[0] >= 10.0:
@@ -1295,7 +1296,13 @@ def _first(query: dict[str, list[str]], name: str, default: str = "") -> str:
 def _csv(values: list[str] | None) -> list[str]:
     if not values:
         return []
-    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+    return list(_split_csv(tuple(values)))
+
+
+@functools.lru_cache(maxsize=256)
+def _split_csv(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached: a page renders a hundred records with the same query parameters."""
+    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
