@@ -167,6 +167,7 @@ class CsmApp(App[int]):
         self.syncing = False
         self._generation = 0
         self._keep: str | None = None
+        self._stay = False  # keep whichever account is current when the rows arrive
         self._first_rows = True
         self._first_page_of = 0  # the generation whose first page is shown
         self._main_ready = False
@@ -352,10 +353,12 @@ class CsmApp(App[int]):
         if self._generation == 1 and self._first_rows:
             self._load_rows(1, self.segment, self.filter_text)
 
-    def reload_rows(self, keep: str | None = None) -> None:
-        """Read the ranked list again (in a worker), keeping the cursor on ``keep``."""
+    def reload_rows(self, keep: str | None = None, *, stay: bool = False) -> None:
+        """Read the ranked list again (in a worker), keeping the cursor on ``keep``, or with
+        ``stay`` on the account current when the rows arrive (the user may move meanwhile)."""
         self._generation += 1
         self._keep = keep
+        self._stay = stay
         with suppress(LookupError):
             self.main.update_view_bar(loading=True)
         self._load_rows(self._generation, self.segment, self.filter_text)
@@ -430,9 +433,12 @@ class CsmApp(App[int]):
             attention.empty_text = "No account matches. Press escape to show every account."
         else:
             attention.empty_text = "No accounts in the cache yet. Press r to sync."
+        keep = self._keep
+        if self._stay and attention.current is not None:
+            keep = attention.current.account_id
         attention.set_rows(
             message.rows,
-            keep=self._keep,
+            keep=keep,
             name_width=message.name_width,
             announce=message.generation != self._first_page_of,
         )
@@ -443,6 +449,8 @@ class CsmApp(App[int]):
         _settle_heap()
         if not message.rows:
             main.detail.show_message(attention.empty_text)
+        elif self._stay and attention.current is not None:
+            self.load_detail(attention.current.account_id)  # what the new data says of it
         if self._first_rows:
             self._first_rows = False
             self._warm_up_actions()
@@ -570,12 +578,10 @@ class CsmApp(App[int]):
 
     def _show_new_data(self) -> None:
         try:
-            current = self.main.attention.current
+            self.main.attention  # noqa: B018 - is the main screen there?
         except (LookupError, NoMatches):  # the main screen is not composed yet, or is closing
             return
-        self.reload_rows(keep=current.account_id if current else None)
-        if current is not None:
-            self.load_detail(current.account_id)
+        self.reload_rows(stay=True)
 
     def _sync_configured(self) -> bool:
         return self.transport_factory is not None or (
@@ -655,15 +661,16 @@ class CsmApp(App[int]):
         self.install_screen(screen, name)
 
         def closed(result: Any) -> None:
+            on_result(result)  # first: the write's worker starts as soon as this returns
             self._closed_forms.append((name, screen))
-            # Its footer would rebuild its keys for the bindings of a screen nobody sees.
-            for footer in screen.query(Footer):
+            # Its footer would rebuild its keys for the bindings of a screen nobody sees (a
+            # form's footer is its own child: no CSS query needed to find it).
+            for footer in [child for child in screen.children if isinstance(child, Footer)]:
                 screen.bindings_updated_signal.unsubscribe(footer)
             if result is None:  # nothing to wait for
                 self.call_after_refresh(self._remove_closed_forms)
             else:
                 self._hold_screen()
-            on_result(result)
 
         self.push_screen(screen, closed)
         # While the user reads the form, collect the garbage of the last one (a closed form is
@@ -1067,10 +1074,7 @@ class CsmApp(App[int]):
             summary = getattr(report, "summary", None)
             text = summary() if callable(summary) else "Synced."
             self.notify(text, timeout=4)
-            current = self.main.attention.current
-            self.reload_rows(keep=current.account_id if current else None)
-            if current is not None:
-                self.load_detail(current.account_id)
+            self.reload_rows(stay=True)
             self._own_sync_done = True
         self.load_status()
 
