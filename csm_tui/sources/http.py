@@ -24,6 +24,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from csm_tui.errors import CsmError
+from csm_tui.sources.gc_pause import gc_paused
 
 # httpcore tries `import sniffio` on every request and falls back to asyncio when it is not
 # installed; a failed import is not remembered, so each request searched sys.path again
@@ -295,14 +296,17 @@ class ApiClient:
                 raise _Retry(f"timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
                 raise _Retry(f"network error ({type(exc).__name__})") from None
+            # Decoding a big page allocates objects by the hundred thousand: sources/gc_pause.py.
             try:
-                body = self._read(response, method, path)
+                with gc_paused():
+                    body = self._read(response, method, path)
             finally:
                 await response.aclose()
             if validate is None:
                 return body
             try:
-                return validate(body)
+                with gc_paused():
+                    return validate(body)
             except BadResponse as exc:
                 raise _Retry(str(exc)) from None
 

@@ -376,6 +376,9 @@ async def _sync(
                 pull_enrollments=bool(getattr(settings.crm, "pull_enrollments", True)),
             )
             pull.ready_to_write = gate
+            if analytics_pull is not None:
+                # The analytics map and stage their pages while the CRM's children are pulled.
+                pull.book_ready = analytics_pull.begin_staging
             current = pull
             await pull.run()
             crm_pulled = True

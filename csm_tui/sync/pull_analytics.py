@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from csm_tui.sources.gc_pause import gc_paused
 from csm_tui.sources.posthog import PostHog
 from csm_tui.store.bulk import Staging, write_differences
 from csm_tui.store.transaction import transaction
@@ -196,12 +197,12 @@ def refresh_last_active(
 
 
 class AnalyticsPull:
-    """One pull of the analytics source into one cache.
+    """One pull of the analytics source into one cache, in three steps.
 
     ``start()`` decides what to ask for (from the stored cursors) and begins downloading;
-    ``run()`` maps, stages and writes. In between the caller may do other work (the CRM pull):
-    the analytics pages arrive meanwhile. Group values map to accounts only in ``run()``,
-    once the CRM pull has written the book's accounts.
+    ``begin_staging()`` maps and stages the pages from then on, once the book's accounts are in
+    the cache, alongside whatever else runs (the CRM pull), writing nothing to the cache;
+    ``run()`` waits for that and writes, each object in one transaction with its cursor.
     """
 
     def __init__(
@@ -229,6 +230,9 @@ class AnalyticsPull:
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
         self._usage_pages: Prefetch[list[Sequence[Any]]] | None = None
         self._user_pages: Prefetch[list[Sequence[Any]]] | None = None
+        self._staging: asyncio.Future[None] | None = None
+        self._usage = _Staged()
+        self._users = _Staged()
         self._usage_move: asyncio.Future[int] | None = None
         # Tables written whole (not row by row): a change tracker does not see what moved.
         self.rewritten: set[str] = set()
@@ -258,67 +262,116 @@ class AnalyticsPull:
             depth=2 if self._all_users else 0,
         )
 
+    def begin_staging(self) -> None:
+        """Map and stage pages from now on (the accounts they map to are in the cache).
+
+        Call outside a transaction (the scratch files are attached here).
+        """
+        if self._staging is not None:
+            return
+        if self._usage_pages is None:
+            self.start()
+        if self._usage_whole:
+            self._usage.staged = Staging(self.db, "usage_weekly", USAGE_COLUMNS)
+        if self._all_users:
+            self._users.staged = Staging(self.db, "user_activity", USER_COLUMNS)
+        self._staging = asyncio.ensure_future(self._stage_both())
+
     async def close(self) -> None:
-        """Stop downloading (after a failure elsewhere)."""
+        """Stop downloading and staging, and let go of the scratch files (idempotent)."""
+        staging, self._staging = self._staging, None
+        if staging is not None and not staging.done():
+            staging.cancel()
+        if staging is not None:
+            with contextlib.suppress(BaseException):
+                await staging
         for pages in (self._usage_pages, self._user_pages):
             if pages is not None:
                 await pages.close()
+        move, self._usage_move = self._usage_move, None
+        if move is not None:  # a failure after it began: the usage copy ends (or fails) quietly
+            with contextlib.suppress(BaseException):
+                await move
+        for staged in (self._usage.staged, self._users.staged):
+            if staged is not None:
+                staged.drop()
 
     async def run(self) -> None:
-        """Weekly usage, then user activity (contacts' last activity is the caller's)."""
-        if self._usage_pages is None:
-            self.start()
+        """Wait for the staging, then write weekly usage and user activity (contacts' last
+        activity is the caller's)."""
         try:
+            self.begin_staging()
+            assert self._staging is not None
+            await self._staging  # a failure names its object in self.current
             self.current = "usage_weekly"
-            await self.pull_usage()
+            await self._write_usage()
             self.current = "user_activity"
-            await self.pull_users()
+            await self._write_users()
         finally:
-            move, self._usage_move = self._usage_move, None
-            if move is not None:  # the users failed: the usage copy ends (or fails) quietly
-                with contextlib.suppress(BaseException):
-                    await move
             await self.close()
 
-    async def pull_usage(self) -> None:
-        """Weekly usage per (account, week, event)."""
-        assert self._usage_pages is not None
-        self.progress(SyncProgress("analytics", "usage_weekly", 0, None))
-        groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
+    # -- staging (no write to the cache) ------------------------------------------------------
+
+    async def _stage_both(self) -> None:
+        self.current = "usage_weekly"
+        await self._stage(
+            self._usage,
+            self._usage_pages,
+            "usage_weekly",
+            lambda page, groups, weeks: _usage_rows(page, groups, weeks),
+        )
+        self.current = "user_activity"
+        await self._stage(
+            self._users,
+            self._user_pages,
+            "user_activity",
+            lambda page, groups, _: _user_rows(page, groups),
+        )
+
+    async def _stage(
+        self,
+        into: _Staged,
+        pages: Prefetch[list[Sequence[Any]]] | None,
+        obj: str,
+        to_rows: Callable[[Sequence[Sequence[Any]], Groups, dict[Any, str | None]], list[Any]],
+    ) -> None:
+        assert pages is not None
+        self.progress(SyncProgress("analytics", obj, 0, None))
+        into.groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
         known_weeks: dict[Any, str | None] = {}
-        fetched = 0
-        if self._usage_whole:
-            staged = Staging(self.db, "usage_weekly", USAGE_COLUMNS)
-            try:
-                async for page in self._usage_pages:
-                    fetched += len(page)
-                    staged.add(_usage_rows(page, groups, known_weeks))
-                    self.progress(SyncProgress("analytics", "usage_weekly", fetched, None))
-                if groups.shared:  # two groups of one account: their numbers add up
-                    staged.merge_duplicates(USAGE_KEY)
-                await self.ready_to_write()
-                self.rewritten.add("usage_weekly")
-                # The copy (a million rows) runs in a worker thread on a connection of its
-                # own while this one pulls the users; pull_users waits for it before writing.
-                self._usage_move = asyncio.ensure_future(
-                    staged.replace_all_in_thread(
-                        USAGE_KEY, lambda db: self._usage_state(staged.rows, groups, db)
-                    )
-                )
-                self._usage_move.add_done_callback(lambda _: staged.drop())
-            except BaseException:
-                staged.drop()
-                raise
+        async for page in pages:
+            into.fetched += len(page)
+            with gc_paused():  # a page's rows by the ten thousand: sources/gc_pause.py
+                rows = to_rows(page, into.groups, known_weeks)
+                if into.staged is not None:
+                    into.staged.add(rows)
+                else:
+                    # A re-pull is small: kept in memory and compared with the cache.
+                    into.rows.extend(rows)
+            self.progress(SyncProgress("analytics", obj, into.fetched, None))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def _write_usage(self) -> None:
+        """Weekly usage per (account, week, event), with its cursor."""
+        groups = self._usage.groups
+        staged = self._usage.staged
+        if staged is not None:
+            if groups.shared:  # two groups of one account: their numbers add up
+                staged.merge_duplicates(USAGE_KEY)
             pulled = staged.rows
+            await self.ready_to_write()
+            self.rewritten.add("usage_weekly")
+            # The copy (a million rows) runs in a worker thread on a connection of its own
+            # while this one goes on; the users' write waits for it (usage_written).
+            self._usage_move = asyncio.ensure_future(
+                staged.replace_all_in_thread(
+                    USAGE_KEY, lambda db: self._usage_state(pulled, groups, db)
+                )
+            )
         else:
-            # A re-pull of the last weeks is small: kept in memory and compared with the cache.
-            rows: list[tuple[str, str, str, int, int]] = []
-            async for page in self._usage_pages:
-                fetched += len(page)
-                rows.extend(_usage_rows(page, groups, known_weeks))
-                self.progress(SyncProgress("analytics", "usage_weekly", fetched, None))
-            if groups.shared:
-                rows = _summed(rows)
+            rows = _summed(self._usage.rows) if groups.shared else self._usage.rows
+            pulled = len(rows)
             await self.ready_to_write()
             with transaction(self.db):
                 # The re-pulled weeks are replaced whole (a late correction can remove a row);
@@ -327,8 +380,7 @@ class AnalyticsPull:
                     self.db, "usage_weekly", USAGE_COLUMNS, len(USAGE_KEY), rows,
                     "week >= ?", [self._since.isoformat()],
                 )  # fmt: skip
-                self._usage_state(len(rows), groups)
-            pulled = len(rows)
+                self._usage_state(pulled, groups)
         unmatched = groups.unmatched
         self.report.add_pulled("usage_weekly", pulled)
         self.report.unmatched_groups = max(self.report.unmatched_groups, len(unmatched))
@@ -338,6 +390,7 @@ class AnalyticsPull:
                 f"by {self.a.group_key}; other owners' accounts or unknown), "
                 f"e.g. {sorted(unmatched)[0]}"
             )
+        fetched = self._usage.fetched
         self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
 
     async def usage_written(self) -> None:
@@ -376,36 +429,21 @@ class AnalyticsPull:
         except (ValueError, AttributeError):
             return None
 
-    async def pull_users(self) -> None:
+    async def _write_users(self) -> None:
         """Per-user activity: every user once a day, then the users active that day."""
-        assert self._user_pages is not None
-        self.progress(SyncProgress("analytics", "user_activity", 0, None))
-        groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
-        fetched = 0
-        if self._all_users:
-            staged = Staging(self.db, "user_activity", USER_COLUMNS)
-            try:
-                async for page in self._user_pages:
-                    fetched += len(page)
-                    staged.add(_user_rows(page, groups))
-                    self.progress(SyncProgress("analytics", "user_activity", fetched, None))
-                await self.ready_to_write()
-                await self.usage_written()
-                self.rewritten.add("user_activity")
-                with transaction(self.db):
-                    staged.replace_all(USER_KEY)
-                    self._users_state(staged.rows, groups)
-            finally:
-                staged.drop()
+        groups = self._users.groups
+        staged = self._users.staged
+        await self.ready_to_write()
+        await self.usage_written()
+        if staged is not None:
             pulled = staged.rows
+            self.rewritten.add("user_activity")
+            with transaction(self.db):
+                staged.replace_all(USER_KEY)
+                self._users_state(pulled, groups)
         else:
-            rows: list[tuple[str, str, str | None, str | None, int]] = []
-            async for page in self._user_pages:
-                fetched += len(page)
-                rows.extend(_user_rows(page, groups))
-                self.progress(SyncProgress("analytics", "user_activity", fetched, None))
-            await self.ready_to_write()
-            await self.usage_written()
+            rows = self._users.rows
+            pulled = len(rows)
             with transaction(self.db):
                 # Users not active today keep their rows: only these users' rows can differ.
                 accounts = json.dumps(sorted({row[0] for row in rows}))
@@ -414,9 +452,9 @@ class AnalyticsPull:
                     "account_id IN (SELECT value FROM json_each(?))", [accounts],
                     delete_missing=False,
                 )  # fmt: skip
-                self._users_state(len(rows), groups)
-            pulled = len(rows)
+                self._users_state(pulled, groups)
         self.report.add_pulled("user_activity", pulled)
+        fetched = self._users.fetched
         self.progress(SyncProgress("analytics", "user_activity", fetched, fetched, "done"))
 
     def _users_state(self, rows: int, groups: Groups) -> None:
@@ -434,6 +472,17 @@ class AnalyticsPull:
                 "users": "all" if self._all_users else "active today",
             },
         )
+
+
+class _Staged:
+    """What the staging of one object gathered: into a scratch table (a whole pull) or in
+    memory (a re-pull), and the groups met."""
+
+    def __init__(self) -> None:
+        self.staged: Staging | None = None
+        self.rows: list[Any] = []
+        self.groups = Groups({}, "domain")
+        self.fetched = 0
 
 
 def _summed(rows: list[tuple[str, str, str, int, int]]) -> list[tuple[str, str, str, int, int]]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from csm_tui.sources.gc_pause import gc_paused
 from csm_tui.sources.hubspot import HubSpot, modified_property
 from csm_tui.store.bulk import upsert_rows
 from csm_tui.store.db import utc_now
@@ -60,6 +61,10 @@ SOURCE = "crm"
 
 
 async def _nothing_to_wait_for() -> None:
+    return None
+
+
+def _nothing_to_do() -> None:
     return None
 
 
@@ -201,6 +206,8 @@ class CrmPull:
         self._cursors: dict[str, str | None] = {}  # per object, as read when its pull began
         # Awaited before the pull's first write (the engine's integrity check, for one).
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
+        # Called once the book's accounts are written (the analytics can map to them).
+        self.book_ready: Callable[[], None] = _nothing_to_do
 
     # -- the whole pull ---------------------------------------------------------------------
 
@@ -219,6 +226,7 @@ class CrmPull:
             self.write_owners(owners)
             await self.pull_object("companies", prefetched["companies"])
             self.book = self._account_ids()
+            self.book_ready()
             for obj_type in CHILD_TYPES:
                 await self.pull_object(obj_type, prefetched[obj_type])
         finally:
@@ -377,12 +385,14 @@ class CrmPull:
         batch = _Batch(self.db)
         try:
             async for page in pages:
-                rows = self._prepare(obj_type, page)
+                with gc_paused():  # rows by the hundred: sources/gc_pause.py
+                    rows = self._prepare(obj_type, page)
                 done += len(page.records)
                 self.progress(SyncProgress("crm", obj_type, done, None))
                 if pending is not None:
                     batch.begin()
-                    self._write(obj_type, pending)
+                    with gc_paused():
+                        self._write(obj_type, pending)
                     # Pages written together share a commit; the write lock is held for at
                     # most a short wait for the next page, never for a slow network.
                     if not await pages.wait_ready(BATCH_WAIT_SECONDS):
