@@ -234,6 +234,7 @@ class AnalyticsPull:
         self._usage = _Staged()
         self._users = _Staged()
         self._usage_move: asyncio.Future[int] | None = None
+        self._group_index: dict[str, str] | None = None
         # Tables written whole (not row by row): a change tracker does not see what moved.
         self.rewritten: set[str] = set()
 
@@ -337,7 +338,9 @@ class AnalyticsPull:
     ) -> None:
         assert pages is not None
         self.progress(SyncProgress("analytics", obj, 0, None))
-        into.groups = Groups(group_index(self.db, self.a.group_key), self.a.group_key)
+        if self._group_index is None:  # the book's accounts are final by now: read them once
+            self._group_index = group_index(self.db, self.a.group_key)
+        into.groups = Groups(self._group_index, self.a.group_key)
         known_weeks: dict[Any, str | None] = {}
         async for page in pages:
             into.fetched += len(page)
