@@ -17,7 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -133,6 +133,7 @@ class AttentionList(ScrollView, can_focus=True):
     def __init__(self, today: date, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.today = today
+        self._pass: tuple[int, Style] | None = None  # (width, base style) while rendering
         self.rows: list[AttentionItem] = []
         self.marked: set[str] = set()
         self._index: dict[str, int] = {}
@@ -338,9 +339,17 @@ class AttentionList(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"attention-list--{name}", partial=True)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The width and base style are the same for every line of one pass; read per line,
+        # they cost ~0.5 ms each (scrollbar gutter and style lookups), half of a line's time.
+        self._pass = (self.scrollable_content_region.width, self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        width, base = self._pass or (self.scrollable_content_region.width, self.rich_style)
         cols = columns_for(width, len(self.rows), self._name_wanted)
         if y == 0:
             return self._header(cols, width, base)
