@@ -1,10 +1,15 @@
-"""Pausing Python's cycle collector while a big page is decoded and mapped.
+"""Keeping Python's cycle collector out of the way of a sync's bulk decoding.
 
-A 50,000-row analytics page becomes some 300,000 objects; such allocation bursts trigger
-collections that walk every object alive (the pages fetched ahead, the app's own state), over
-and over: about a fifth of a 10,000-account sync's time. Decoded JSON and the rows made from it
-hold no reference cycles, so pausing the collector for that work loses nothing; it runs again as
-soon as the page is done.
+A 50,000-row analytics page becomes some 300,000 objects, a CRM page a few thousand; with the
+default thresholds, such allocation bursts trigger collections that walk every object alive
+(the pages fetched ahead, the app's own state), over and over: about a quarter of a
+10,000-account sync's time. Decoded JSON and the rows made from it hold no reference cycles.
+
+- ``gc_paused()``: the collector off while one page is decoded and mapped.
+- ``gc_relaxed()``: for a whole sync, collections of the youngest objects only every
+  50,000 allocations instead of 700 (fewer, larger collections; the same garbage collected).
+
+Both are process-wide (there is one collector), nest, and put things back as they were.
 """
 
 from __future__ import annotations
@@ -14,24 +19,46 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+SYNC_GEN0_THRESHOLD = 50_000
+
 _lock = threading.Lock()
-_depth = 0  # pauses in progress, in any thread (there is one collector per process)
+_paused = 0  # pauses in progress, in any thread
 _was_enabled = True
+_relaxed = 0
+_thresholds = gc.get_threshold()
 
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Run the block with the cycle collector off; it is back as it was afterwards (nests)."""
-    global _depth, _was_enabled
+    """Run the block with the cycle collector off."""
+    global _paused, _was_enabled
     with _lock:
-        if _depth == 0:
+        if _paused == 0:
             _was_enabled = gc.isenabled()
             gc.disable()
-        _depth += 1
+        _paused += 1
     try:
         yield
     finally:
         with _lock:
-            _depth -= 1
-            if _depth == 0 and _was_enabled:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
                 gc.enable()
+
+
+@contextmanager
+def gc_relaxed() -> Iterator[None]:
+    """Run the block with the youngest generation collected every 50,000 allocations."""
+    global _relaxed, _thresholds
+    with _lock:
+        if _relaxed == 0:
+            _thresholds = gc.get_threshold()
+            gc.set_threshold(max(_thresholds[0], SYNC_GEN0_THRESHOLD), *_thresholds[1:])
+        _relaxed += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _relaxed -= 1
+            if _relaxed == 0:
+                gc.set_threshold(*_thresholds)
