@@ -3,6 +3,7 @@ sequences and enrollments (DESIGN.md section 4)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,14 +147,18 @@ class HubSpot:
         """v4 batch read: {from id: [{"toObjectId", "associationTypes"}]} for every id asked."""
         wanted = list(dict.fromkeys(ids))
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in wanted}
-        for start in range(0, len(wanted), ASSOC_BATCH):
-            chunk = wanted[start : start + ASSOC_BATCH]
-            results = await self.client.request(
+
+        async def read(chunk: list[str]) -> list[dict[str, Any]]:
+            return await self.client.request(  # type: ignore[no-any-return]
                 "POST",
                 f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
                 json_body={"inputs": [{"id": i} for i in chunk]},
                 validate=_association_results,
             )
+
+        # The batches go out together (the client bounds how many at once).
+        chunks = [wanted[i : i + ASSOC_BATCH] for i in range(0, len(wanted), ASSOC_BATCH)]
+        for results in await asyncio.gather(*(read(chunk) for chunk in chunks)):
             for result in results:
                 source = str((result.get("from") or {}).get("id"))
                 found.setdefault(source, []).extend(result.get("to") or [])

@@ -69,14 +69,18 @@ def track_changes(db: sqlite_utils.Database) -> None:
             )
             for row in ("OLD", "NEW")
         }
-        for event, body in (
-            ("INSERT", note["NEW"]),
-            ("UPDATE", note["OLD"] + " " + note["NEW"]),
-            ("DELETE", note["OLD"]),
+        # An upsert that writes a row as it was (a record met again at the edge of the search
+        # window) is no change: only a column that differs counts.
+        columns = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
+        differs = " OR ".join(f'OLD."{c}" IS NOT NEW."{c}"' for c in columns)
+        for event, when, body in (
+            ("INSERT", "", note["NEW"]),
+            ("UPDATE", f" WHEN {differs}", note["OLD"] + " " + note["NEW"]),
+            ("DELETE", "", note["OLD"]),
         ):
             conn.execute(
                 f"CREATE TEMP TRIGGER IF NOT EXISTS changed_{table}_{event.lower()} "
-                f"AFTER {event} ON main.{table} BEGIN {body} END"
+                f"AFTER {event} ON main.{table}{when} BEGIN {body} END"
             )
 
 

@@ -16,6 +16,7 @@ cache when one of its companies is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.sources.gc_pause import gc_paused
-from csm_tui.sources.hubspot import HubSpot, modified_property
+from csm_tui.sources.hubspot import HubSpot, Page, modified_property
 from csm_tui.store.bulk import upsert_rows
 from csm_tui.store.db import utc_now
 from csm_tui.store.transaction import transaction
@@ -499,26 +500,39 @@ class CrmPull:
             {"propertyName": mod, "operator": "LT", "value": str(self.start_ms)},
         ]
         props = [*mapping.properties_for(obj_type, self.names), "hs_object_id"]
-        last_id: int | None = None
-        while True:
+
+        def search(last_id: int | None) -> asyncio.Future[Page]:
             filters = list(window)
             if last_id is not None:
                 filters.append(
                     {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
                 )
-            page = await self.hs.search_page(
-                obj_type,
-                filters=filters,
-                sort_property="hs_object_id",
-                properties=props,
-                after=0,
+            return asyncio.ensure_future(
+                self.hs.search_page(
+                    obj_type,
+                    filters=filters,
+                    sort_property="hs_object_id",
+                    properties=props,
+                    after=0,
+                )
             )
-            if not page.results:
-                return
-            yield await self._complete_search_page(obj_type, page.results)
-            if page.after is None:
-                return
-            last_id = max(int(r["id"]) for r in page.results)
+
+        pending: asyncio.Future[Page] | None = search(None)
+        try:
+            while pending is not None:
+                page = await pending
+                pending = None
+                if not page.results:
+                    return
+                if page.after is not None:
+                    # The next page is asked for while this one's associations are read.
+                    pending = search(max(int(r["id"]) for r in page.results))
+                yield await self._complete_search_page(obj_type, page.results)
+        finally:
+            if pending is not None:  # stopped early: drop the page asked ahead
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     async def _complete_search_page(
         self, obj_type: str, records: list[dict[str, Any]]
@@ -528,14 +542,15 @@ class CrmPull:
         fetched = FetchedPage(records, from_search=True, companies={}, contacts={})
         if obj_type == "companies":
             await self._attach_arr_history(records)
+        ids = [str(r["id"]) for r in records]
         wanted = self._associations_for(obj_type)
-        if wanted:
-            ids = [str(r["id"]) for r in records]
-            found = await self.hs.associations(obj_type, "companies", ids)
-            fetched.companies = {k: _to_ids(v) for k, v in found.items()}
-            if "contacts" in wanted:
-                found = await self.hs.associations(obj_type, "contacts", ids)
-                fetched.contacts = {k: _to_ids(v) for k, v in found.items()}
+        # Both target types at once (the client bounds how many requests go out together).
+        found = await asyncio.gather(*(self.hs.associations(obj_type, to, ids) for to in wanted))
+        links = {
+            to: {k: _to_ids(v) for k, v in f.items()} for to, f in zip(wanted, found, strict=True)
+        }
+        fetched.companies = links.get("companies", {})
+        fetched.contacts = links.get("contacts", {})
         return fetched
 
     # -- records -> rows ---------------------------------------------------------------------
