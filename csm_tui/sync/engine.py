@@ -2,6 +2,13 @@
 
 ``run_sync`` is what the CLI, the demo and the app call; ``sync_blocking`` wraps it for
 synchronous callers (a Textual thread worker, the command line).
+
+The order of writes is as ever (push, CRM objects one by one, analytics, scores), but the work
+overlaps: the cache's integrity check runs in a thread while the first pages download (nothing
+is written before it passes); every CRM object's pages and the analytics are fetched ahead
+(sync/prefetch.py); the analytics pages are mapped and staged while the CRM's children are
+pulled. An incremental sync notes which accounts it changed (sync/changes.py) and asks the
+rescore for those only when nothing else moved (see ``_rescore_scope``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ like offsets do, and never meet the 10,000-result cap). The window ends at the C
 it is ahead of ours. Each object's cursor moves in the same transaction as its last rows,
 so a crash never leaves a cursor ahead of its data.
 
+Every object's pages are fetched ahead from the start (PREFETCH_PAGES each) and written in the
+same order as ever; pages that arrive together share a write transaction (never held while
+the pull waits for the network more than BATCH_WAIT_SECONDS).
+
 The book: companies owned by crm.owner_email (the whole portal when empty), including archived
 ones (marked archived); a child record (contact, deal, ticket, survey, engagement) is in the
 cache when one of its companies is.
@@ -956,8 +960,8 @@ async def _chain(sources: list[AsyncIterator[FetchedPage]]) -> AsyncIterator[Fet
 
 
 class _Batch:
-    """A write transaction spanning several pages (one commit per page costs ~1 ms each at
-    thousands of pages); committed whenever the pull would otherwise wait."""
+    """A write transaction spanning several pages (one commit per page cost ~1 ms each at
+    thousands of pages); committed when the next page is not there within a short wait."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
