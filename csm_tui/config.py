@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 from csm_tui.errors import CsmError
-from csm_tui.paths import ENV_PREFIX, config_path, default_data_dir
+from csm_tui.paths import ENV_PREFIX, WorkspacePaths, config_path, default_data_dir
 
 WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LOOPBACK_NAMES = {"localhost"}
@@ -216,7 +216,7 @@ class SegmentSetting(Section):
     text: str = ""
 
 
-class Settings(BaseSettings):
+class Settings(WorkspacePaths, BaseSettings):
     """Everything csm-tui can be told."""
 
     model_config = SettingsConfigDict(
@@ -259,23 +259,6 @@ class Settings(BaseSettings):
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
         )
-
-    # -- paths -----------------------------------------------------------------------------
-
-    @property
-    def workspace_dir(self) -> Path:
-        """The folder of the current workspace."""
-        return self.data_dir / "workspaces" / self.workspace
-
-    @property
-    def cache_path(self) -> Path:
-        """The SQLite cache of the current workspace."""
-        return self.workspace_dir / "cache.db"
-
-    @property
-    def config_file(self) -> Path:
-        """The config file in force (it may not exist)."""
-        return config_path()
 
 
 def _tokens_from_keyring(settings: Settings) -> None:

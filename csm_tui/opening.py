@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from csm_tui.paths import ENV_PREFIX, config_path, user_cache_dir
+from csm_tui.paths import ENV_PREFIX, WorkspacePaths, config_path, user_cache_dir
 
 if TYPE_CHECKING:
     from csm_tui.config import Settings
@@ -39,7 +39,7 @@ SETTINGS_CODE = Path(__file__).with_name("config.py")
 
 
 @dataclass(frozen=True)
-class Opening:
+class Opening(WorkspacePaths):
     """The settings the first screen reads: where the cache is, its theme and key map."""
 
     data_dir: Path
@@ -51,21 +51,6 @@ class Opening:
     def of(cls, settings: Settings) -> Opening:
         """The opening values of validated settings."""
         return cls(settings.data_dir, settings.workspace, settings.theme, dict(settings.keymap))
-
-    @property
-    def workspace_dir(self) -> Path:
-        """The folder of the workspace (as Settings.workspace_dir)."""
-        return self.data_dir / "workspaces" / self.workspace
-
-    @property
-    def cache_path(self) -> Path:
-        """The workspace's SQLite cache (as Settings.cache_path)."""
-        return self.workspace_dir / "cache.db"
-
-    @property
-    def config_file(self) -> Path:
-        """The config file in force (it may not exist)."""
-        return config_path()
 
 
 def fingerprint(workspace_flag: str | None) -> str:

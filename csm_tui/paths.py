@@ -42,6 +42,28 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+class WorkspacePaths:
+    """The files of a workspace, for anything with a ``data_dir`` and a ``workspace``."""
+
+    data_dir: Path
+    workspace: str
+
+    @property
+    def workspace_dir(self) -> Path:
+        """The folder of the workspace."""
+        return self.data_dir / "workspaces" / self.workspace
+
+    @property
+    def cache_path(self) -> Path:
+        """The workspace's SQLite cache."""
+        return self.workspace_dir / "cache.db"
+
+    @property
+    def config_file(self) -> Path:
+        """The config file in force (it may not exist)."""
+        return config_path()
+
+
 def config_warnings(path: Path) -> list[str]:
     """Warnings about the config file at ``path``, e.g. a token in a file other users can read."""
     warnings: list[str] = []
