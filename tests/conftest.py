@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlite_utils
+from test_sync_crm import Clock
 
 from csm_tui.config import Settings, load_settings
+from csm_tui.fakes.portfolio import Portfolio
+from csm_tui.fakes.router import FakeApis
 from csm_tui.store.db import open_cache
 
 
@@ -25,6 +29,18 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     return tmp_path
+
+
+@pytest.fixture
+def clock(portfolio: Portfolio) -> Clock:
+    """The fake services' clock: 8 hours after the test's ``portfolio`` was generated."""
+    return Clock(portfolio.now + timedelta(hours=8))
+
+
+@pytest.fixture
+def apis(portfolio: Portfolio, clock: Clock) -> FakeApis:
+    """The fake HubSpot and PostHog serving the test's ``portfolio`` on ``clock``."""
+    return FakeApis(portfolio, clock=clock)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 import pytest
 from test_sync_crm import FAST, TODAY, Clock, crm_settings
@@ -21,16 +19,6 @@ from csm_tui.sync.progress import SyncReport
 @pytest.fixture
 def portfolio() -> Portfolio:
     return generate_portfolio(8, 11, today=TODAY)
-
-
-@pytest.fixture
-def clock(portfolio: Portfolio) -> Clock:
-    return Clock(portfolio.now + timedelta(hours=8))
-
-
-@pytest.fixture
-def apis(portfolio: Portfolio, clock: Clock) -> FakeApis:
-    return FakeApis(portfolio, clock=clock)
 
 
 @pytest.fixture

@@ -32,16 +32,6 @@ def portfolio() -> Portfolio:
     return generate_portfolio(20, 5, today=TODAY)
 
 
-@pytest.fixture
-def clock(portfolio: Portfolio) -> Clock:
-    return Clock(portfolio.now + timedelta(hours=8))
-
-
-@pytest.fixture
-def apis(portfolio: Portfolio, clock: Clock) -> FakeApis:
-    return FakeApis(portfolio, clock=clock)
-
-
 def run(
     settings: Settings,
     apis: FakeApis,

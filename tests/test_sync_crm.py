@@ -101,11 +101,6 @@ def portfolio() -> Portfolio:
     return generate_portfolio(12, 3, today=TODAY)
 
 
-@pytest.fixture
-def clock(portfolio: Portfolio) -> Clock:
-    return Clock(portfolio.now + timedelta(hours=8))
-
-
 def test_first_sync_fills_the_book_of_the_owner(portfolio: Portfolio, clock: Clock) -> None:
     fake = FakeHubSpot(portfolio, clock=clock)
     settings = crm_settings(portfolio.demo_owner_email)

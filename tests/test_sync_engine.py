@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -33,16 +32,6 @@ def both_settings(owner_email: str, workspace: str = "default") -> Settings:
 @pytest.fixture
 def portfolio() -> Portfolio:
     return generate_portfolio(10, 5, today=TODAY)
-
-
-@pytest.fixture
-def clock(portfolio: Portfolio) -> Clock:
-    return Clock(portfolio.now + timedelta(hours=8))
-
-
-@pytest.fixture
-def apis(portfolio: Portfolio, clock: Clock) -> FakeApis:
-    return FakeApis(portfolio, clock=clock)
 
 
 def run(settings: Settings, apis: FakeApis, clock: Clock, **kw: Any) -> SyncReport:

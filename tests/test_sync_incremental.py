@@ -32,16 +32,6 @@ def portfolio() -> Portfolio:
 
 
 @pytest.fixture
-def clock(portfolio: Portfolio) -> Clock:
-    return Clock(portfolio.now + timedelta(hours=8))
-
-
-@pytest.fixture
-def apis(portfolio: Portfolio, clock: Clock) -> FakeApis:
-    return FakeApis(portfolio, clock=clock)
-
-
-@pytest.fixture
 def settings(portfolio: Portfolio) -> Settings:
     return both_settings(portfolio.demo_owner_email)
 
