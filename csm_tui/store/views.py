@@ -211,7 +211,8 @@ def attention_rows(
     if account_ids is not None:
         where.append("a.id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(list(account_ids)))
-    if limit < ATTENTION_LIMIT and len(where) == 2:
+    whole_book = account_ids is None and not (text and text.strip())
+    if limit < ATTENTION_LIMIT and whole_book:
         # A first page of the whole book: sorting every account for one screen of rows costs
         # ~25 ms at 10,000 accounts. Every account whose priority is at least that of the
         # (2 x limit)-th score (read through idx_scores_priority) holds the top ``limit``
