@@ -267,7 +267,10 @@ class CsmApp(App[int]):
             self.notify(clean(warning, 300), severity="warning", timeout=8)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._open_rows()
-        self.push_screen(MainScreen(self.today))
+        # After Textual's start-up batch: a screen pushed from on_mount is composed while that
+        # batch holds the display, so its first frame was rendered, thrown away and rendered
+        # again (~60 ms of the first frame at 160x48).
+        self.call_later(self.push_screen, MainScreen(self.today))
         self.set_interval(STATUS_REFRESH, self.redraw_status)
         self.set_interval(self.sync_watch_seconds, self._watch_other_syncs)
 
