@@ -95,11 +95,14 @@ async def test_remembered_values_unlike_the_settings_give_way_to_the_settings(
         assert len(names(app)) == 6  # reread from the validated workspace
 
 
-def test_the_first_screen_imports_neither_pydantic_nor_sqlite_utils() -> None:
+def test_the_first_screen_imports_neither_pydantic_nor_sqlite_utils_nor_the_scoring_models() -> (
+    None
+):
     code = (
         "import sys\n"
         "import csm_tui.cli, csm_tui.opening, csm_tui.commands.app, csm_tui.ui.app\n"
-        "heavy = ('pydantic', 'pydantic_settings', 'sqlite_utils', 'importlib.metadata')\n"
+        "heavy = ('pydantic', 'pydantic_settings', 'sqlite_utils', 'importlib.metadata',\n"
+        "         'csm_tui.domain.models')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

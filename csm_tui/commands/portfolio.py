@@ -8,12 +8,11 @@ from datetime import date
 
 from csm_tui.commands.cohorts import matrix_lines
 from csm_tui.config import Settings
+from csm_tui.domain.vocabulary import BAND_SYMBOLS
 from csm_tui.errors import CsmError
 from csm_tui.store.db import open_cache
 from csm_tui.store.portfolio import PortfolioReport, portfolio_report
 
-# Filled / half / empty: bands read apart without colour.
-BAND_SYMBOLS = {"green": "●", "yellow": "◐", "red": "○"}
 PERIOD_TITLES = {
     "90d": "last 90 days",
     "quarter": "last full quarter",

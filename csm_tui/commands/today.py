@@ -10,7 +10,8 @@ from datetime import date
 import sqlite_utils
 
 from csm_tui.config import Settings
-from csm_tui.domain.models import BAND_SYMBOLS, plain
+from csm_tui.domain.models import plain
+from csm_tui.domain.vocabulary import BAND_SYMBOLS
 from csm_tui.errors import CsmError
 from csm_tui.store.attention import AttentionRow, attention_list, resolve_segment
 from csm_tui.store.db import open_cache

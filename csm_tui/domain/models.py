@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-COMPONENTS = ("usage", "adoption", "people", "relationship", "support", "sentiment")
-
-GREEN, YELLOW, RED = "green", "yellow", "red"
-# Filled / half / empty: tell the bands apart without colour (and read as "full health").
-BAND_SYMBOLS = {GREEN: "●", YELLOW: "◐", RED: "○"}
-
-STAGES = ("Win-back", "Renewal", "Onboarding", "Expansion", "Adoption", "Retention")
-TIERS = ("high-touch", "pooled", "tech-touch")
+# The vocabulary lives in a module of its own (cheap to import); named here too, as before.
+from csm_tui.domain.vocabulary import BAND_SYMBOLS as BAND_SYMBOLS
+from csm_tui.domain.vocabulary import COMPONENTS as COMPONENTS
+from csm_tui.domain.vocabulary import GREEN as GREEN
+from csm_tui.domain.vocabulary import RED as RED
+from csm_tui.domain.vocabulary import STAGES as STAGES
+from csm_tui.domain.vocabulary import TIERS as TIERS
+from csm_tui.domain.vocabulary import YELLOW as YELLOW
 
 # Terminal escape sequences (CSI, OSC, DCS/APC, two-byte ones), removed whole.
 _ESCAPES = re.compile(

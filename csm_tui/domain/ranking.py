@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from csm_tui.domain.models import GREEN
+from csm_tui.domain.vocabulary import GREEN
 
 MAX_CHIPS = 4
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from csm_tui.domain.models import RED, YELLOW
+from csm_tui.domain.vocabulary import RED, YELLOW
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from csm_tui.domain.models import BAND_SYMBOLS
+from csm_tui.domain.vocabulary import BAND_SYMBOLS
 from csm_tui.store.dates import cache_day
 
 BAND_SYMBOL = BAND_SYMBOLS  # the same symbols as `csm-tui today`
