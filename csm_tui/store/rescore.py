@@ -15,7 +15,7 @@ import pickle
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -37,10 +37,12 @@ from csm_tui.domain.scoring import health, per_seat, recent_per_seat, with_usage
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
 from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
+    FEW_ACCOUNTS,
     HISTORY_WEEKS,
     Book,
     IdRange,
     ScoringSettings,
+    load_arrs,
     load_book,
     load_book_reference,
     load_event_windows,
@@ -240,9 +242,22 @@ def _rescore_alone(
     rules = spec.rules
     current = week_start(today)
     oldest = min((w for weeks in need.values() for w in weeks), default=current)
-    book = load_book(db, spec, today, account_ids, history_from=oldest, past_weeks=bool(need))
+    # A few accounts without past weeks to compute (a logged touch): where they stand in the
+    # book (ARR, use per seat) is counted in SQL rather than read whole (see Standing).
+    few = account_ids is not None and not need and len(account_ids) <= FEW_ACCOUNTS
+    book = load_book(
+        db,
+        spec,
+        today,
+        account_ids,
+        history_from=oldest,
+        past_weeks=bool(need),
+        book_arrs=not few,
+    )
 
+    # The value each account's usage level is ranked by (what health() computes of it).
     seat_now = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items()}
+    account_peers: dict[str, Sequence[float]] = {}
     if account_ids is None:
         tiers = _tiers(
             [
@@ -254,14 +269,17 @@ def _rescore_alone(
         reference = seat_now
         peer_tiers = tiers
     else:
-        book_ref = load_book_reference(db, spec, today, list(book.inputs))
+        book_ref = load_book_reference(
+            db, spec, today, list(book.inputs), per_seat_now=seat_now if few else None
+        )
         stored, reference = book_ref.tiers, book_ref.per_seat
+        account_peers = book_ref.account_peers
         tiers = {}
         for acc, inp in book.inputs.items():
             if acc in stored:
                 tiers[acc] = stored[acc]
                 continue
-            others = list(book.arrs)
+            others = list(book.arrs or load_arrs(db))
             if inp.account.arr in others:
                 others.remove(inp.account.arr)
             tiers[acc] = tier_for_arr(inp.account.arr, others, spec.tier_rules)
@@ -293,7 +311,17 @@ def _rescore_alone(
 
     computed_at = utc_now()
     rows = _score_accounts(
-        db, spec, today, book, tiers, peers, reference, peer_tiers, history, computed_at
+        db,
+        spec,
+        today,
+        book,
+        tiers,
+        peers,
+        reference,
+        peer_tiers,
+        history,
+        computed_at,
+        account_peers,
     )
     writes = _changes(db, None if account_ids is None else list(book.inputs), rows, current)
     # What this ranking used, read back by a later one-account rescore (store.scoring_inputs).
@@ -322,14 +350,18 @@ def _score_accounts(
     peer_tiers: dict[str, str],
     history: dict[str, dict[date, int]],
     computed_at: str,
+    account_peers: Mapping[str, Sequence[float]] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The scores rows of the book's accounts, given the whole book's tiers and peers."""
+    """The scores rows of the book's accounts, given the whole book's tiers and peers (or, for
+    some accounts, their tier's peers as seen from them: ``account_peers``)."""
     rules = spec.rules
     scored: dict[str, tuple[AccountInputs, BookContext, Health]] = {}
     for acc, inp in book.inputs.items():
         tier = tiers[acc]
         own = reference.get(acc) if peer_tiers.get(acc) == tier else None
         ctx = _context(book, tier, spec.cadences, peers, own)
+        if account_peers and acc in account_peers:
+            ctx = replace(ctx, usage_peers=account_peers[acc])
         scored[acc] = (inp, ctx, health(inp, ctx, today, rules))
     # Where the usage reason names the event that fell, read the events (for those alone).
     fell = [acc for acc, (_, _, h) in scored.items() if h.usage.cause_wanted]
@@ -733,7 +765,7 @@ def _score_row(
             acc.renewal_date,  # renewal_date
             last_touch,  # last_touch
             ctx.cadence_days,  # cadence_days
-            arr_share(acc.arr, book.arrs),  # arr_share
+            arr_share(acc.arr, book.arr_places.get(acc.id, book.arrs)),  # arr_share
             len(overdue),  # overdue_steps
             max((today - d).days for d in overdue) if overdue else 0,  # oldest_overdue_days
             stage.name,  # stage
