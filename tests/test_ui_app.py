@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlite_utils
+from textual import events
+from textual.widgets import Input
 
 from csm_tui.config import Settings
 from csm_tui.store import actions
@@ -385,6 +387,21 @@ async def test_filter_finds_an_account_by_a_word_from_its_notes(filled: Settings
         await pilot.press("escape")
         await settle(pilot)
         assert len(names(app)) == 6
+
+
+async def test_letters_typed_in_one_burst_behind_the_slash_go_to_the_filter(
+    filled: Settings,
+) -> None:
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        first = app.main.attention.current
+        # One read from the terminal: every key is queued before the / is handled.
+        for key in ("slash", "k", "u", "b", "slash"):
+            app.post_message(events.Key(key, "/" if key == "slash" else key))
+        await settle(pilot)
+        assert app.main.query_one("#filter-input", Input).value == "kub/"
+        assert app.main.attention.current == first  # k never reached the list (cursor up)
 
 
 async def test_undo_takes_back_the_unpushed_touch(filled: Settings) -> None:

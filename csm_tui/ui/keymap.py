@@ -110,6 +110,10 @@ MAIN_BINDINGS: list[Binding] = [
         id="filter",
         tooltip="Filter by name, domain or a word from the notes",
         key_display="/",
+        # Handled as the key arrives, not when the list gets to it: the letters typed right
+        # behind the / (one burst from a fast typist, or while the app was busy) were already
+        # sent to the list by then, and lost.
+        priority=True,
     ),
     Binding("f", "segment", "Segment", id="segment", tooltip="Choose a segment", show=False),
     Binding(

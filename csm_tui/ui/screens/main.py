@@ -6,6 +6,7 @@ from datetime import date
 from typing import TYPE_CHECKING, cast
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -61,14 +62,15 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main-body"):
             yield AttentionList(self.today, id="attention")
             yield AccountView(id="detail")
-        yield Input(placeholder="Filter: a word from a name, domain or note", id="filter-input")
         yield StatusLine(id="status")
         yield StableFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one("#filter-input").display = False
         self.query_one(AttentionList).focus()
         self.csm.main_screen_ready()
+        # Ready before anyone can press /: keys typed right after it go to the box only if it
+        # is mounted by then (a box mounted by the / itself lost them).
+        self.call_after_refresh(self._filter_box)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
@@ -148,16 +150,27 @@ class MainScreen(Screen[None]):
     def action_segment(self) -> None:
         self.csm.start_segment()
 
+    def _filter_box(self) -> Input:
+        """The filter box, mounted after the first frame (it cost that frame ~5 ms), hidden."""
+        if box := self.query_one_optional("#filter-input", Input):
+            return box
+        box = Input(placeholder="Filter: a word from a name, domain or note", id="filter-input")
+        box.display = False
+        self.mount(box, before=self.status)
+        return box
+
     def action_filter(self) -> None:
-        box = self.query_one("#filter-input", Input)
+        if isinstance(self.focused, Input):  # a priority key: in the box, / is a character
+            raise SkipAction()
+        box = self._filter_box()
         box.value = self.csm.filter_text or ""
         box.display = True
         # Focus now, not after the queued keys: whatever is typed right after / is the filter.
         self.set_focus(box)
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter-input", Input)
-        if box.display:
+        box = self.query_one_optional("#filter-input", Input)
+        if box is not None and box.display:
             box.display = False
             self.attention.focus()
             return

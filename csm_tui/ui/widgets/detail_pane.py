@@ -8,6 +8,7 @@ from datetime import date
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
 from csm_tui.store.views import AccountDetail
@@ -181,17 +182,39 @@ class AccountView(VerticalScroll):
         self.account_id: str | None = None
         self._shown: tuple[AccountDetail, date] | None = None
         self._parts_hidden = False  # show_message hid the parts an account has
+        self._parts_mounted = full
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("Loading…", "$text-muted"), id="detail-header")
-        yield StageStepper(id="detail-stage")
-        yield Static(_section("Health drivers"), classes="detail-title")
-        yield DriverBars(id="detail-drivers")
-        yield Sparkline(id="detail-usage")
-        yield Sparkline(id="detail-history")
-        yield Static(id="detail-timeline")
-        yield Static(id="detail-contacts")
-        yield Static(id="detail-support")
+        if self.full:
+            yield from self._parts()
+
+    def on_mount(self) -> None:
+        if not self._parts_mounted:
+            # The side pane's parts come one frame after the app's first: that frame is the
+            # list's, and styling eight more widgets for it cost ~10 ms of opening the app.
+            self.call_after_refresh(self._mount_parts)
+
+    @staticmethod
+    def _parts() -> list[Widget]:
+        return [
+            StageStepper(id="detail-stage"),
+            Static(_section("Health drivers"), classes="detail-title"),
+            DriverBars(id="detail-drivers"),
+            Sparkline(id="detail-usage"),
+            Sparkline(id="detail-history"),
+            Static(id="detail-timeline"),
+            Static(id="detail-contacts"),
+            Static(id="detail-support"),
+        ]
+
+    def _mount_parts(self) -> None:
+        self.mount_all(self._parts())
+        self._parts_mounted = True
+        if self._shown is not None:  # an account arrived before its parts
+            self.show(*self._shown)
+        elif self._parts_hidden:
+            self._show_parts(False)
 
     def on_resize(self) -> None:
         if self._shown is not None:  # the layout of the drivers depends on the width
@@ -202,6 +225,9 @@ class AccountView(VerticalScroll):
         self.account_id = None
         self._shown = None
         self.query_one("#detail-header", Static).update(Content.styled(text, "$text-muted"))
+        self._parts_hidden = True
+        if not self._parts_mounted:
+            return
         self._show_parts(False)
         for name in ("timeline", "contacts", "support"):
             self.query_one(f"#detail-{name}", Static).update("")
@@ -215,6 +241,11 @@ class AccountView(VerticalScroll):
         """Render ``detail``."""
         self.account_id = detail.account_id
         self._shown = (detail, today)
+        if not self._parts_mounted:  # shown whole once they are (_mount_parts)
+            update_if_changed(
+                self.query_one("#detail-header", Static), header_content(detail, today)
+            )
+            return
         rows = FULL_ROWS if self.full else COMPACT_ROWS
         if self._parts_hidden:  # a CSS query per account shown costs more than it seems
             self._show_parts(True)
