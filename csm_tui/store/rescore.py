@@ -12,7 +12,6 @@ import gc
 import json
 import os
 import pickle
-import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -53,6 +52,8 @@ from csm_tui.store.scoring_inputs import (
 from csm_tui.store.usage_summary import refresh_usage_summary
 
 if TYPE_CHECKING:  # the helper process imports this module: no pydantic, no sqlite-utils
+    import subprocess
+
     import sqlite_utils
 
     from csm_tui.config import Settings
@@ -145,19 +146,24 @@ def _peers(values: dict[str, float], tiers: dict[str, str]) -> dict[str, list[fl
 def _context(
     book: Book,
     tier: str,
-    cadences: dict[str, int],
+    cadence_days: int,
     peers: dict[str, list[float]],
     own: float | None,
 ) -> BookContext:
-    return BookContext(
-        tier=tier,
-        cadence_days=cadence_for(tier, cadences),
-        usage_peers=peers.get(tier, ()),
-        peer_self=own,
-        has_usage=book.has_usage,
-        has_touches=book.has_touches,
-        has_tickets=book.has_tickets,
+    return BookContext(  # by position: 10,000 of them
+        tier,  # tier
+        cadence_days,  # cadence_days
+        peers.get(tier, ()),  # usage_peers
+        own,  # peer_self
+        book.has_usage,  # has_usage
+        book.has_touches,  # has_touches
+        book.has_tickets,  # has_tickets
     )
+
+
+def _cadences(tiers: dict[str, str], spec: ScoringSettings) -> dict[str, int]:
+    """Each tier's touch cadence (``cadence_for`` builds a table per call: once per tier)."""
+    return {tier: cadence_for(tier, spec.cadences) for tier in set(tiers.values())}
 
 
 def _cause_chip(h: Health) -> str:
@@ -289,6 +295,7 @@ def _rescore_alone(
     # Past weeks for accounts without history: the same rules as of each week's last day.
     past_rows: list[tuple[str, str, int]] = []
     weeks_needed = sorted({w for weeks in need.values() for w in weeks})
+    cadences = _cadences(tiers, spec)
     for week in weeks_needed:
         asof = week + timedelta(days=6)
         if account_ids is None:
@@ -303,7 +310,7 @@ def _rescore_alone(
             if inp is None or week not in weeks:
                 continue
             own = past_values.get(acc) if account_ids is None else None
-            ctx = _context(book, tiers[acc], spec.cadences, past_peers, own)
+            ctx = _context(book, tiers[acc], cadences[tiers[acc]], past_peers, own)
             past = health(inp, ctx, asof, rules)
             if past.score is not None:
                 history.setdefault(acc, {})[week] = past.score
@@ -356,10 +363,11 @@ def _score_accounts(
     some accounts, their tier's peers as seen from them: ``account_peers``)."""
     rules = spec.rules
     scored: dict[str, tuple[AccountInputs, BookContext, Health]] = {}
+    cadences = _cadences(tiers, spec)
     for acc, inp in book.inputs.items():
         tier = tiers[acc]
         own = reference.get(acc) if peer_tiers.get(acc) == tier else None
-        ctx = _context(book, tier, spec.cadences, peers, own)
+        ctx = _context(book, tier, cadences[tier], peers, own)
         if account_peers and acc in account_peers:
             ctx = replace(ctx, usage_peers=account_peers[acc])
         scored[acc] = (inp, ctx, health(inp, ctx, today, rules))
@@ -445,9 +453,11 @@ def _rescore_shared(
     """
     book, seats = load_share(db, spec, today, mine)
     their_book: Book | None = None
-    their_seats = helper.answer()
-    if their_seats is None:
+    answer = helper.answer()  # their TierInputs' fields, as tuples (see rescore_worker)
+    if answer is None:
         their_book, their_seats = load_share(db, spec, today, theirs)
+    else:
+        their_seats = [TierInput(*fields) for fields in answer]
     everyone = seats + their_seats
     tiers = _tiers(everyone, spec)
     seat = {t.id: t.per_seat for t in everyone}
@@ -501,6 +511,8 @@ class _Helper:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p),
         }
+        import subprocess  # here: the helper, which imports this module, never needs it (~5 ms)
+
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", _HELPER_MODULE, path],
@@ -538,6 +550,8 @@ class _Helper:
 
     def close(self) -> None:
         """Let it finish (or end it) and reap it."""
+        import subprocess
+
         for stream in (self.process.stdin, self.process.stdout):
             try:
                 if stream is not None:
