@@ -102,7 +102,7 @@ def test_the_first_screen_imports_neither_pydantic_nor_sqlite_utils_nor_the_scor
         "import sys\n"
         "import csm_tui.cli, csm_tui.opening, csm_tui.commands.app, csm_tui.ui.app\n"
         "heavy = ('pydantic', 'pydantic_settings', 'sqlite_utils', 'importlib.metadata',\n"
-        "         'csm_tui.domain.models')\n"
+        "         'csm_tui.domain.models', 'csm_tui.store.detail')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

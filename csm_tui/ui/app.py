@@ -507,9 +507,11 @@ class CsmApp(App[int]):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load_detail(self, account_id: str) -> None:
+        from csm_tui.store.detail import account_detail  # not needed for the first frame
+
         try:
             with self._cache() as db:
-                detail = views.account_detail(db, account_id, self.today)
+                detail = account_detail(db, account_id, self.today)
         except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the account: {_one_line(exc)}"))
             return
@@ -716,9 +718,11 @@ class CsmApp(App[int]):
 
     @work(thread=True, group="modal-data", exit_on_error=False)
     def _open_log_touch(self, account_id: str, account_name: str) -> None:
+        from csm_tui.store.detail import contact_choices
+
         try:
             with self._cache() as db:
-                contacts = views.contact_choices(db, account_id)
+                contacts = contact_choices(db, account_id)
         except Exception as exc:  # any failure is one line for the user, never a hung view
             self.post_message(ActionFailed(f"Cannot read the contacts: {_one_line(exc)}"))
             return
@@ -858,6 +862,8 @@ class CsmApp(App[int]):
         account_ids: set[str] | None = None,
     ) -> None:
         """Run ``write`` and the rescore in this worker thread, then tell the UI."""
+        from csm_tui.store.detail import account_detail
+
         row, detail, fresh, status = None, None, False, None
         try:
             db = open_cache(self.opening.cache_path)
@@ -872,7 +878,7 @@ class CsmApp(App[int]):
                 # The one changed row and its detail, read here: the UI moves the row to its new
                 # rank instead of reading the whole book again.
                 row = views.attention_row(db, account_id, self.today)
-                detail = views.account_detail(db, account_id, self.today)
+                detail = account_detail(db, account_id, self.today)
                 fresh = True
             status = views.status_info(db)  # the outbox count, without a worker of its own
         except Exception as exc:  # one line to the user, never a crash of the UI

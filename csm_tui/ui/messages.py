@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from csm_tui.store.views import AccountDetail, AttentionItem, StatusInfo
+if TYPE_CHECKING:
+    from csm_tui.store.detail import AccountDetail
+    from csm_tui.store.views import AttentionItem, StatusInfo
 
 
 @dataclass

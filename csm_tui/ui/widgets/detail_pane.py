@@ -4,6 +4,7 @@ tickets and surveys. The side pane shows it compactly; the account screen shows 
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -11,7 +12,6 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from csm_tui.store.views import AccountDetail
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.driver_bars import DriverBars
@@ -25,6 +25,9 @@ from csm_tui.ui.widgets.formats import (
 )
 from csm_tui.ui.widgets.sparkline import Sparkline
 from csm_tui.ui.widgets.stage_stepper import StageStepper
+
+if TYPE_CHECKING:
+    from csm_tui.store.detail import AccountDetail
 
 DRIVER_BAR_CELLS = 38  # name, bar, points and points lost before a driver's reason
 COMPACT_ROWS = 4

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
-from csm_tui.store.views import Driver
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.content_updates import update_if_changed
+
+if TYPE_CHECKING:
+    from csm_tui.store.detail import Driver
 
 BAR_WIDTH = 10
 
