@@ -639,6 +639,29 @@ def test_the_list_drops_chips_that_repeat_its_columns() -> None:
     assert list_chip("No touch 31 d") == "No touch 31 d"
 
 
+def test_a_renewal_long_past_still_leaves_a_space_before_the_stage_column() -> None:
+    from csm_tui.ui.widgets.attention_list import columns_for
+    from csm_tui.ui.widgets.formats import renews_in
+
+    said = {
+        days: renews_in((TODAY + timedelta(days=days)).isoformat(), TODAY)
+        for days in (23, 150, -5, -99, -145, -280, -330, -800, -4000)
+    }
+    assert said == {
+        23: "23 d",
+        150: "5 mo",
+        -5: "5 d ago",
+        -99: "99 d ago",
+        -145: "5 mo ago",
+        -280: "9 mo ago",
+        -330: "1 y ago",
+        -800: "2 y ago",
+        -4000: "11 y ago",
+    }
+    room = columns_for(120, rows=10_000).renews - 1  # the column starts with a space
+    assert all(len(text) < room for text in said.values())
+
+
 async def test_sync_inside_the_app_fills_an_empty_cache_and_pushes_the_outbox(
     settings: Settings,
 ) -> None:

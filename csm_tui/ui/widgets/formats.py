@@ -47,13 +47,19 @@ def money_full(value: float | None) -> str:
 
 
 def renews_in(renewal: str | None, today: date) -> str:
-    """'23 d', '7 mo', '5 d ago' or '—'."""
+    """'23 d', '7 mo', '5 d ago', '4 mo ago', '2 y ago' or '—': at most 8 characters, so the
+    list's column keeps a space before the stage."""
     day = parse_day(renewal)
     if day is None:
         return "—"
     days = (day - today).days
     if days < 0:
-        return f"{-days} d ago"
+        past = -days
+        if past < 100:
+            return f"{past} d ago"
+        if (months := round(past / 30.4)) < 10:
+            return f"{months} mo ago"
+        return f"{max(1, round(past / 365))} y ago"
     if days < 100:
         return f"{days} d"
     return f"{round(days / 30.4)} mo"
