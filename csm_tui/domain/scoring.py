@@ -194,7 +194,12 @@ def _usage(
     if first is not None and first > today:
         first = None
     # The baseline weeks since the first use: the newest ones, so a prefix of ``baseline``.
-    n_base = 0 if first is None else sum(1 for w in baseline if w >= first)
+    n_base = 0
+    if first is not None:
+        for w in baseline:
+            if w < first:
+                break
+            n_base += 1
     current = recent_weeks[0] + _WEEK
     ratio: float | None
     trend: float | None
@@ -220,13 +225,13 @@ def _usage(
         and 100 - trend > 0
         and 100 - trend >= 100 - level
     )
-    facts = UsageFacts(
-        per_seat=seat_value,
-        ratio=ratio,
-        features_used=used,
-        activated=activated,
-        full_baseline=first is not None and first < baseline[-1],
-        cause_wanted=cause_wanted,
+    facts = UsageFacts(  # by position: 10,000 per rescore
+        seat_value,  # per_seat
+        ratio,  # ratio
+        used,  # features_used
+        activated,  # activated
+        first is not None and first < baseline[-1],  # full_baseline
+        cause_wanted,  # cause_wanted
     )
     if first is None:
         return Component("usage", 0.0, "No product use yet", "No product use"), facts
@@ -458,6 +463,9 @@ def _support(
     return Component("support", sub, _cap("; ".join(bits)), chip)
 
 
+_FEELINGS = {"positive": 100.0, "neutral": 60.0}  # the last touch's feeling as a signal (else 0)
+
+
 def _sentiment(
     inputs: AccountInputs, ctx: BookContext, today: date, rules: ScoringRules
 ) -> Component:
@@ -504,7 +512,7 @@ def _sentiment(
     felt = [t for t in inputs.touches if t.sentiment and t.occurred <= today]
     if felt:
         last = max(felt, key=lambda t: t.occurred)
-        value = {"positive": 100.0, "neutral": 60.0}.get(last.sentiment or "", 0.0)
+        value = _FEELINGS.get(last.sentiment or "", 0.0)
         signals.append((0.25, value))
         texts.append(f"last touch {last.sentiment} ({_ago(today, last.occurred)})")
         if last.sentiment == "negative" and not chip:
@@ -527,9 +535,12 @@ def _ago(today: date, when: date) -> str:
     return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
 
 
+_SUFFIXES = {1: "st", 2: "nd", 3: "rd"}
+
+
 def _ordinal(value: float) -> str:
     n = round(value)
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    suffix = "th" if 10 <= n % 100 <= 20 else _SUFFIXES.get(n % 10, "th")
     return f"{n}{suffix}"
 
 
@@ -546,7 +557,11 @@ def _cap(text: str) -> str:
 
 def largest_remainder(values: Mapping[str, float], total: int, caps: Mapping[str, int]) -> dict:
     """Integers close to ``values`` that add up to ``total``, none above its cap."""
-    floors = {k: min(math.floor(v + 1e-9), caps.get(k, total)) for k, v in values.items()}
+    floor, cap_of = math.floor, caps.get  # (10,000 calls per rescore)
+    floors: dict[str, int] = {}
+    for k, v in values.items():
+        whole, cap = floor(v + 1e-9), cap_of(k, total)
+        floors[k] = whole if whole <= cap else cap
     left = total - sum(floors.values())
     if left == 0:  # the usual case: nothing to hand out or take back
         return floors
