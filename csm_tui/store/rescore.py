@@ -46,6 +46,7 @@ from csm_tui.store.scoring_inputs import (
     load_book_reference,
     load_event_windows,
     load_history,
+    load_week_health,
     scope_sql,
     scoring_settings,
 )
@@ -417,11 +418,17 @@ def score_share(
 ) -> _Writes:
     """Second step: what the share's accounts' new scores change (the history read here)."""
     current = week_start(today)
-    # The weeks the trend and the drop read (every account has them: see _history_complete).
-    trend_weeks = {current - timedelta(weeks=1), current - timedelta(weeks=spec.rules.drop_weeks)}
-    history = load_history(db, min(trend_weeks), current, share, weeks=trend_weeks)
+    # The weeks the trend and the drop read (every account has them: see _history_complete),
+    # and this week's, which the changes are compared with: one read of the three.
+    past = sorted({current - timedelta(weeks=1), current - timedelta(weeks=spec.rules.drop_weeks)})
+    history: dict[str, dict[date, int]] = {}
+    this_week: dict[str, Any] = {}
+    for acc, (*healths, now) in load_week_health(db, [*past, current], share).items():
+        history[acc] = {w: int(h) for w, h in zip(past, healths, strict=True) if h is not None}
+        if now is not None:
+            this_week[acc] = now
     rows = _score_accounts(db, spec, today, book, tiers, peers, seat, tiers, history, computed_at)
-    return _changes(db, share, rows, current)
+    return _changes(db, share, rows, current, this_week)
 
 
 # The helper's share of the book: a little less than half, as it starts later (~0.1 s).
@@ -584,8 +591,10 @@ def _changes(
     ids: Collection[str] | IdRange | None,
     rows: list[tuple[Any, ...]],
     current: date,
+    this_week: dict[str, Any] | None = None,
 ) -> _Writes:
-    """The score rows, and this week's history rows, that differ from the stored ones.
+    """The score rows, and this week's history rows, that differ from the stored ones
+    (``this_week``: the stored health of this week per account, when already read).
 
     On a day without new data most scores come out as they were, and rewriting a row (and its
     priority index entry) costs more than comparing. Compared before the write transaction (by
@@ -601,11 +610,13 @@ def _changes(
             f"SELECT account_id, {_SCORE_COLUMNS} FROM scores WHERE 1 = 1" + only, params
         )
     }
-    this_week = dict(
-        db.conn.execute(
-            "SELECT account_id, health FROM score_history WHERE week = ?" + only, [week, *params]
+    if this_week is None:
+        this_week = dict(
+            db.conn.execute(
+                "SELECT account_id, health FROM score_history WHERE week = ?" + only,
+                [week, *params],
+            )
         )
-    )
     new, changed = [], []
     for row in rows:
         old = stored.get(row[0])

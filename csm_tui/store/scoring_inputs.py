@@ -708,6 +708,35 @@ def load_history(
     return dict(found)
 
 
+def load_week_health(
+    db: sqlite_utils.Database,
+    weeks: Sequence[date],
+    account_ids: Collection[str] | IdRange | None = None,
+) -> dict[str, list[Any]]:
+    """Each active account's stored health of each of ``weeks`` (None where there is none), in
+    the order of ``weeks``.
+
+    One row per account, each week found by primary key: reading a few weeks of every account
+    otherwise scans the whole history (and returns a row per account and week).
+    """
+    if not weeks:
+        return {}
+    picks = ", ".join(
+        f"(SELECT h.health FROM score_history h WHERE h.account_id = a.id AND h.week = ?{i})"
+        for i in range(1, len(weeks) + 1)
+    )
+    only, only_p = scope_sql("a.id", account_ids)
+    found: dict[str, list[Any]] = {}
+    for acc, *healths in _each(
+        db,
+        # (A plain ? after ?1..?n is ?n+1: the scope's parameters follow the weeks.)
+        f"SELECT a.id, {picks} FROM accounts a WHERE a.archived = 0" + only,
+        [*(w.isoformat() for w in weeks), *only_p],
+    ):
+        found[acc] = healths
+    return found
+
+
 @dataclass(frozen=True)
 class BookReference:
     """What a partial rescore needs from the rest of the book."""
