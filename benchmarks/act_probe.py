@@ -1,5 +1,6 @@
 """B4 probe: in the real app (headless, Textual's run_test), log a touch on an account and time
-from the save key (ctrl+s) to the list row and the detail pane both showing the new score.
+from the save key (ctrl+s) to the first frame rendered with the list row at its new rank and the
+detail pane showing the new score.
 
 Run by run.py in its own process: `python benchmarks/act_probe.py <rounds>` with the benchmark
 workspace in the environment (CSM_TUI_DATA_DIR, CSM_TUI_WORKSPACE, CSM_TUI_CONFIG). Prints one
@@ -12,6 +13,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from csm_tui.config import load_settings
 from csm_tui.ui.app import CsmApp
@@ -26,13 +28,8 @@ async def _until(check: object, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.005)
 
 
-async def _when(check: object) -> float:
-    await _until(check)
-    return time.perf_counter()
-
-
 async def probe(rounds: int) -> dict[str, object]:
-    """Log ``rounds`` touches on the lowest-ranked rows in turn; the milliseconds of each."""
+    """Log ``rounds`` touches on neglected accounts near the top; the milliseconds of each."""
     app = CsmApp(load_settings(), auto_sync=False)
     times: list[float] = []
     changed: list[str] = []
@@ -42,13 +39,35 @@ async def probe(rounds: int) -> dict[str, object]:
         await pilot.pause()
         attention = app.main.attention
         total = len(attention.rows)
-        for n in range(rounds):
-            # A neglected account deep in the list: a touch changes its health, hence its rank.
-            await pilot.press("end")
-            for _ in range(n * 3):
-                await pilot.press("k")
+        # The end of a round is the first frame rendered with the saved result in it: the app's
+        # _display is wrapped to look at each frame's widgets as it is rendered (headless, the
+        # frame is not written to a terminal; that write is the same for any app).
+        watch: list[Callable[[], bool]] = []
+        painted: list[float] = []
+        display = app._display
+
+        def display_and_watch(screen: object, renderable: object) -> None:
+            display(screen, renderable)  # type: ignore[arg-type]
+            if renderable is not None and watch and isinstance(screen, MainScreen) and watch[0]():
+                painted.append(time.perf_counter())
+                watch.clear()
+
+        app._display = display_and_watch  # type: ignore[method-assign]
+        done: set[str] = set()
+        for _ in range(rounds):
+            # As a CSM works the list: the first account near the top that has gone without a
+            # touch; the touch raises its health (relationship), so it drops down the ranking.
+            await pilot.press("home")
+            index = next(
+                i
+                for i, row in enumerate(attention.rows)
+                if row.account_id not in done and any(r.startswith("No touch") for r in row.reasons)
+            )
+            for _ in range(index):
+                await pilot.press("j")
             target = attention.current
-            assert target is not None
+            assert target is not None and target.account_id == attention.rows[index].account_id
+            done.add(target.account_id)
             await _until(lambda t=target: app.main.detail.account_id == t.account_id)
             await pilot.press("l")
             await _until(lambda: not isinstance(app.screen, MainScreen))
@@ -70,17 +89,17 @@ async def probe(rounds: int) -> dict[str, object]:
                     and detail[0].account_id == target.account_id
                 )
 
-            # Polled by a task of its own: pilot.press returns only once the app is idle again.
-            watcher = asyncio.create_task(_when(shown))
+            painted.clear()
+            watch.append(shown)
             started = time.perf_counter()
             await pilot.press("ctrl+s")
-            finished = await watcher
+            await _until(lambda: bool(painted))
 
-            times.append((finished - started) * 1000)
+            times.append((painted[0] - started) * 1000)
             row = attention.current
             changed.append(
                 f"{target.name}: health {target.health} -> {row.health if row else '?'}, "
-                f"rank {total - n * 3} -> {attention.cursor + 1}"
+                f"rank {index + 1} -> {attention.cursor + 1}"
             )
             await app.workers.wait_for_complete()
             await pilot.pause()

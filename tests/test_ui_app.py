@@ -389,6 +389,16 @@ async def test_filter_finds_an_account_by_a_word_from_its_notes(filled: Settings
         assert len(names(app)) == 6
 
 
+async def test_quitting_while_the_list_still_loads_is_clean(filled: Settings) -> None:
+    # The whole book is read in a worker after the first frame; quitting at once, its answer
+    # (or the detail's) came back after the main screen was gone, and crashed the exit.
+    for _ in range(15):
+        app = make_app(filled)
+        async with app.run_test(size=(120, 40)):
+            pass
+        assert app.return_code in (None, 0)
+
+
 async def test_letters_typed_in_one_burst_behind_the_slash_go_to_the_filter(
     filled: Settings,
 ) -> None:
