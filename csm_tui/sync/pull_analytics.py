@@ -7,9 +7,11 @@ Per-user activity: the first pull of a (UTC) day takes every user; later pulls t
 users active that day, the only ones whose numbers can have moved (30-day counts start at a
 midnight, see sources/posthog.py).
 
-Pages are staged in a temporary table as they arrive (nothing of the cache is locked meanwhile)
-and moved into the cache in one transaction with the cursor, so a failed page leaves the cache
-as it was. Groups that match no account are counted and reported, never dropped silently.
+A whole pull's pages are mapped here and staged by a thread of their own in a scratch file
+next to the cache (sync/page_staging.py; nothing of the cache is locked meanwhile), then moved
+into the cache in one transaction with the cursor, so a failed page leaves the cache as it was.
+A re-pull (small) is kept in memory and compared with the cache. Groups that match no
+account are counted and reported, never dropped silently.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import sqlite_utils
 
 from csm_tui.sources.gc_pause import gc_paused
 from csm_tui.sources.posthog import PostHog
-from csm_tui.store.bulk import Staging, write_differences
+from csm_tui.store.bulk import write_differences
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
+from csm_tui.sync.page_staging import PageStaging
 from csm_tui.sync.prefetch import Prefetch
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
 from csm_tui.sync.pull_crm import read_cursor, write_state
@@ -123,7 +126,7 @@ def _usage_rows(page: Sequence[Sequence[Any]], groups: Groups, weeks: dict[Any, 
     return out
 
 
-def _user_rows(page: Sequence[Sequence[Any]], groups: Groups):
+def _users_rows(page: Sequence[Sequence[Any]], groups: Groups, _: Any = None):
     """Cache rows of one per-user activity page (rows of unknown groups are left out)."""
     known = groups.known
     instant = mapping.instant
@@ -228,8 +231,8 @@ class AnalyticsPull:
         self.current = "usage_weekly"  # the object being pulled (where an error is recorded)
         # Awaited before the first write to the cache (the engine's integrity check).
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
-        self._usage_pages: Prefetch[list[Sequence[Any]]] | None = None
-        self._user_pages: Prefetch[list[Sequence[Any]]] | None = None
+        self._usage_pages: Prefetch[Any] | None = None
+        self._user_pages: Prefetch[Any] | None = None
         self._staging: asyncio.Future[None] | None = None
         self._usage = _Staged()
         self._users = _Staged()
@@ -272,10 +275,14 @@ class AnalyticsPull:
             return
         if self._usage_pages is None:
             self.start()
+        # The book's accounts are final by now: read them once.
+        self._group_index = group_index(self.db, self.a.group_key)
+        self._usage.groups = Groups(self._group_index, self.a.group_key)
+        self._users.groups = Groups(self._group_index, self.a.group_key)
         if self._usage_whole:
-            self._usage.staged = Staging(self.db, "usage_weekly", USAGE_COLUMNS)
+            self._usage.staged = PageStaging(self.db, "usage_weekly", USAGE_COLUMNS, USAGE_KEY)
         if self._all_users:
-            self._users.staged = Staging(self.db, "user_activity", USER_COLUMNS)
+            self._users.staged = PageStaging(self.db, "user_activity", USER_COLUMNS, USER_KEY)
         self._staging = asyncio.ensure_future(self._stage_both())
 
     async def close(self) -> None:
@@ -295,7 +302,7 @@ class AnalyticsPull:
                 await move
         for staged in (self._usage.staged, self._users.staged):
             if staged is not None:
-                staged.drop()
+                await staged.drop()
 
     async def run(self) -> None:
         """Wait for the staging, then write weekly usage and user activity (contacts' last
@@ -314,44 +321,46 @@ class AnalyticsPull:
     # -- staging (no write to the cache) ------------------------------------------------------
 
     async def _stage_both(self) -> None:
-        self.current = "usage_weekly"
-        await self._stage(
-            self._usage,
-            self._usage_pages,
-            "usage_weekly",
-            lambda page, groups, weeks: _usage_rows(page, groups, weeks),
-        )
-        self.current = "user_activity"
-        await self._stage(
-            self._users,
-            self._user_pages,
-            "user_activity",
-            lambda page, groups, _: _user_rows(page, groups),
+        """Both objects at once (the users' pages are staged while the usage's copy is being
+        written by its thread); the first to fail is the object named in ``current``."""
+        failed: list[str] = []
+
+        async def stage(into: _Staged, pages: Prefetch[Any] | None, obj: str, to_rows: Any) -> None:
+            try:
+                await self._stage(into, pages, obj, to_rows)
+            except Exception:
+                failed.append(obj)
+                self.current = failed[0]
+                raise
+
+        await asyncio.gather(
+            stage(self._usage, self._usage_pages, "usage_weekly", _usage_rows),
+            stage(self._users, self._user_pages, "user_activity", _users_rows),
         )
 
     async def _stage(
         self,
         into: _Staged,
-        pages: Prefetch[list[Sequence[Any]]] | None,
+        pages: Prefetch[Any] | None,
         obj: str,
         to_rows: Callable[[Sequence[Sequence[Any]], Groups, dict[Any, str | None]], list[Any]],
     ) -> None:
         assert pages is not None
         self.progress(SyncProgress("analytics", obj, 0, None))
-        if self._group_index is None:  # the book's accounts are final by now: read them once
-            self._group_index = group_index(self.db, self.a.group_key)
-        into.groups = Groups(self._group_index, self.a.group_key)
-        known_weeks: dict[Any, str | None] = {}
         async for page in pages:
             into.fetched += len(page)
             with gc_paused():  # a page's rows by the ten thousand: sources/gc_pause.py
-                rows = to_rows(page, into.groups, known_weeks)
+                rows = to_rows(page, into.groups, into.weeks)
                 if into.staged is not None:
                     into.staged.add(rows)
                 else:
                     # A re-pull is small: kept in memory and compared with the cache.
                     into.rows.extend(rows)
             self.progress(SyncProgress("analytics", obj, into.fetched, None))
+        if into.staged is not None:
+            # Into a copy of the cache table, off the cache (and off this thread); two groups
+            # of one account (www. and the bare domain): their usage adds up.
+            await into.staged.finish(merge=bool(into.groups.shared) and obj == "usage_weekly")
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -360,17 +369,13 @@ class AnalyticsPull:
         groups = self._usage.groups
         staged = self._usage.staged
         if staged is not None:
-            if groups.shared:  # two groups of one account: their numbers add up
-                staged.merge_duplicates(USAGE_KEY)
-            pulled = staged.rows
+            pulled = staged.rows  # two groups of one account were added up
             await self.ready_to_write()
             self.rewritten.add("usage_weekly")
-            # The copy (a million rows) runs in a worker thread on a connection of its own
-            # while this one goes on; the users' write waits for it (usage_written).
+            # The copy (a million rows) runs in the staging's thread on a connection of its
+            # own while this one goes on; the users' write waits for it (usage_written).
             self._usage_move = asyncio.ensure_future(
-                staged.replace_all_in_thread(
-                    USAGE_KEY, lambda db: self._usage_state(pulled, groups, db)
-                )
+                staged.replace_all(lambda db: self._usage_state(pulled, groups, db))
             )
         else:
             rows = _summed(self._usage.rows) if groups.shared else self._usage.rows
@@ -441,9 +446,8 @@ class AnalyticsPull:
         if staged is not None:
             pulled = staged.rows
             self.rewritten.add("user_activity")
-            with transaction(self.db):
-                staged.replace_all(USER_KEY)
-                self._users_state(pulled, groups)
+            # Like the usage: moved in by the staging's thread, with its state row.
+            await staged.replace_all(lambda db: self._users_state(pulled, groups, db))
         else:
             rows = self._users.rows
             pulled = len(rows)
@@ -460,10 +464,12 @@ class AnalyticsPull:
         fetched = self._users.fetched
         self.progress(SyncProgress("analytics", "user_activity", fetched, fetched, "done"))
 
-    def _users_state(self, rows: int, groups: Groups) -> None:
+    def _users_state(
+        self, rows: int, groups: Groups, db: sqlite_utils.Database | None = None
+    ) -> None:
         """The users' cursor and stats (which day every user was last read), with the rows."""
         write_state(
-            self.db,
+            db or self.db,
             SOURCE,
             "user_activity",
             cursor=week_of(self.today).isoformat(),
@@ -482,9 +488,10 @@ class _Staged:
     memory (a re-pull), and the groups met."""
 
     def __init__(self) -> None:
-        self.staged: Staging | None = None
+        self.staged: PageStaging | None = None
         self.rows: list[Any] = []
         self.groups = Groups({}, "domain")
+        self.weeks: dict[Any, str | None] = {}  # week values met -> ISO day (None: unreadable)
         self.fetched = 0
 
 
