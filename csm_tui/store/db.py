@@ -26,9 +26,14 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, shared: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we manage transactions explicitly (BEGIN IMMEDIATE / COMMIT).
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn = sqlite3.connect(
+        str(path),
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=not shared,
+    )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -72,23 +77,36 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 
 
 def open_cache(
-    path: Path, *, create: bool = True, target: int = SCHEMA_VERSION, check: bool = False
+    path: Path,
+    *,
+    create: bool = True,
+    target: int = SCHEMA_VERSION,
+    check: bool = False,
+    shared: bool = False,
 ) -> sqlite_utils.Database:
     """Open (and create or upgrade) the cache at ``path``.
 
     Raises CacheError for a file that a newer csm-tui wrote, and for a damaged file, which is
     first moved aside (never deleted: it may hold unpushed notes) so the next sync rebuilds.
     ``check`` runs SQLite's quick_check too (sync and doctor do; opening the app does not).
+    ``shared``: the connection may be used from other threads, one at a time (KeptConnection).
     """
     # sqlite-utils is imported here, not at module level: it costs ~80 ms (with its plugin
     # machinery), and the app's first screen reads through a plain connection.
     import sqlite_utils
 
-    return sqlite_utils.Database(open_connection(path, create=create, target=target, check=check))
+    return sqlite_utils.Database(
+        open_connection(path, create=create, target=target, check=check, shared=shared)
+    )
 
 
 def open_connection(
-    path: Path, *, create: bool = True, target: int = SCHEMA_VERSION, check: bool = False
+    path: Path,
+    *,
+    create: bool = True,
+    target: int = SCHEMA_VERSION,
+    check: bool = False,
+    shared: bool = False,
 ) -> sqlite3.Connection:
     """A plain sqlite3 connection to the cache at ``path``, opened as ``open_cache`` does."""
     if not create and not path.exists():
@@ -96,7 +114,7 @@ def open_connection(
     path.parent.mkdir(parents=True, exist_ok=True)
     conn: sqlite3.Connection | None = None
     try:
-        conn = _connect(path)
+        conn = _connect(path, shared)
         _set_wal(conn)
         version = schema_version(conn)
         if version > SCHEMA_VERSION:

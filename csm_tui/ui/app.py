@@ -27,6 +27,7 @@ from csm_tui.errors import CsmError
 from csm_tui.opening import Opening
 from csm_tui.store import views
 from csm_tui.store.db import open_cache, open_connection
+from csm_tui.store.kept_connection import KeptConnection
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.messages import (
     ActionDone,
@@ -176,6 +177,7 @@ class CsmApp(App[int]):
         # Dismissed forms still to remove (see _push_form).
         self._closed_forms: list[tuple[str, Screen[Any]]] = []
         self._screen_hold: ExitStack | None = None  # repaints held after a save (_hold_screen)
+        self._writes = KeptConnection(self.opening.cache_path)  # the saves' connection
         self.detail_debounce = DETAIL_DEBOUNCE
         self._status_loaded_once = False
         # A sync from cron (another process) is noticed by polling sync_state's last success.
@@ -209,6 +211,8 @@ class CsmApp(App[int]):
             # The remembered values are not what the settings say (an input the fingerprint
             # does not see): go on with the validated ones.
             self.opening = fresh
+            self._writes.close()
+            self._writes = KeptConnection(fresh.cache_path)
             self.set_keymap(dict(fresh.keymap))
             wanted = saved_theme(fresh.data_dir, fresh.theme) or fresh.theme
             if wanted in self.available_themes:
@@ -276,6 +280,7 @@ class CsmApp(App[int]):
 
     def on_unmount(self) -> None:
         self._release_screen()
+        self._writes.close()
         gc.unfreeze()  # see _settle_heap: what was kept out of the collector's sight goes back
 
     def _watch_other_syncs(self) -> None:
@@ -878,39 +883,35 @@ class CsmApp(App[int]):
 
         row, detail, fresh, status = None, None, False, None
         try:
-            db = open_cache(self.opening.cache_path)
+            with self._writes.use() as db:
+                text = write(db)
+                touched = account_ids or ({account_id} if account_id else set())
+                text += self._rescore_quietly(db, touched)
+                if account_id and not clear_marks:
+                    # The one changed row and its detail, read here: the UI moves the row to its
+                    # new rank instead of reading the whole book again.
+                    row = views.attention_row(db, account_id, self.today)
+                    detail = account_detail(db, account_id, self.today)
+                    fresh = True
+                status = views.status_info(db)  # the outbox count, without a worker of its own
+                self.post_message(
+                    ActionDone(
+                        account_id,
+                        text,
+                        row=row,
+                        reload=clear_marks,
+                        fresh=fresh,
+                        detail=detail,
+                        status=status,
+                    )
+                )
+                # After telling the UI: the WAL goes into the cache file (an fsync, up to a
+                # tenth of a second), which the user need not wait for, and it stays small
+                # although this connection stays open.
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception as exc:  # one line to the user, never a crash of the UI
-            self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
-            return
-        try:
-            text = write(db)
-            touched = account_ids or ({account_id} if account_id else set())
-            text += self._rescore_quietly(db, touched)
-            if account_id and not clear_marks:
-                # The one changed row and its detail, read here: the UI moves the row to its new
-                # rank instead of reading the whole book again.
-                row = views.attention_row(db, account_id, self.today)
-                detail = account_detail(db, account_id, self.today)
-                fresh = True
-            status = views.status_info(db)  # the outbox count, without a worker of its own
-        except Exception as exc:  # one line to the user, never a crash of the UI
-            db.conn.close()
-            self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
-            return
-        self.post_message(
-            ActionDone(
-                account_id,
-                text,
-                row=row,
-                reload=clear_marks,
-                fresh=fresh,
-                detail=detail,
-                status=status,
-            )
-        )
-        # Closed after telling the UI: closing the last connection checkpoints the WAL into the
-        # cache (an fsync, up to a tenth of a second), which the user need not wait for.
-        db.conn.close()
+            if status is None:  # else the save was told as done; only the checkpoint failed
+                self.post_message(ActionFailed(f"Not saved: {_one_line(exc)}"))
 
     def _rescore_quietly(self, db: sqlite_utils.Database, account_ids: set[str]) -> str:
         """Rescore; a failure here must not hide that the action itself was saved."""
