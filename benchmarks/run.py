@@ -10,6 +10,7 @@ in benchmarks/.work/ (rebuilt each run). See benchmarks/README.md for what each 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -293,14 +294,7 @@ def bench_open(
     figs: Figures, args: argparse.Namespace, work: Path, settings: Any, today: date
 ) -> None:
     """B1: process start to the first rows on screen, the app vs the bare Textual app."""
-    import compileall
-
-    import csm_tui
-
     top, _, _ = _top_and_last_names(settings, today)
-    # As installed: pip byte-compiles a package it installs; an editable install (and
-    # PYTHONDONTWRITEBYTECODE=1) would have the app compile ~40 modules at every start.
-    compileall.compile_dir(str(Path(csm_tui.__file__).parent), quiet=1)
     # One start first, untimed, as every morning after the first: it remembers the opening
     # settings, so the timed starts open without validating them first (csm_tui/opening.py).
     with PtyApp(_app_argv(), env=_env(work), size=SIZE, cwd=str(work)) as app:
@@ -498,6 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     today = date.today()
     figs = Figures()
+    import csm_tui
+
+    # As installed: pip byte-compiles a package it installs; an editable install (and
+    # PYTHONDONTWRITEBYTECODE=1) would have every process the benchmarks start (the app, the
+    # rescore's helper, the fake server) compile the modules it imports, every time.
+    compileall.compile_dir(str(Path(csm_tui.__file__).parent), quiet=1)
     print(f"# csm-tui benchmarks: {args.accounts:,} accounts, seed {args.seed}; {machine()}")
     started = time.perf_counter()
     server, settings = bench_sync(figs, args, work, today)
