@@ -1,20 +1,23 @@
-"""A whole analytics pull, staged by a thread of its own, then moved into the cache whole.
+"""A whole analytics pull, staged in a scratch file, then copied into the cache by a thread.
 
-A full pull brings some 1.7 million rows. They were written to a scratch table with
-executemany on the sync's one Python thread, then copied into the cache, sorted, at the end
-of the sync (~4.5 s after the CRM). Now:
+A full pull brings some 1.7 million rows: their pages are staged in a scratch file next to the
+cache as they arrive (nothing of the cache is locked meanwhile), then copied into the cache in
+one transaction with the pull's cursor, so a failed page leaves the cache as it was.
 
-- ``add``: the rows of a page (mapped by Python, which costs less than any SQL mapping) are
-  written to a scratch file next to the cache, 2,000 rows per statement (half the time of
-  executemany).
-- ``finish``: when the last page is in (the CRM is usually still being pulled), a thread of
-  the staging's own writes the rows in key order into a copy of the cache table, with the
-  cache's own definition and indexes, in the scratch file: one long statement, which SQLite
-  runs without Python's lock while the CRM goes on. Where two rows share a key the later one wins;
-  with ``merge`` (two groups of one account: www. and the bare domain), their numbers add up.
-- ``replace_all``: ``INSERT INTO t SELECT * FROM copy`` into the emptied cache table, which
-  SQLite does as a transfer of the whole table and its indexes (no per-row work: ~1 s for the
-  usage, where the sorted copy took ~3 s), in one transaction with the pull's cursor.
+- ``add``: the rows of a page (mapped by Python, which costs less than any SQL mapping of
+  them) are written 2,000 per statement: half the time of executemany, which binds and steps
+  once per row. On the caller's thread: a thread of its own would hand Python's lock back and
+  forth with the event loop's at every statement, which on a busy machine costs the CRM pull
+  more than the insert takes.
+- ``finish``: with ``merge`` (two groups of one account: www. and the bare domain), the
+  numbers of rows sharing a key add up; otherwise the later row wins, at the copy.
+- ``replace_all``: one INSERT ... SELECT in key order, on a connection and a thread of its
+  own, which SQLite runs without Python's lock while the sync goes on.
+
+(Tried and dropped: SQLite reading the pages' JSON text itself (json_each) costs 3-5x
+Python's json and mapping with this SQLite (3.40); building a copy with the cache's indexes in
+the scratch file, moved in by SQLite's whole-table transfer, saved ~2 s at the end of an idle
+machine's sync but cost ~2 s more work, a loss on a busy one.)
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class PageStaging:
         self.table = table
         self.columns = tuple(columns)
         self.key = tuple(key)
-        self.rows = 0  # rows in the copy, once finished
+        self.rows = 0  # rows staged, once finished
         self.main = _main_file(db)
         if self.main is None:  # an in-memory cache (tests): a file of the temp dir
             fd, name = tempfile.mkstemp(prefix=f"csm-tui-{table}-", suffix=".db")
@@ -62,15 +65,6 @@ class PageStaging:
         else:
             self.path = self.main.with_name(f"{self.main.name}-staging-{table}")
         self.path.unlink(missing_ok=True)  # left by a sync that was killed
-        # The cache's own definition of the table and its indexes, for the copy.
-        self._schema = [
-            r[0]
-            for r in db.conn.execute(
-                "SELECT sql FROM main.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-                "AND type IN ('table', 'index') ORDER BY type DESC, name",
-                [table],
-            )
-        ]
         self._conn: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"staging-{table}")
 
@@ -86,12 +80,12 @@ class PageStaging:
         self._add(rows)
 
     async def finish(self, merge: bool) -> int:
-        """Write what was staged into the copy (``merge``: add up the numbers of rows sharing
-        a key instead of keeping the later one); the rows of the copy."""
+        """All pages are in (``merge``: add up the numbers of rows sharing a key instead of
+        keeping the later one); the rows staged."""
         return await self._run(self._finish, merge)
 
     async def replace_all(self, then: Callable[[sqlite_utils.Database], None]) -> int:
-        """Replace every row of the cache table with the copy, in one transaction on a
+        """Replace every row of the cache table with the staged rows, in one transaction on a
         connection of its own (``then`` runs in it: the pull's cursor); rows written."""
         if self.main is None:
             raise ValueError("a staged pull needs a cache in a file")
@@ -139,41 +133,39 @@ class PageStaging:
 
     def _finish(self, merge: bool) -> int:
         conn = self._open()
-        names = ", ".join(f'"{c}"' for c in self.columns)
-        keys = ", ".join(f'"{c}"' for c in self.key)
-        conn.execute("BEGIN")
-        for sql in self._schema:  # the cache's CREATE TABLE and indexes, as they are
-            conn.execute(sql)
         if merge:
+            names = ", ".join(f'"{c}"' for c in self.columns)
+            keys = ", ".join(f'"{c}"' for c in self.key)
             picked = ", ".join(f'"{c}"' if c in self.key else f'SUM("{c}")' for c in self.columns)
-            select = f"SELECT {picked} FROM staged GROUP BY {keys}"
-        else:
-            # In key order (as the cache always had them), so every index grows at its end; a
-            # later row with the same key replaces the earlier.
-            select = f"SELECT {names} FROM staged ORDER BY {keys}, rowid"
-        conn.execute(f'INSERT OR REPLACE INTO "{self.table}" ({names}) {select}')
-        conn.execute("DROP TABLE staged")
-        conn.execute("COMMIT")
-        self.rows = conn.execute(f'SELECT COUNT(*) FROM "{self.table}"').fetchone()[0]
+            conn.execute("BEGIN")
+            conn.execute(f"CREATE TABLE merged ({names})")
+            conn.execute(f"INSERT INTO merged SELECT {picked} FROM staged GROUP BY {keys}")
+            conn.execute("DROP TABLE staged")
+            conn.execute("ALTER TABLE merged RENAME TO staged")
+            conn.execute("COMMIT")
+        self.rows = conn.execute("SELECT COUNT(*) FROM staged").fetchone()[0]
         self._close()
         return self.rows
 
     def _replace(self, then: Callable[[sqlite_utils.Database], None]) -> int:
         assert self.main is not None
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        keys = ", ".join(f'"{c}"' for c in self.key)
         conn = open_connection(self.main, create=False)
         try:
             conn.execute('ATTACH DATABASE ? AS "scratch"', [str(self.path)])
             db = sqlite_utils.Database(conn)
             with transaction(db):
-                conn.execute(f'DELETE FROM main."{self.table}"')
-                # Same columns and indexes, into an empty table, SELECT *: SQLite copies the
-                # table and its indexes in order (its "transfer" of a table), no per-row work.
-                conn.execute(
-                    f'INSERT INTO main."{self.table}" SELECT * FROM scratch."{self.table}"'
-                )
+                conn.execute(f'DELETE FROM "{self.table}"')
+                # In key order, each index of the table grows at its end (several times faster
+                # than at random places); where two staged rows share a key, the later wins.
+                written = conn.execute(
+                    f'INSERT OR REPLACE INTO "{self.table}" ({names}) SELECT {names} '
+                    f"FROM scratch.staged ORDER BY {keys}, rowid"
+                ).rowcount
                 then(db)
             conn.execute('DETACH DATABASE "scratch"')
-            return self.rows
+            return int(written)
         finally:
             conn.close()
 

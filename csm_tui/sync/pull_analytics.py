@@ -321,8 +321,8 @@ class AnalyticsPull:
     # -- staging (no write to the cache) ------------------------------------------------------
 
     async def _stage_both(self) -> None:
-        """Both objects at once (the users' pages are staged while the usage's copy is being
-        written by its thread); the first to fail is the object named in ``current``."""
+        """Both objects at once (their pages arrive together); the first to fail is the
+        object named in ``current``."""
         failed: list[str] = []
 
         async def stage(into: _Staged, pages: Prefetch[Any] | None, obj: str, to_rows: Any) -> None:
@@ -358,8 +358,7 @@ class AnalyticsPull:
                     into.rows.extend(rows)
             self.progress(SyncProgress("analytics", obj, into.fetched, None))
         if into.staged is not None:
-            # Into a copy of the cache table, off the cache (and off this thread); two groups
-            # of one account (www. and the bare domain): their usage adds up.
+            # Two groups of one account (www. and the bare domain): their usage adds up.
             await into.staged.finish(merge=bool(into.groups.shared) and obj == "usage_weekly")
 
     # -- writing ------------------------------------------------------------------------------
