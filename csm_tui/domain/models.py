@@ -1,6 +1,9 @@
 """Plain data the scoring rules read and write: accounts' inputs, rules, scores, drivers.
 
-Everything here is a small frozen dataclass built by the store from the cache; nothing does I/O.
+Everything here is a small dataclass built by the store from the cache; nothing does I/O. They are
+values (hashed by their fields) and never changed once built, but not frozen: a frozen dataclass
+sets each field through object.__setattr__, and a full rescore builds some 300,000 of them (~15% of
+its CPU).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ScoringRules:
     """The scoring settings the domain needs (mirrors config's Scoring/Analytics sections)."""
 
@@ -87,7 +90,7 @@ class ScoringRules:
     power_users: int = 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Account:
     """An account as the CRM describes it."""
 
@@ -105,7 +108,7 @@ class Account:
     renewal_lost_on: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class WeekUsage:
     """One week of an account's product usage (weights applied)."""
 
@@ -115,7 +118,7 @@ class WeekUsage:
     features: frozenset[str] = frozenset()  # events used that week (count > 0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RecentUsage:
     """An account's weekly usage as the score of one day reads it (the store may precompute it).
 
@@ -130,7 +133,7 @@ class RecentUsage:
     features: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Person:
     """An admin or champion and when they were last seen in the product."""
 
@@ -139,7 +142,7 @@ class Person:
     last_active: date | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ProductUser:
     """A product user with their activity (power users are the most active)."""
 
@@ -148,7 +151,7 @@ class ProductUser:
     last_seen: date | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Touch:
     """A touch: when, and how it felt."""
 
@@ -156,7 +159,7 @@ class Touch:
     sentiment: str | None = None  # positive / neutral / negative
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NextStep:
     """An open next step."""
 
@@ -165,7 +168,7 @@ class NextStep:
     created: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Ticket:
     """A support ticket."""
 
@@ -186,7 +189,7 @@ class Ticket:
         return not self.is_closed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Survey:
     """An NPS (0-10) or CSAT (1-5) answer."""
 
@@ -195,7 +198,7 @@ class Survey:
     submitted: date
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AccountInputs:
     """Everything the health score of one account reads."""
 
@@ -217,7 +220,7 @@ class AccountInputs:
     recent: RecentUsage | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class BookContext:
     """What the score of one account needs from the rest of the book."""
 
@@ -230,7 +233,7 @@ class BookContext:
     has_tickets: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Component:
     """One component's sub-score (None: no data), its cause in words and a short chip."""
 
@@ -240,7 +243,7 @@ class Component:
     chip: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Driver:
     """A component's points earned out of its share, with the cause in words."""
 
@@ -259,7 +262,7 @@ class Driver:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class UsageFacts:
     """Usage measures other rules reuse (stage, tier, opportunity)."""
 
@@ -276,7 +279,7 @@ class UsageFacts:
         return self.ratio if self.full_baseline else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Health:
     """A health score with its exact value, band, components and drivers."""
 
@@ -286,7 +289,7 @@ class Health:
     components: tuple[Component, ...]
     drivers: tuple[Driver, ...]
     shares: Mapping[str, float]  # exact share of 100 per component with data
-    usage: UsageFacts = UsageFacts()
+    usage: UsageFacts = field(default_factory=UsageFacts)
 
     def earned(self) -> dict[str, float]:
         """Exact points earned per component with data."""
