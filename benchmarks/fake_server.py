@@ -47,6 +47,7 @@ def main() -> int:
     generated = time.perf_counter() - started
     apis = FakeApis(portfolio)
     apis.hubspot.build_search_index()
+    apis.posthog.encode_ahead()  # PostHog encodes on its own machines, not on the client's cores
     server = apis.serve(port=0)
     info = {
         "url": server.url,
