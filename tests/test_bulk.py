@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from csm_tui.store.bulk import Staging, upsert_rows, write_differences
+from csm_tui.store.bulk import upsert_rows, write_differences
 from csm_tui.store.transaction import transaction
 
 
@@ -35,37 +33,6 @@ def test_upsert_with_a_compound_key(db) -> None:
     upsert_rows(db, "arr_history", [{"account_id": "a", "date": "2026-01-01", "arr": 2.0}],
                 ("account_id", "date"))  # fmt: skip
     assert [r["arr"] for r in db["arr_history"].rows] == [2.0]
-
-
-def test_staged_rows_replace_the_table_and_a_later_duplicate_wins(db) -> None:
-    db["usage_weekly"].insert({"account_id": "old", "week": "2026-01-05", "event": "login",
-                               "count": 1, "users": 1})  # fmt: skip
-    staged = Staging(db, "usage_weekly", ("account_id", "week", "event", "count", "users"))
-    staged.add([("b", "2026-11-16", "login", 3, 2), ("a", "2026-11-16", "login", 5, 1)])
-    staged.add([("a", "2026-11-16", "login", 7, 4)])
-    with transaction(db):
-        staged.replace_all(("account_id", "week", "event"))
-    staged.drop()
-    rows = db.execute("SELECT account_id, count FROM usage_weekly ORDER BY rowid").fetchall()
-    assert rows == [("a", 7), ("b", 3)], "in key order; the later 'a' row won"
-    assert not staged.path.exists()
-
-
-def test_staged_rows_merged_and_copied_by_a_worker_thread(db) -> None:
-    staged = Staging(db, "usage_weekly", ("account_id", "week", "event", "count", "users"))
-    staged.add([("a", "2026-11-16", "login", 3, 2), ("a", "2026-11-16", "login", 4, 1)])
-    staged.merge_duplicates(("account_id", "week", "event"))
-    noted: list[int] = []
-    written = asyncio.run(
-        staged.replace_all_in_thread(
-            ("account_id", "week", "event"),
-            lambda other: noted.append(other.execute("SELECT COUNT(*) FROM usage_weekly")
-                                       .fetchone()[0]),
-        )
-    )  # fmt: skip
-    staged.drop()
-    assert written == 1 and noted == [1], "'then' ran in the copy's own transaction"
-    assert db.execute("SELECT count, users FROM usage_weekly").fetchall() == [(7, 3)]
 
 
 def test_differences_write_only_changed_rows_and_remove_rows_gone_from_scope(db) -> None:
