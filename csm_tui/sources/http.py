@@ -24,7 +24,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from csm_tui.errors import CsmError
-from csm_tui.sources.gc_pause import gc_paused
+from csm_tui.gc_pause import gc_paused
 
 # httpcore tries `import sniffio` on every request and falls back to asyncio when it is not
 # installed; a failed import is not remembered, so each request searched sys.path again
@@ -296,7 +296,7 @@ class ApiClient:
                 raise _Retry(f"timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
                 raise _Retry(f"network error ({type(exc).__name__})") from None
-            # Decoding a big page allocates objects by the hundred thousand: sources/gc_pause.py.
+            # Decoding a big page allocates objects by the hundred thousand: csm_tui/gc_pause.py.
             try:
                 with gc_paused():
                     body = self._read(response, method, path)

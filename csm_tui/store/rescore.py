@@ -8,14 +8,12 @@ stored tiers and its current use-per-seat figures, so one logged touch costs mil
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import pickle
 import sys
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,6 +32,7 @@ from csm_tui.domain.models import (
 from csm_tui.domain.ranking import PriorityInput, arr_share, attention
 from csm_tui.domain.scoring import health, per_seat, recent_per_seat, with_usage_cause
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
+from csm_tui.gc_pause import gc_paused
 from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
     FEW_ACCOUNTS,
@@ -179,23 +178,6 @@ def _cause_chip(h: Health) -> str:
     return best[0]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection meanwhile.
-
-    A full rescore builds a few hundred thousand small objects and keeps them to the end, none
-    in a cycle: each collection the allocations trigger walks them all again for nothing (about
-    a fifth of a full rescore). Restores the previous state, so nested or concurrent use is safe.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def rescore(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -203,7 +185,9 @@ def rescore(
     account_ids: Collection[str] | None = None,
 ) -> RescoreResult:
     """Recompute and store the scores of every active account, or only of ``account_ids``."""
-    with _gc_paused():
+    # A full rescore builds a few hundred thousand small objects and keeps them to the end, none
+    # in a cycle: each collection the allocations triggered walked them all again for nothing.
+    with gc_paused():
         return _rescore(db, settings, today, account_ids)
 
 

@@ -30,7 +30,7 @@ from aiolimiter import AsyncLimiter
 
 from csm_tui.config import Settings
 from csm_tui.errors import CsmError
-from csm_tui.sources.gc_pause import gc_relaxed
+from csm_tui.gc_pause import gc_relaxed
 from csm_tui.sources.http import ApiClient, HttpPolicy, SourceError
 from csm_tui.sources.hubspot import HubSpot
 from csm_tui.sources.posthog import PostHog
@@ -277,7 +277,7 @@ async def run_sync(
         try:
             before = RunState.read(db)
             gate = WriteGate(db, path, before, whole=full or not before.clean)
-            with gc_relaxed():  # a sync allocates by the million: sources/gc_pause.py
+            with gc_relaxed():  # a sync allocates by the million: csm_tui/gc_pause.py
                 await _sync(
                     db,
                     settings,

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-from csm_tui.sources.gc_pause import gc_paused
+from csm_tui.gc_pause import gc_paused
 from csm_tui.sources.posthog import PostHog
 from csm_tui.store.bulk import write_differences
 from csm_tui.store.transaction import transaction
@@ -349,7 +349,7 @@ class AnalyticsPull:
         self.progress(SyncProgress("analytics", obj, 0, None))
         async for page in pages:
             into.fetched += len(page)
-            with gc_paused():  # a page's rows by the ten thousand: sources/gc_pause.py
+            with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
                 rows = to_rows(page, into.groups, into.weeks)
                 if into.staged is not None:
                     into.staged.add(rows)

@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlite_utils
 
-from csm_tui.sources.gc_pause import gc_paused
+from csm_tui.gc_pause import gc_paused
 from csm_tui.sources.hubspot import HubSpot, Page, modified_property
 from csm_tui.store.bulk import upsert_rows
 from csm_tui.store.db import utc_now
@@ -390,7 +390,7 @@ class CrmPull:
         batch = _Batch(self.db)
         try:
             async for page in pages:
-                with gc_paused():  # rows by the hundred: sources/gc_pause.py
+                with gc_paused():  # rows by the hundred: csm_tui/gc_pause.py
                     rows = self._prepare(obj_type, page)
                 done += len(page.records)
                 self.progress(SyncProgress("crm", obj_type, done, None))

@@ -24,8 +24,8 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from csm_tui.errors import CsmError
+from csm_tui.gc_pause import gc_paused
 from csm_tui.opening import Opening
-from csm_tui.sources.gc_pause import gc_paused
 from csm_tui.store import views
 from csm_tui.store.db import open_cache, open_connection
 from csm_tui.store.kept_connection import KeptConnection

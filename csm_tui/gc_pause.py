@@ -1,11 +1,13 @@
-"""Keeping Python's cycle collector out of the way of a sync's bulk decoding.
+"""Keeping Python's cycle collector out of the way of bulk work: a sync's decoding, a rescore,
+the repaint of a saved result.
 
 A 50,000-row analytics page becomes some 300,000 objects, a CRM page a few thousand; with the
 default thresholds, such allocation bursts trigger collections that walk every object alive
 (the pages fetched ahead, the app's own state), over and over: about a quarter of a
 10,000-account sync's time. Decoded JSON and the rows made from it hold no reference cycles.
 
-- ``gc_paused()``: the collector off while one page is decoded and mapped.
+- ``gc_paused()``: the collector off while one page is decoded and mapped, while the book is
+  rescored, while the app paints a saved result.
 - ``gc_relaxed()``: for a whole sync, collections of the youngest objects only every
   50,000 allocations instead of 700 (fewer, larger collections; the same garbage collected).
 
