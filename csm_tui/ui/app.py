@@ -312,10 +312,15 @@ class CsmApp(App[int]):
         return self._main_screen()
 
     def _main_screen(self) -> MainScreen:
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                return screen
-        raise LookupError("main screen not mounted")
+        found = self._shown_main()
+        if found is None:
+            raise LookupError("main screen not mounted")
+        return found
+
+    def _shown_main(self) -> MainScreen | None:
+        """The main screen, or None while it is not up: before it is pushed, and when quitting,
+        which is when a worker's late answer may arrive."""
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
 
     @contextmanager
     def _cache(self) -> Iterator[sqlite_utils.Database]:
@@ -368,8 +373,8 @@ class CsmApp(App[int]):
         self._generation += 1
         self._keep = keep
         self._stay = stay
-        with suppress(LookupError):
-            self.main.update_view_bar(loading=True)
+        if (main := self._shown_main()) is not None:
+            main.update_view_bar(loading=True)
         self._load_rows(self._generation, self.segment, self.filter_text)
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
@@ -436,9 +441,8 @@ class CsmApp(App[int]):
         if message.generation != self._generation:
             return  # an older request answered late
         self.total_accounts = message.total_accounts
-        try:
-            main = self.main
-        except LookupError:  # quitting: the rows came back after the main screen went
+        main = self._shown_main()
+        if main is None:  # quitting: the rows came back after the main screen went
             return
         attention = main.attention
         if self.segment or self.filter_text:
@@ -535,9 +539,8 @@ class CsmApp(App[int]):
                 else:
                     screen.account_name = message.detail.name
                     screen.view.show(message.detail, self.today)
-        try:
-            main = self.main
-        except LookupError:  # quitting: the detail came back after the main screen went
+        main = self._shown_main()
+        if main is None:  # quitting: the detail came back after the main screen went
             return
         current = main.attention.current
         if current is None or current.account_id != message.account_id:
@@ -1000,8 +1003,8 @@ class CsmApp(App[int]):
         self._release_screen()
         self.call_after_refresh(self._remove_closed_forms)
         self.notify(clean(message.text, 300), severity="error", timeout=8)
-        with suppress(LookupError):
-            self.main.update_view_bar()  # never leave it saying "loading…"
+        if (main := self._shown_main()) is not None:
+            main.update_view_bar()  # never leave it saying "loading…"
 
     # -- segments -------------------------------------------------------------------------
 
