@@ -26,7 +26,7 @@ def _cache(tmp_path: Path) -> sqlite_utils.Database:
     return open_cache(tmp_path / "cache.db")
 
 
-def _copy(staged: PageStaging, *, merge: bool) -> tuple[int, list[int]]:
+def _copy(staged: PageStaging, *, merge: bool = False) -> tuple[int, list[int]]:
     """Finish and copy into the cache; the rows written and what ``then`` saw in its
     transaction (the cache's row count)."""
     seen: list[int] = []
@@ -45,29 +45,29 @@ def _copy(staged: PageStaging, *, merge: bool) -> tuple[int, list[int]]:
     return asyncio.run(go()), seen
 
 
-def test_a_whole_pull_replaces_the_table_in_key_order_and_a_later_duplicate_wins(
+def test_a_whole_pull_replaces_the_table_and_a_later_duplicate_wins(
     tmp_path: Path,
 ) -> None:
     db = _cache(tmp_path)
     db["usage_weekly"].insert(
         {"account_id": "old", "week": "2026-01-05", "event": "login", "count": 1, "users": 1}
     )
-    staged = PageStaging(db, "usage_weekly", USAGE, KEY)
+    staged = PageStaging.beside(db, "usage_weekly", USAGE, KEY)
     # More rows than one INSERT takes, so a page spans several statements.
     many = [(f"acct-{i:05d}", "2026-11-16", "login", i, 1) for i in range(CHUNK_ROWS + 7)]
     staged.add(many)
     staged.add([("acct-00003", "2026-11-16", "login", 999, 4)])  # a later page, same key
-    _, seen = _copy(staged, merge=False)
+    _, seen = _copy(staged)
     assert seen == [len(many)], "the cursor's callback ran inside the copy's transaction"
-    rows = db.execute("SELECT account_id, count, users FROM usage_weekly ORDER BY rowid").fetchall()
-    assert [r[0] for r in rows] == sorted(r[0] for r in many), "old rows gone, key order"
+    rows = db.execute("SELECT account_id, count, users FROM usage_weekly ORDER BY 1").fetchall()
+    assert [r[0] for r in rows] == sorted(r[0] for r in many), "the old row is gone"
     assert ("acct-00003", 999, 4) in rows, "the later row won"
     assert not staged.path.exists(), "the scratch file is deleted"
 
 
 def test_two_groups_of_one_account_add_their_usage_up(tmp_path: Path) -> None:
     db = _cache(tmp_path)
-    staged = PageStaging(db, "usage_weekly", USAGE, KEY)
+    staged = PageStaging.beside(db, "usage_weekly", USAGE, KEY)
     staged.add([("a", "2026-11-16", "login", 3, 2), ("a", "2026-11-16", "export_run", 1, 1)])
     staged.add([("a", "2026-11-16", "login", 4, 1)])
     _copy(staged, merge=True)
@@ -81,9 +81,9 @@ def test_a_scratch_file_left_by_a_killed_sync_is_replaced(tmp_path: Path) -> Non
     db = _cache(tmp_path)
     left = tmp_path / "cache.db-staging-usage_weekly"
     left.write_bytes(b"not a database")
-    staged = PageStaging(db, "usage_weekly", USAGE, KEY)
+    staged = PageStaging.beside(db, "usage_weekly", USAGE, KEY)
     staged.add([("a", "2026-11-16", "login", 3, 2)])
-    written, _ = _copy(staged, merge=False)
+    written, _ = _copy(staged)
     assert written == 1 and not left.exists()
 
 

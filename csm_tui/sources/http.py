@@ -80,6 +80,19 @@ class _Retry(Exception):
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """Where a service is and how to sign in (picklable, unlike the settings)."""
+
+    base_url: str
+    token: str | None
+    token_hint: str  # where the token is set, for the message when it is refused
+    timeout: float
+
+    def __repr__(self) -> str:  # never the token
+        return f"Endpoint({self.base_url!r})"
+
+
+@dataclass(frozen=True)
 class HttpPolicy:
     """Retry and rate-limit bounds; tests shrink them so they stay fast."""
 

@@ -9,14 +9,11 @@ stored tiers and its current use-per-seat figures, so one logged touch costs mil
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import sys
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from csm_tui.domain.history import health_dropped, trend_points
@@ -33,6 +30,7 @@ from csm_tui.domain.ranking import PriorityInput, arr_share, attention
 from csm_tui.domain.scoring import health, per_seat, recent_per_seat, with_usage_cause
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
 from csm_tui.gc_pause import gc_paused
+from csm_tui.helper_process import end_helper, send, start_helper
 from csm_tui.store.db import utc_now
 from csm_tui.store.scoring_inputs import (
     FEW_ACCOUNTS,
@@ -492,37 +490,16 @@ class _Helper:
     @classmethod
     def start(cls, db: sqlite_utils.Database) -> _Helper | None:
         """A helper reading the same cache file, when this machine has a second core for it."""
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         path = next((r[2] for r in db.conn.execute("PRAGMA database_list") if r[1] == "main"), "")
-        if (cores or 1) < 2 or not path or not sys.executable:
-            return None
-        # The helper must run this very code, installed or not: its package's folder goes first.
-        here = str(Path(__file__).resolve().parents[2])
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p),
-        }
-        import subprocess  # here: the helper, which imports this module, never needs it (~5 ms)
-
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", _HELPER_MODULE, path],
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,  # failures come on stdout (the TUI owns stderr)
-            )
-        except OSError:
-            return None
-        return cls(process)
+        process = start_helper(_HELPER_MODULE, path) if path else None
+        return cls(process) if process is not None else None
 
     def ask(self, message: tuple[Any, ...]) -> None:
         """Send the next piece of work."""
         if self.failed:
             return
         try:
-            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.flush()
+            send(self.process.stdin, message)
         except (OSError, ValueError, pickle.PickleError):
             self.failed = True
 
@@ -541,19 +518,7 @@ class _Helper:
 
     def close(self) -> None:
         """Let it finish (or end it) and reap it."""
-        import subprocess
-
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_helper(self.process)
 
 
 _SCORE_COLUMNS = (

@@ -12,24 +12,32 @@ one transaction with the pull's cursor, so a failed page leaves the cache as it 
 - ``finish``: with ``merge`` (two groups of one account: www. and the bare domain), the
   numbers of rows sharing a key add up; otherwise the later row wins, at the copy.
 - ``replace_all``: one INSERT ... SELECT in key order, on a connection and a thread of its
-  own, which SQLite runs without Python's lock while the sync goes on.
+  own, which SQLite runs without Python's lock while the sync goes on (the CRM pull's writes
+  take turns with it: sync/write_turns.py).
+
+``add`` and ``finish`` may run in the analytics helper process (sync/analytics_helper.py), which
+stages into the ``Scratch`` it is given; the copy is always the sync's. The scratch file is
+named for the sync's process, and files left by a killed sync are deleted.
 
 (Tried and dropped: SQLite reading the pages' JSON text itself (json_each) costs 3-5x
-Python's json and mapping with this SQLite (3.40); building a copy with the cache's indexes in
-the scratch file, moved in by SQLite's whole-table transfer, saved ~2 s at the end of an idle
-machine's sync but cost ~2 s more work, a loss on a busy one.)
+Python's json and mapping with this SQLite (3.40). Building the cache's table, indexes and all,
+in the scratch file, moved in by SQLite's transfer of ready records (1.6 s instead of 2.8 s for
+the usage), and staging straight into that table: both cost more work in all (~2 s), and a sync
+on two cores is bound by its work.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import itertools
 import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,30 +51,52 @@ T = TypeVar("T")
 CHUNK_ROWS = 2_000  # rows per INSERT (5 values each: well under SQLite's 32,766 variables)
 
 
+@dataclass(frozen=True)
+class Scratch:
+    """Where and how one pull of ``table`` is staged (picklable: the analytics helper process
+    stages into it, sync/analytics_helper.py)."""
+
+    path: str
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+
 class PageStaging:
-    """The rows of one whole pull of ``table`` (usage_weekly or user_activity), staged.
+    """The rows of one whole pull of a table (usage_weekly or user_activity), staged.
 
     ``add`` runs on the caller's thread; ``finish``, ``replace_all`` and ``drop`` on the
-    staging's own thread, in the order called (never while an ``add`` runs).
+    staging's own thread, in the order called (never while an ``add`` runs). ``add`` and
+    ``finish`` may run in another process (the analytics helper); ``replace_all`` needs the
+    cache (``main``).
     """
 
-    def __init__(
-        self, db: sqlite_utils.Database, table: str, columns: Sequence[str], key: Sequence[str]
-    ) -> None:
-        self.table = table
-        self.columns = tuple(columns)
-        self.key = tuple(key)
+    def __init__(self, scratch: Scratch, main: Path | None = None) -> None:
+        self.scratch = scratch
+        self.table = scratch.table
+        self.path = Path(scratch.path)
+        self.main = main
         self.rows = 0  # rows staged, once finished
-        self.main = _main_file(db)
-        if self.main is None:  # an in-memory cache (tests): a file of the temp dir
+        self._conn: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"staging-{self.table}")
+
+    @classmethod
+    def beside(
+        cls, db: sqlite_utils.Database, table: str, columns: Sequence[str], key: Sequence[str]
+    ) -> PageStaging:
+        """A staging of ``table`` in a scratch file next to the cache ``db``."""
+        main = _main_file(db)
+        if main is None:  # an in-memory cache (tests): a file of the temp dir
             fd, name = tempfile.mkstemp(prefix=f"csm-tui-{table}-", suffix=".db")
             os.close(fd)
-            self.path = Path(name)
+            path = Path(name)
         else:
-            self.path = self.main.with_name(f"{self.main.name}-staging-{table}")
-        self.path.unlink(missing_ok=True)  # left by a sync that was killed
-        self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"staging-{table}")
+            # Left by a sync that was killed: gone (one sync at a time holds the workspace).
+            for left in main.parent.glob(f"{glob.escape(main.name)}-staging-{table}*"):
+                left.unlink(missing_ok=True)
+            # Named for this process: nothing of a killed sync can write into it.
+            path = main.with_name(f"{main.name}-staging-{table}-{os.getpid()}")
+        return cls(Scratch(str(path), table, tuple(columns), tuple(key)), main)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -106,7 +136,7 @@ class PageStaging:
             # Thrown away whatever happens: no journal, no syncs.
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
-            conn.execute(f"CREATE TABLE staged ({', '.join(self.columns)})")
+            conn.execute(f"CREATE TABLE staged ({', '.join(self.scratch.columns)})")
             self._conn = conn
         return self._conn
 
@@ -114,7 +144,7 @@ class PageStaging:
         # Many rows per statement: half the time of executemany, which binds and steps (and
         # lets go of Python's lock) once per row.
         conn = self._open()
-        width = len(self.columns)
+        width = len(self.scratch.columns)
         marks = "(" + ", ".join("?" for _ in range(width)) + ")"
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         chunk = max(1, min(CHUNK_ROWS, limit // width))
@@ -134,9 +164,11 @@ class PageStaging:
     def _finish(self, merge: bool) -> int:
         conn = self._open()
         if merge:
-            names = ", ".join(f'"{c}"' for c in self.columns)
-            keys = ", ".join(f'"{c}"' for c in self.key)
-            picked = ", ".join(f'"{c}"' if c in self.key else f'SUM("{c}")' for c in self.columns)
+            names = ", ".join(f'"{c}"' for c in self.scratch.columns)
+            keys = ", ".join(f'"{c}"' for c in self.scratch.key)
+            picked = ", ".join(
+                f'"{c}"' if c in self.scratch.key else f'SUM("{c}")' for c in self.scratch.columns
+            )
             conn.execute("BEGIN")
             conn.execute(f"CREATE TABLE merged ({names})")
             conn.execute(f"INSERT INTO merged SELECT {picked} FROM staged GROUP BY {keys}")
@@ -149,8 +181,8 @@ class PageStaging:
 
     def _replace(self, then: Callable[[sqlite_utils.Database], None]) -> int:
         assert self.main is not None
-        names = ", ".join(f'"{c}"' for c in self.columns)
-        keys = ", ".join(f'"{c}"' for c in self.key)
+        names = ", ".join(f'"{c}"' for c in self.scratch.columns)
+        keys = ", ".join(f'"{c}"' for c in self.scratch.key)
         conn = open_connection(self.main, create=False)
         try:
             conn.execute('ATTACH DATABASE ? AS "scratch"', [str(self.path)])

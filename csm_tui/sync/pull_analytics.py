@@ -7,11 +7,11 @@ Per-user activity: the first pull of a (UTC) day takes every user; later pulls t
 users active that day, the only ones whose numbers can have moved (30-day counts start at a
 midnight, see sources/posthog.py).
 
-A whole pull's pages are mapped here and staged by a thread of their own in a scratch file
-next to the cache (sync/page_staging.py; nothing of the cache is locked meanwhile), then moved
-into the cache in one transaction with the cursor, so a failed page leaves the cache as it was.
-A re-pull (small) is kept in memory and compared with the cache. Groups that match no
-account are counted and reported, never dropped silently.
+A whole pull's pages are mapped and staged in a scratch file next to the cache (nothing of the
+cache is locked meanwhile; sync/page_staging.py), by a second process over the network
+(sync/analytics_helper.py), then moved into the cache in one transaction with the cursor, so a
+failed page leaves the cache as it was. A re-pull (small) is kept in memory and compared with
+the cache. Groups that match no account are counted and reported, never dropped silently.
 """
 
 from __future__ import annotations
@@ -19,21 +19,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from csm_tui.gc_pause import gc_paused
+from csm_tui.sources.http import Endpoint, HttpPolicy
 from csm_tui.sources.posthog import PostHog
-from csm_tui.store.bulk import write_differences
+from csm_tui.store.bulk import rows_in_scope, write_differences
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
+from csm_tui.sync.analytics_helper import AnalyticsHelper, Job, Outcome
 from csm_tui.sync.page_staging import PageStaging
 from csm_tui.sync.prefetch import Prefetch
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
 from csm_tui.sync.pull_crm import read_cursor, write_state
+from csm_tui.sync.write_turns import WriteTurns
 
 SOURCE = "analytics"
 USAGE_COLUMNS = ("account_id", "week", "event", "count", "users")
@@ -151,20 +154,60 @@ def _users_rows(page: Sequence[Sequence[Any]], groups: Groups, _: Any = None):
     return out
 
 
+TO_ROWS: dict[str, Callable[[Sequence[Sequence[Any]], Groups, dict[Any, str | None]], list[Any]]]
+TO_ROWS = {"usage_weekly": _usage_rows, "user_activity": _users_rows}
+
+
+async def stage_pages(
+    into: Staged, pages: AsyncIterator[Sequence[Sequence[Any]]], table: str,
+    progress: Callable[[int], None],
+) -> None:  # fmt: skip
+    """Map each page's rows and stage them (or keep them, for a re-pull); ``progress`` gets
+    the rows fetched so far. In the sync's process or the analytics helper's."""
+    to_rows = TO_ROWS[table]
+    async for page in pages:
+        into.fetched += len(page)
+        with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
+            rows = to_rows(page, into.groups, into.weeks)
+            if into.staged is not None:
+                into.staged.add(rows)
+            else:
+                # A re-pull is small: kept in memory and compared with the cache.
+                into.rows.extend(rows)
+        progress(into.fetched)
+
+
 def refresh_last_active(
     db: sqlite_utils.Database,
     *,
     contacts: Collection[str] | None = None,
     emails: Collection[str] | None = None,
+    changes: list[tuple[str | None, str]] | None = None,
 ) -> None:
     """contacts.last_active = the latest analytics activity of the contact's email.
 
     For every contact; or, when ``contacts`` or ``emails`` is given, only for those contacts and
-    the contacts with one of those (lower-case) emails.
+    the contacts with one of those (lower-case) emails. ``changes``: what
+    ``last_active_changes`` found already (read on another connection).
     """
+    if changes is None:
+        changes = last_active_changes(db, contacts=contacts, emails=emails)
+    if changes:
+        with transaction(db):
+            db.conn.executemany("UPDATE contacts SET last_active = ? WHERE id = ?", changes)
+
+
+def last_active_changes(
+    db: sqlite_utils.Database,
+    *,
+    contacts: Collection[str] | None = None,
+    emails: Collection[str] | None = None,
+) -> list[tuple[str | None, str]]:
+    """(last activity, contact id) of the contacts whose last activity differs from the cache's
+    (all, or as ``refresh_last_active`` scopes them). Reads only."""
     scoped = contacts is not None or emails is not None
     if scoped and not contacts and not emails:
-        return
+        return []
     sql = "SELECT id, email, last_active FROM contacts"
     params: list[str] = []
     if scoped:
@@ -189,14 +232,11 @@ def refresh_last_active(
                 [json.dumps(wanted)],
             ).fetchall()
         )
-    changes = [
+    return [
         (latest.get(email), contact_id)
         for contact_id, email, current in targets
         if latest.get(email) != current
     ]
-    if changes:
-        with transaction(db):
-            db.conn.executemany("UPDATE contacts SET last_active = ? WHERE id = ?", changes)
 
 
 class AnalyticsPull:
@@ -206,6 +246,10 @@ class AnalyticsPull:
     ``begin_staging()`` maps and stages the pages from then on, once the book's accounts are in
     the cache, alongside whatever else runs (the CRM pull), writing nothing to the cache;
     ``run()`` waits for that and writes, each object in one transaction with its cursor.
+
+    With ``helper`` (where the API is, and the HTTP policy), whole pulls are downloaded,
+    mapped and staged by a second process (sync/analytics_helper.py) when the machine has a
+    second core; the rest is done here.
     """
 
     def __init__(
@@ -219,6 +263,7 @@ class AnalyticsPull:
         report: SyncReport,
         progress: ProgressCallback,
         started: str,
+        helper: tuple[Endpoint, HttpPolicy] | None = None,
     ) -> None:
         self.db = db
         self.ph = posthog
@@ -231,15 +276,24 @@ class AnalyticsPull:
         self.current = "usage_weekly"  # the object being pulled (where an error is recorded)
         # Awaited before the first write to the cache (the engine's integrity check).
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
-        self._usage_pages: Prefetch[Any] | None = None
-        self._user_pages: Prefetch[Any] | None = None
+        self._helper_spec = helper
+        self._helper: AnalyticsHelper | None = None
+        self._pages: dict[str, Prefetch[Any]] = {}
         self._staging: asyncio.Future[None] | None = None
-        self._usage = _Staged()
-        self._users = _Staged()
-        self._usage_move: asyncio.Future[int] | None = None
-        self._group_index: dict[str, str] | None = None
+        self._usage = Staged()
+        self._users = Staged()
+        # The writer, shared with the CRM pull: a staged table's copy waits for its turn.
+        self.turns = WriteTurns()
+        self._moves: dict[str, asyncio.Future[int]] = {}  # copies started, per table
         # Tables written whole (not row by row): a change tracker does not see what moved.
         self.rewritten: set[str] = set()
+        # Called once a whole users pull is in the cache (contacts' last activity can follow).
+        self.users_written: Callable[[], None] = _nothing_to_do
+
+    @property
+    def requests(self) -> int:
+        """Requests the helper process made (the caller counts its own client's)."""
+        return self._helper.requests if self._helper is not None else 0
 
     def start(self) -> None:
         """Fix both queries now and start downloading their pages.
@@ -255,34 +309,54 @@ class AnalyticsPull:
         self._day = self.today.isoformat()
         self._last_whole_day = self._stored_whole_day()
         self._all_users = self.full or self._last_whole_day != self._day
-        self._usage_pages = Prefetch(
-            self.ph.weekly_usage(self.a.group_index, self._weeks),
-            depth=2 if self._usage_whole else 0,
-        )
-        self._user_pages = Prefetch(
-            self.ph.user_activity(
-                self.a.group_index, self.a.weeks, active_today=not self._all_users
-            ),
-            depth=2 if self._all_users else 0,
-        )
+        if self._usage_whole:
+            self._usage.staged = PageStaging.beside(
+                self.db, "usage_weekly", USAGE_COLUMNS, USAGE_KEY
+            )
+        if self._all_users:
+            self._users.staged = PageStaging.beside(
+                self.db, "user_activity", USER_COLUMNS, USER_KEY
+            )
+        whole = [s for s in (self._usage, self._users) if s.staged is not None]
+        if whole and self._helper_spec is not None:
+            endpoint, policy = self._helper_spec
+            job = Job(
+                endpoint, policy, self.ph.project_id, self.a.group_index, self.a.group_key,
+                usage_weeks=self._weeks, user_weeks=self.a.weeks,
+                tables=tuple(s.staged.scratch for s in whole if s.staged is not None),
+            )  # fmt: skip
+            self._helper = AnalyticsHelper.start(job, self._helped_progress)
+            if self._helper is not None:
+                for staged in whole:
+                    staged.helped = True
+        if not self._usage.helped:
+            self._pages["usage_weekly"] = Prefetch(
+                self.ph.weekly_usage(self.a.group_index, self._weeks),
+                depth=2 if self._usage_whole else 0,
+            )
+        if not self._users.helped:
+            self._pages["user_activity"] = Prefetch(
+                self.ph.user_activity(
+                    self.a.group_index, self.a.weeks, active_today=not self._all_users
+                ),
+                depth=2 if self._all_users else 0,
+            )
+
+    def _helped_progress(self, table: str, fetched: int) -> None:
+        self.progress(SyncProgress("analytics", table, fetched, None))
 
     def begin_staging(self) -> None:
-        """Map and stage pages from now on (the accounts they map to are in the cache).
-
-        Call outside a transaction (the scratch files are attached here).
-        """
+        """Map and stage pages from now on (the accounts they map to are in the cache)."""
         if self._staging is not None:
             return
-        if self._usage_pages is None:
+        if not hasattr(self, "_usage_whole"):
             self.start()
         # The book's accounts are final by now: read them once.
-        self._group_index = group_index(self.db, self.a.group_key)
-        self._usage.groups = Groups(self._group_index, self.a.group_key)
-        self._users.groups = Groups(self._group_index, self.a.group_key)
-        if self._usage_whole:
-            self._usage.staged = PageStaging(self.db, "usage_weekly", USAGE_COLUMNS, USAGE_KEY)
-        if self._all_users:
-            self._users.staged = PageStaging(self.db, "user_activity", USER_COLUMNS, USER_KEY)
+        index = group_index(self.db, self.a.group_key)
+        self._usage.groups = Groups(index, self.a.group_key)
+        self._users.groups = Groups(index, self.a.group_key)
+        if self._helper is not None:
+            self._helper.book(index)
         self._staging = asyncio.ensure_future(self._stage_both())
 
     async def close(self) -> None:
@@ -293,11 +367,13 @@ class AnalyticsPull:
         if staging is not None:
             with contextlib.suppress(BaseException):
                 await staging
-        for pages in (self._usage_pages, self._user_pages):
-            if pages is not None:
-                await pages.close()
-        move, self._usage_move = self._usage_move, None
-        if move is not None:  # a failure after it began: the usage copy ends (or fails) quietly
+        if self._helper is not None:
+            await self._helper.close()
+        for pages in self._pages.values():
+            await pages.close()
+        for obj in ("usage_weekly", "user_activity"):
+            self.turns.claim(obj)  # a copy that never had its turn never starts
+        for move in self._moves.values():  # a failure after one began: it ends (or fails) quietly
             with contextlib.suppress(BaseException):
                 await move
         for staged in (self._usage.staged, self._users.staged):
@@ -325,67 +401,91 @@ class AnalyticsPull:
         object named in ``current``."""
         failed: list[str] = []
 
-        async def stage(into: _Staged, pages: Prefetch[Any] | None, obj: str, to_rows: Any) -> None:
+        async def stage(into: Staged, obj: str) -> None:
             try:
-                await self._stage(into, pages, obj, to_rows)
+                await self._stage(into, obj)
             except Exception:
                 failed.append(obj)
                 self.current = failed[0]
                 raise
+            if into.staged is not None:
+                # Staged whole: its copy may run while the CRM pull goes on (write_turns.py).
+                await self.ready_to_write()
+                self.turns.want(obj, lambda: self._move(obj))
 
         await asyncio.gather(
-            stage(self._usage, self._usage_pages, "usage_weekly", _usage_rows),
-            stage(self._users, self._user_pages, "user_activity", _users_rows),
+            stage(self._usage, "usage_weekly"), stage(self._users, "user_activity")
         )
 
-    async def _stage(
-        self,
-        into: _Staged,
-        pages: Prefetch[Any] | None,
-        obj: str,
-        to_rows: Callable[[Sequence[Sequence[Any]], Groups, dict[Any, str | None]], list[Any]],
-    ) -> None:
-        assert pages is not None
+    async def _stage(self, into: Staged, obj: str) -> None:
         self.progress(SyncProgress("analytics", obj, 0, None))
-        async for page in pages:
-            into.fetched += len(page)
-            with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
-                rows = to_rows(page, into.groups, into.weeks)
-                if into.staged is not None:
-                    into.staged.add(rows)
-                else:
-                    # A re-pull is small: kept in memory and compared with the cache.
-                    into.rows.extend(rows)
-            self.progress(SyncProgress("analytics", obj, into.fetched, None))
+        if into.helped:
+            assert self._helper is not None
+            into.take(await self._helper.staged(obj))
+            return
+        if into.staged is None and obj == "usage_weekly":
+            # The cached rows of the re-pulled weeks, read while the CRM pull mostly waits for
+            # the network, not after it (only this pull writes them).
+            into.cached = rows_in_scope(self.db, obj, USAGE_COLUMNS, *self._usage_scope())
+        await stage_pages(
+            into,
+            self._pages[obj],
+            obj,
+            lambda fetched: self.progress(SyncProgress("analytics", obj, fetched, None)),
+        )
         if into.staged is not None:
             # Two groups of one account (www. and the bare domain): their usage adds up.
             await into.staged.finish(merge=bool(into.groups.shared) and obj == "usage_weekly")
 
     # -- writing ------------------------------------------------------------------------------
 
+    def _move(self, obj: str) -> asyncio.Future[int]:
+        """Start moving a table staged whole into the cache, with its cursor: on the staging's
+        thread and a connection of its own (the rows written, when done)."""
+        into, state = (
+            (self._usage, self._usage_state)
+            if obj == "usage_weekly"
+            else (self._users, self._users_state)
+        )
+        assert into.staged is not None
+        pulled, groups = into.staged.rows, into.groups  # two groups of one account added up
+        self.rewritten.add(obj)
+        move = asyncio.ensure_future(into.staged.replace_all(lambda db: state(pulled, groups, db)))
+        if obj == "user_activity":
+            move.add_done_callback(self._users_moved)
+        self._moves[obj] = move
+        return move
+
+    def _users_moved(self, move: asyncio.Future[int]) -> None:
+        if not move.cancelled() and move.exception() is None:
+            self.users_written()
+
+    async def _moved(self, obj: str) -> None:
+        """Wait for a table staged whole to be in the cache (moved now if it had no turn)."""
+        move = self._moves.get(obj)
+        if move is None:
+            self.turns.claim(obj)
+            await self.turns.settle()
+            move = self._move(obj)
+        await move
+
     async def _write_usage(self) -> None:
         """Weekly usage per (account, week, event), with its cursor."""
         groups = self._usage.groups
-        staged = self._usage.staged
-        if staged is not None:
-            pulled = staged.rows  # two groups of one account were added up
-            await self.ready_to_write()
-            self.rewritten.add("usage_weekly")
-            # The copy (a million rows) runs in the staging's thread on a connection of its
-            # own while this one goes on; the users' write waits for it (usage_written).
-            self._usage_move = asyncio.ensure_future(
-                staged.replace_all(lambda db: self._usage_state(pulled, groups, db))
-            )
+        await self.ready_to_write()
+        if self._usage.staged is not None:
+            await self._moved("usage_weekly")
+            pulled = self._usage.staged.rows
         else:
             rows = _summed(self._usage.rows) if groups.shared else self._usage.rows
             pulled = len(rows)
-            await self.ready_to_write()
+            await self.turns.settle()
             with transaction(self.db):
                 # The re-pulled weeks are replaced whole (a late correction can remove a row);
                 # only rows that differ are written.
                 write_differences(
                     self.db, "usage_weekly", USAGE_COLUMNS, len(USAGE_KEY), rows,
-                    "week >= ?", [self._since.isoformat()],
+                    *self._usage_scope(), existing=self._usage.cached,
                 )  # fmt: skip
                 self._usage_state(pulled, groups)
         unmatched = groups.unmatched
@@ -400,13 +500,9 @@ class AnalyticsPull:
         fetched = self._usage.fetched
         self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
 
-    async def usage_written(self) -> None:
-        """Wait for the copy of a whole usage pull (a worker thread's) to be committed."""
-        move, self._usage_move = self._usage_move, None
-        if move is not None:
-            self.current = "usage_weekly"
-            await move
-            self.current = "user_activity"
+    def _usage_scope(self) -> tuple[str, list[str]]:
+        """The rows a usage re-pull replaces: the re-pulled weeks."""
+        return "week >= ?", [self._since.isoformat()]
 
     def _usage_state(
         self, rows: int, groups: Groups, db: sqlite_utils.Database | None = None
@@ -439,17 +535,14 @@ class AnalyticsPull:
     async def _write_users(self) -> None:
         """Per-user activity: every user once a day, then the users active that day."""
         groups = self._users.groups
-        staged = self._users.staged
         await self.ready_to_write()
-        await self.usage_written()
-        if staged is not None:
-            pulled = staged.rows
-            self.rewritten.add("user_activity")
-            # Like the usage: moved in by the staging's thread, with its state row.
-            await staged.replace_all(lambda db: self._users_state(pulled, groups, db))
+        if self._users.staged is not None:
+            await self._moved("user_activity")
+            pulled = self._users.staged.rows
         else:
             rows = self._users.rows
             pulled = len(rows)
+            await self.turns.settle()
             with transaction(self.db):
                 # Users not active today keep their rows: only these users' rows can differ.
                 accounts = json.dumps(sorted({row[0] for row in rows}))
@@ -482,16 +575,26 @@ class AnalyticsPull:
         )
 
 
-class _Staged:
+class Staged:
     """What the staging of one object gathered: into a scratch table (a whole pull) or in
     memory (a re-pull), and the groups met."""
 
-    def __init__(self) -> None:
-        self.staged: PageStaging | None = None
+    def __init__(self, staged: PageStaging | None = None, groups: Groups | None = None) -> None:
+        self.staged = staged
         self.rows: list[Any] = []
-        self.groups = Groups({}, "domain")
+        self.groups = groups or Groups({}, "domain")
         self.weeks: dict[Any, str | None] = {}  # week values met -> ISO day (None: unreadable)
         self.fetched = 0
+        self.helped = False  # pulled by the analytics helper process
+        self.cached: set[tuple[Any, ...]] | None = None  # a re-pull's rows in the cache, read early
+
+    def take(self, outcome: Outcome) -> None:
+        """What the helper reported of its staging."""
+        assert self.staged is not None
+        self.staged.rows = outcome.rows
+        self.fetched = outcome.fetched
+        self.groups.unmatched = set(outcome.unmatched)
+        self.groups.shared = set(outcome.shared)
 
 
 def _summed(rows: list[tuple[str, str, str, int, int]]) -> list[tuple[str, str, str, int, int]]:
@@ -508,4 +611,8 @@ def _summed(rows: list[tuple[str, str, str, int, int]]) -> list[tuple[str, str, 
 
 
 async def _nothing_to_wait_for() -> None:
+    return None
+
+
+def _nothing_to_do() -> None:
     return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from csm_tui.sync import mapping
 from csm_tui.sync.mapping import PropertyNames
 from csm_tui.sync.prefetch import Prefetch
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
+from csm_tui.sync.write_turns import WriteTurns
 
 CHILD_TYPES = (
     "contacts",
@@ -209,10 +211,18 @@ class CrmPull:
         self._listing = False  # the object being pulled comes from a full list
         self._before: set[str] = set()  # the book's accounts before this pull
         self._cursors: dict[str, str | None] = {}  # per object, as read when its pull began
+        self._entered: set[str] = set()  # companies new to the book whose children are listed
         # Awaited before the pull's first write (the engine's integrity check, for one).
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
-        # Called once the book's accounts are written (the analytics can map to them).
+        # Called once the book's accounts are written (the analytics can map to them), and
+        # once its contacts are (their last activity can be worked out).
         self.book_ready: Callable[[], None] = _nothing_to_do
+        self.contacts_ready: Callable[[], None] = _nothing_to_do
+        # The writer, shared with the analytics pull's table copies (sync/write_turns.py), and
+        # the writes waiting for its next turn (in order).
+        self.turns = WriteTurns()
+        self._batch = _Batch(db)
+        self._waiting: deque[Callable[[], None]] = deque()
 
     # -- the whole pull ---------------------------------------------------------------------
 
@@ -232,18 +242,21 @@ class CrmPull:
             await self.pull_object("companies", prefetched["companies"])
             self.book = self._account_ids()
             self.book_ready()
+            self._entered = set() if self.full else self._pending_backfill() & self.book
             for obj_type in CHILD_TYPES:
                 await self.pull_object(obj_type, prefetched[obj_type])
+            await self.settle_writes()  # what follows reads and writes at once
         finally:
             for pages in prefetched.values():
                 await pages.close()
-        entered = set() if self.full else self._pending_backfill() & self.book
+        entered = self._entered
         if entered:
             # Companies that just joined the book bring children that did not change, so no
             # search window holds them: list those once, for the newcomers only. The list of
             # newcomers was saved with the companies' cursor, so a crash cannot lose it.
             for obj_type in CHILD_TYPES:
                 await self.backfill(obj_type, entered)
+        self.contacts_ready()
         with transaction(self.db):
             self.db.execute("DELETE FROM sync_state WHERE source=? AND object='backfill'", [SOURCE])
         await self.pull_sequences()
@@ -376,7 +389,14 @@ class CrmPull:
         return Prefetch(_chain(sources), depth=PREFETCH_PAGES)
 
     async def pull_object(self, obj_type: str, pages: Prefetch[FetchedPage] | None = None) -> None:
-        """Pull one object type (pages from ``pages``, or fetched now), then its cursor."""
+        """Pull one object type (pages from ``pages``, or fetched now), then its cursor.
+
+        Its rows are written page by page, and its last page, the prune of a full list and the
+        cursor in one transaction. While an analytics table is copied in (write_turns.py) the
+        rows wait in memory and the pull goes on; an object the next ones are not mapped by
+        (all but companies and contacts) may even end with its last transaction waiting. What
+        waits is written in order at the writer's next turn (``_flush``).
+        """
         if pages is None:
             pages = self._prefetch(obj_type)
         cursor = self._cursors[obj_type]
@@ -384,84 +404,119 @@ class CrmPull:
         self.progress(SyncProgress("crm", obj_type, 0, None))
         full = cursor is None
         self._listing = full
-        self._reset_totals()
+        totals = _Totals()
         done = 0
-        pending: PageRows | None = None
-        batch = _Batch(self.db)
+        kept: list[PageRows] = []  # mapped, not yet written (the last one waits for the end)
         try:
             async for page in pages:
                 with gc_paused():  # rows by the hundred: csm_tui/gc_pause.py
-                    rows = self._prepare(obj_type, page)
+                    kept.append(self._prepare(obj_type, page))
                 done += len(page.records)
                 self.progress(SyncProgress("crm", obj_type, done, None))
-                if pending is not None:
-                    batch.begin()
-                    with gc_paused():
-                        self._write(obj_type, pending)
-                    # Pages written together share a commit; the write lock is held for at
-                    # most a short wait for the next page, never for a slow network.
-                    if not await pages.wait_ready(BATCH_WAIT_SECONDS):
-                        batch.commit()
-                pending = rows
-            # The last page, the prune of a full list and the cursor: one transaction.
-            batch.begin()
-            if pending is not None:
-                self._write(obj_type, pending)
-            if full:
-                # A full list saw everything: what the cache holds beyond it left the CRM/book.
-                self._left_total += self._prune(obj_type, self._seen_total)
-            if obj_type == "companies":
-                self._remember_newcomers(full)
-            if obj_type == "contacts" and self.pull_enrollments_too:
-                self._remember_enrollment_reads()
-            if self._max_modified is None:
-                new_cursor = self.start_ms if full else int(cursor)  # nothing changed
-            else:
-                new_cursor = min(self._max_modified, self.start_ms)
-            stats = {
-                "rows": self._rows_total,
-                "archived": self._archived_total,
-                "left_book": self._left_total,
-                "mode": "list" if full else "search",
-            }
-            write_state(
-                self.db, SOURCE, obj_type, cursor=str(new_cursor), started=self.started, stats=stats
+                if len(kept) < 2 or not self._my_turn(obj_type):
+                    continue  # a copy writes: keep mapping, write these rows after it
+                with gc_paused():
+                    self._flush()
+                    for rows in kept[:-1]:
+                        self._write(obj_type, rows, totals)
+                del kept[:-1]
+                # Pages written together share a commit; the write lock is held for at most a
+                # short wait for the next page, never for a slow network.
+                if not await pages.wait_ready(BATCH_WAIT_SECONDS):
+                    self._batch.commit()
+            self._waiting.append(
+                lambda: self._end_object(obj_type, kept, totals, cursor=cursor, done=done)
             )
-            batch.commit()
-        finally:
-            batch.rollback()  # only if still open: a failure half-way
-        self.report.add_pulled(obj_type, self._rows_total)
-        self.report.archived += self._archived_total
-        self.report.left_book += self._left_total
+            if obj_type in ("companies", "contacts"):
+                await self.settle_writes()  # the next objects are mapped by these rows
+                if obj_type == "contacts" and not self._entered:
+                    self.contacts_ready()  # (else newcomers' contacts are backfilled later)
+            elif self._my_turn(obj_type):
+                self._flush()
+                self._batch.commit()
+        except BaseException:
+            self._batch.rollback()  # only if still open: a failure half-way
+            raise
+
+    def _my_turn(self, obj_type: str) -> bool:
+        """Whether this pull may write now (a transaction is then open): not while an
+        analytics copy runs, and a copy waiting for the writer gets it first, unless the
+        object is one the next are mapped by (it could not end before the copy does)."""
+        turns = self.turns
+        if obj_type not in ("companies", "contacts"):
+            if self._batch.open and turns.wanted():
+                self._batch.commit()
+            if not self._batch.open:
+                turns.quiet()  # a waiting copy starts now
+        if turns.busy():
+            return False
+        self._batch.begin()
+        return True
+
+    def _flush(self) -> None:
+        """Write what waits, in order (inside the open transaction)."""
+        while self._waiting:
+            self._waiting.popleft()()
+
+    async def settle_writes(self) -> None:
+        """Write everything that waits, after the copy that runs, if any (what follows reads
+        or writes the cache at once)."""
+        if not self._batch.open:
+            await self.turns.settle()
+        self._batch.begin()
+        try:
+            self._flush()
+        except BaseException:
+            self._batch.rollback()
+            raise
+        self._batch.commit()
+
+    def _end_object(
+        self, obj_type: str, kept: list[PageRows], totals: _Totals, *, cursor: str | None, done: int
+    ) -> None:
+        """An object's last rows, the prune of a full list and its cursor (in the open
+        transaction); then its totals are reported."""
+        full = cursor is None
+        for rows in kept:
+            self._write(obj_type, rows, totals)
+        if full:
+            # A full list saw everything: what the cache holds beyond it left the CRM/book.
+            totals.left += self._prune(obj_type, totals.seen)
+        if obj_type == "companies":
+            self._remember_newcomers(full)
+        if obj_type == "contacts" and self.pull_enrollments_too:
+            self._remember_enrollment_reads()
+        if totals.max_modified is None:
+            new_cursor = self.start_ms if cursor is None else int(cursor)  # nothing changed
+        else:
+            new_cursor = min(totals.max_modified, self.start_ms)
+        stats = {
+            "rows": totals.rows,
+            "archived": totals.archived,
+            "left_book": totals.left,
+            "mode": "list" if full else "search",
+        }
+        write_state(
+            self.db, SOURCE, obj_type, cursor=str(new_cursor), started=self.started, stats=stats
+        )
+        self.report.add_pulled(obj_type, totals.rows)
+        self.report.archived += totals.archived
+        self.report.left_book += totals.left
         self.progress(SyncProgress("crm", obj_type, done, done, "done"))
-
-    # Running totals of the object being pulled (reset before each object).
-    _seen_total: set[str]
-    _max_modified: int | None
-    _rows_total: int
-    _archived_total: int
-    _left_total: int
-
-    def _reset_totals(self) -> None:
-        self._seen_total = set()
-        self._max_modified = None
-        self._rows_total = 0
-        self._archived_total = 0
-        self._left_total = 0
 
     async def backfill(self, obj_type: str, accounts: set[str]) -> None:
         """List one child type once, keeping only records of ``accounts`` (no cursor moves)."""
         saved_book = self.book
         self.book = accounts
-        self._reset_totals()
+        totals = _Totals()
         try:
             async for page in self._list_pages(obj_type, archived=False):
                 rows = self._prepare(obj_type, page, drop_outside=False)
                 with transaction(self.db):
-                    self._write(obj_type, rows)
+                    self._write(obj_type, rows, totals)
         finally:
             self.book = saved_book
-            self.report.add_pulled(obj_type, self._rows_total)
+            self.report.add_pulled(obj_type, totals.rows)
 
     # -- paging ----------------------------------------------------------------------------
 
@@ -715,8 +770,9 @@ class CrmPull:
 
     # -- rows -> cache -------------------------------------------------------------------------
 
-    def _write(self, obj_type: str, rows: PageRows) -> None:
-        """Write one page's rows in one transaction (joined by the caller's, if any)."""
+    def _write(self, obj_type: str, rows: PageRows, totals: _Totals) -> None:
+        """Write one page's rows in one transaction (joined by the caller's, if any), and
+        count them in the object's ``totals``."""
         table = TABLE[obj_type]
         with transaction(self.db):
             if obj_type == "companies":
@@ -747,20 +803,19 @@ class CrmPull:
                         f"UPDATE {link_table} SET remote_id=?, done=? WHERE id=?",
                         [remote_id, done, local_id],
                     )
-        self._seen_total.update(rows.seen)
+        totals.seen.update(rows.seen)
         self.changed_contacts.update(rows.enrollment_reads)
         if rows.max_modified is not None:
-            self._max_modified = (
+            totals.max_modified = (
                 rows.max_modified
-                if self._max_modified is None
-                else max(self._max_modified, rows.max_modified)
+                if totals.max_modified is None
+                else max(totals.max_modified, rows.max_modified)
             )
-        written = sum(len(b) for n, b in rows.upserts.items() if n == TABLE[obj_type])
-        self._rows_total += written
-        self._archived_total += sum(
+        totals.rows += sum(len(b) for n, b in rows.upserts.items() if n == TABLE[obj_type])
+        totals.archived += sum(
             1 for b in rows.upserts.values() for r in b if r.get("archived") == 1
         )
-        self._left_total += left
+        totals.left += left
 
     def _delete(self, table: str, ids: list[str]) -> int:
         if not ids:
@@ -957,6 +1012,17 @@ async def _chain(sources: list[AsyncIterator[FetchedPage]]) -> AsyncIterator[Fet
     for source in sources:
         async for item in source:
             yield item
+
+
+@dataclass
+class _Totals:
+    """Running totals of one object's pull."""
+
+    seen: set[str] = field(default_factory=set)  # row keys met (a full list prunes the rest)
+    max_modified: int | None = None
+    rows: int = 0
+    archived: int = 0
+    left: int = 0
 
 
 class _Batch:
