@@ -7,9 +7,9 @@ sync hands the whole pulls to ``python -m csm_tui.sync.analytics_helper``, which
 
 1. gets ``("start", Job)`` on stdin and starts downloading at once (its own HTTP client, the
    same rate limits and retries: the analytics API's budget is its alone);
-2. gets ``("book", index)`` once the book's companies are in the cache (which group is which
-   account), then maps and stages the pages into each table's scratch file, and builds there
-   the cache's table, indexes and all (sync/page_staging.py);
+2. maps and stages the pages into each table's scratch file as they come, by group value
+   (sync/page_staging.py); gets ``("book", index)`` once the book's companies are in the
+   cache (which group is which account), and at the end puts each row's account in its place;
 3. answers on stdout: ``("progress", table, rows fetched)``, then per table ``("staged",
    table, Outcome)`` or ``("failed", table, Failure)``, and last ``("done", requests)``.
 
@@ -27,7 +27,7 @@ import os
 import pickle
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,7 @@ class AnalyticsHelper:
         self._outcomes: dict[str, asyncio.Future[Outcome]] = {
             scratch.table: self._loop.create_future() for scratch in job.tables
         }
+        self._finished = self._loop.create_future()  # its "done" or the end of its output
         self._reader = threading.Thread(target=self._read, name="analytics-helper", daemon=True)
         self._reader.start()
 
@@ -138,6 +139,9 @@ class AnalyticsHelper:
     async def close(self) -> None:
         """End the helper (at once when it is still working) and reap it."""
         done = all(f.done() for f in self._outcomes.values())
+        if done:  # its last word (the requests it made) is on its way
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._finished), 2.0)
         await asyncio.to_thread(end_helper, self.process, wait=2.0 if done else 0)
         for future in self._outcomes.values():
             if not future.done():
@@ -175,6 +179,8 @@ class AnalyticsHelper:
             self.requests = int(message[1])
             self._take(("ended",))
         elif kind == "ended":
+            if not self._finished.done():
+                self._finished.set_result(None)
             for future in self._outcomes.values():
                 if not future.done():
                     future.set_exception(
@@ -199,39 +205,52 @@ async def _serve(job: Job, inbox: asyncio.Queue[Any], reply: Callable[..., None]
         "usage_weekly": lambda: posthog.weekly_usage(job.group_index, job.usage_weeks),
         "user_activity": lambda: posthog.user_activity(job.group_index, job.user_weeks),
     }
-    # At most two pages wait for the book, as in-process.
+    # Two pages fetched ahead of the staging.
     pages = {s.table: Prefetch(sources[s.table](), depth=2) for s in job.tables}
+    staged = {s.table: Staged(PageStaging(s)) for s in job.tables}
+    book: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
 
-    async def stage(scratch: Scratch, index: dict[str, str]) -> None:
-        into = Staged(PageStaging(scratch), Groups(index, job.group_key))
+    async def pulled(table: str) -> tuple[Staged, Groups]:
+        # Mapped from the first page; until the book's accounts are known, by group value.
+        into = staged[table]
+        await stage_pages(into, pages[table], table, lambda n: reply("progress", table, n))
+        await asyncio.shield(book)
+        into.keep_early()
+        assert into.groups is not None
+        return into, into.groups
+
+    async def whole(table: str) -> Outcome:
+        into, groups = await pulled(table)
+        assert into.staged is not None
+        rows = await into.staged.finish(merge=into.merges(table))
+        return Outcome(rows, into.fetched, frozenset(groups.unmatched), frozenset(groups.shared))
+
+    async def answer(table: str, work: Awaitable[Outcome]) -> None:
         try:
-            await stage_pages(
-                into, pages[scratch.table], scratch.table,
-                lambda n: reply("progress", scratch.table, n),
-            )  # fmt: skip
-            assert into.staged is not None
-            merge = bool(into.groups.shared) and scratch.table == "usage_weekly"
-            rows = await into.staged.finish(merge=merge)
-            outcome = Outcome(
-                rows, into.fetched, frozenset(into.groups.unmatched), frozenset(into.groups.shared)
-            )
-            reply("staged", scratch.table, outcome)
+            reply("staged", table, await work)
         except ApiError as exc:
-            reply("failed", scratch.table, Failure("ApiError", str(exc), exc.status))
+            reply("failed", table, Failure("ApiError", str(exc), exc.status))
         except SourceError as exc:
-            reply("failed", scratch.table, Failure(type(exc).__name__, str(exc)))
+            reply("failed", table, Failure(type(exc).__name__, str(exc)))
         except Exception as exc:  # a bug or a full disk: the first process says it in one line
             text = " ".join(str(exc).split())[:200] or type(exc).__name__
-            reply("failed", scratch.table, Failure("crash", text))
+            reply("failed", table, Failure("crash", text))
         finally:
-            await pages[scratch.table].close()
+            await pages[table].close()
 
-    try:
+    async def await_book() -> None:
         message = await inbox.get()
-        if message[0] != "book":
-            return
-        await asyncio.gather(*(stage(s, message[1]) for s in job.tables))
+        if message[0] == "book":
+            for into in staged.values():
+                into.groups = Groups(message[1], job.group_key)
+            book.set_result(message[1])
+
+    work = [answer(s.table, whole(s.table)) for s in job.tables]
+    listening = asyncio.ensure_future(await_book())
+    try:
+        await asyncio.gather(*work)
     finally:
+        listening.cancel()
         for source in pages.values():
             await source.close()
         await client.aclose()

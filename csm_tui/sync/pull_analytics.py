@@ -94,21 +94,37 @@ class Groups:
             self.known[value] = account
         return account
 
+    def on_accounts(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Rows mapped by group value (their first column), with their accounts instead (rows
+        of groups that match no account are left out)."""
+        out = []
+        for row in rows:
+            account = self.known[row[0]] if row[0] in self.known else self.look_up(row[0])
+            if account is not None:
+                out.append((account, *row[1:]))
+        return out
 
-def _usage_rows(page: Sequence[Sequence[Any]], groups: Groups, weeks: dict[Any, str | None]):
-    """Cache rows of one weekly-usage page (rows of unknown groups or weeks are left out)."""
-    known = groups.known
-    out: list[tuple[str, str, str, int, int]] = []
+
+def _usage_rows(
+    page: Sequence[Sequence[Any]], groups: Groups | None, weeks: dict[Any, str | None]
+) -> list[tuple[Any, ...]]:
+    """Cache rows of one weekly-usage page (rows of unknown groups or weeks are left out);
+    without ``groups`` (the book is not in yet) the first column is the group value."""
+    out: list[tuple[Any, ...]] = []
     add = out.append
+    known = groups.known if groups is not None else None
     # The hot loop of a full pull (over a million rows): lookups are remembered per distinct
     # value, and values already of the right type skip the general converters.
     for group, week, event, events, users in page:
-        try:
-            account = known[group]
-        except (KeyError, TypeError):
-            account = groups.look_up(group)
-        if account is None:
-            continue
+        if known is None:
+            account = group if type(group) is str else _group_value(group)
+        else:
+            try:
+                account = known[group]
+            except (KeyError, TypeError):
+                account = groups.look_up(group)  # type: ignore[union-attr]
+            if account is None:
+                continue
         try:
             day = weeks[week]
         except (KeyError, TypeError):
@@ -129,19 +145,25 @@ def _usage_rows(page: Sequence[Sequence[Any]], groups: Groups, weeks: dict[Any, 
     return out
 
 
-def _users_rows(page: Sequence[Sequence[Any]], groups: Groups, _: Any = None):
-    """Cache rows of one per-user activity page (rows of unknown groups are left out)."""
-    known = groups.known
+def _users_rows(
+    page: Sequence[Sequence[Any]], groups: Groups | None, _: Any = None
+) -> list[tuple[Any, ...]]:
+    """Cache rows of one per-user activity page (rows of unknown groups are left out); without
+    ``groups`` the first column is the group value."""
+    known = groups.known if groups is not None else None
     instant = mapping.instant
-    out: list[tuple[str, str, str | None, str | None, int]] = []
+    out: list[tuple[Any, ...]] = []
     add = out.append
     for group, user, email, last_seen, events_30d in page:
-        try:
-            account = known[group]
-        except (KeyError, TypeError):
-            account = groups.look_up(group)
-        if account is None:
-            continue
+        if known is None:
+            account = group if type(group) is str else _group_value(group)
+        else:
+            try:
+                account = known[group]
+            except (KeyError, TypeError):
+                account = groups.look_up(group)  # type: ignore[union-attr]
+            if account is None:
+                continue
         add(
             (
                 account,
@@ -154,7 +176,14 @@ def _users_rows(page: Sequence[Sequence[Any]], groups: Groups, _: Any = None):
     return out
 
 
-TO_ROWS: dict[str, Callable[[Sequence[Sequence[Any]], Groups, dict[Any, str | None]], list[Any]]]
+def _group_value(value: Any) -> Any:
+    """A group value as kept until the book is in (hashable; None stays None)."""
+    return value if value is None or isinstance(value, int | float | str) else str(value)
+
+
+TO_ROWS: dict[
+    str, Callable[[Sequence[Sequence[Any]], Groups | None, dict[Any, str | None]], list[Any]]
+]
 TO_ROWS = {"usage_weekly": _usage_rows, "user_activity": _users_rows}
 
 
@@ -163,17 +192,17 @@ async def stage_pages(
     progress: Callable[[int], None],
 ) -> None:  # fmt: skip
     """Map each page's rows and stage them (or keep them, for a re-pull); ``progress`` gets
-    the rows fetched so far. In the sync's process or the analytics helper's."""
+    the rows fetched so far. In the sync's process or the analytics helper's, which starts
+    before the book's accounts are known: its rows wait, by group value, until they are."""
     to_rows = TO_ROWS[table]
     async for page in pages:
         into.fetched += len(page)
         with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
-            rows = to_rows(page, into.groups, into.weeks)
-            if into.staged is not None:
-                into.staged.add(rows)
+            if into.groups is None:
+                into.early.extend(to_rows(page, None, into.weeks))
             else:
-                # A re-pull is small: kept in memory and compared with the cache.
-                into.rows.extend(rows)
+                into.keep_early()
+                into.keep(to_rows(page, into.groups, into.weeks))
         progress(into.fetched)
 
 
@@ -435,7 +464,7 @@ class AnalyticsPull:
         )
         if into.staged is not None:
             # Two groups of one account (www. and the bare domain): their usage adds up.
-            await into.staged.finish(merge=bool(into.groups.shared) and obj == "usage_weekly")
+            await into.staged.finish(merge=into.merges(obj))
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -447,7 +476,7 @@ class AnalyticsPull:
             if obj == "usage_weekly"
             else (self._users, self._users_state)
         )
-        assert into.staged is not None
+        assert into.staged is not None and into.groups is not None
         pulled, groups = into.staged.rows, into.groups  # two groups of one account added up
         self.rewritten.add(obj)
         move = asyncio.ensure_future(into.staged.replace_all(lambda db: state(pulled, groups, db)))
@@ -472,6 +501,7 @@ class AnalyticsPull:
     async def _write_usage(self) -> None:
         """Weekly usage per (account, week, event), with its cursor."""
         groups = self._usage.groups
+        assert groups is not None  # known since begin_staging
         await self.ready_to_write()
         if self._usage.staged is not None:
             await self._moved("usage_weekly")
@@ -535,6 +565,7 @@ class AnalyticsPull:
     async def _write_users(self) -> None:
         """Per-user activity: every user once a day, then the users active that day."""
         groups = self._users.groups
+        assert groups is not None  # known since begin_staging
         await self.ready_to_write()
         if self._users.staged is not None:
             await self._moved("user_activity")
@@ -582,17 +613,37 @@ class Staged:
     def __init__(self, staged: PageStaging | None = None, groups: Groups | None = None) -> None:
         self.staged = staged
         self.rows: list[Any] = []
-        self.groups = groups or Groups({}, "domain")
+        self.groups = groups  # None until the book's accounts are known
+        self.early: list[tuple[Any, ...]] = []  # rows by group value, until then
         self.weeks: dict[Any, str | None] = {}  # week values met -> ISO day (None: unreadable)
         self.fetched = 0
         self.helped = False  # pulled by the analytics helper process
         self.cached: set[tuple[Any, ...]] | None = None  # a re-pull's rows in the cache, read early
 
+    def merges(self, table: str) -> bool:
+        """Whether rows sharing a key add up (usage of two groups of one account)."""
+        return table == "usage_weekly" and self.groups is not None and bool(self.groups.shared)
+
+    def keep(self, rows: list[tuple[Any, ...]]) -> None:
+        """Stage rows (a whole pull) or keep them in memory (a re-pull)."""
+        if self.staged is not None:
+            self.staged.add(rows)
+        else:
+            self.rows.extend(rows)
+
+    def keep_early(self) -> None:
+        """The rows that came before the book's accounts, now with their accounts, first."""
+        if self.early and self.groups is not None:
+            early, self.early = self.early, []
+            self.keep(self.groups.on_accounts(early))
+
     def take(self, outcome: Outcome) -> None:
         """What the helper reported of its staging."""
-        assert self.staged is not None
-        self.staged.rows = outcome.rows
+        if self.staged is not None:
+            self.staged.rows = outcome.rows
         self.fetched = outcome.fetched
+        if self.groups is None:
+            self.groups = Groups({}, "domain")
         self.groups.unmatched = set(outcome.unmatched)
         self.groups.shared = set(outcome.shared)
 

@@ -212,6 +212,7 @@ class CrmPull:
         self._before: set[str] = set()  # the book's accounts before this pull
         self._cursors: dict[str, str | None] = {}  # per object, as read when its pull began
         self._entered: set[str] = set()  # companies new to the book whose children are listed
+        self._unwritten_contacts: dict[str, str | None] = {}  # id -> account (None: dropped)
         # Awaited before the pull's first write (the engine's integrity check, for one).
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
         # Called once the book's accounts are written (the analytics can map to them), and
@@ -411,6 +412,8 @@ class CrmPull:
             async for page in pages:
                 with gc_paused():  # rows by the hundred: csm_tui/gc_pause.py
                     kept.append(self._prepare(obj_type, page))
+                if obj_type == "contacts":
+                    self._note_unwritten(kept[-1])
                 done += len(page.records)
                 self.progress(SyncProgress("crm", obj_type, done, None))
                 if len(kept) < 2 or not self._my_turn(obj_type):
@@ -427,10 +430,8 @@ class CrmPull:
             self._waiting.append(
                 lambda: self._end_object(obj_type, kept, totals, cursor=cursor, done=done)
             )
-            if obj_type in ("companies", "contacts"):
-                await self.settle_writes()  # the next objects are mapped by these rows
-                if obj_type == "contacts" and not self._entered:
-                    self.contacts_ready()  # (else newcomers' contacts are backfilled later)
+            if obj_type == "companies":
+                await self.settle_writes()  # the book: the next objects are mapped by it
             elif self._my_turn(obj_type):
                 self._flush()
                 self._batch.commit()
@@ -441,9 +442,9 @@ class CrmPull:
     def _my_turn(self, obj_type: str) -> bool:
         """Whether this pull may write now (a transaction is then open): not while an
         analytics copy runs, and a copy waiting for the writer gets it first, unless the
-        object is one the next are mapped by (it could not end before the copy does)."""
+        object is the book's companies (the next objects wait for them)."""
         turns = self.turns
-        if obj_type not in ("companies", "contacts"):
+        if obj_type != "companies":
             if self._batch.open and turns.wanted():
                 self._batch.commit()
             if not self._batch.open:
@@ -484,8 +485,12 @@ class CrmPull:
             totals.left += self._prune(obj_type, totals.seen)
         if obj_type == "companies":
             self._remember_newcomers(full)
-        if obj_type == "contacts" and self.pull_enrollments_too:
-            self._remember_enrollment_reads()
+        if obj_type == "contacts":
+            if self.pull_enrollments_too:
+                self._remember_enrollment_reads()
+            self._unwritten_contacts.clear()
+            if not self._entered:  # (else newcomers' contacts are backfilled later)
+                self._batch.then.append(self.contacts_ready)
         if totals.max_modified is None:
             new_cursor = self.start_ms if cursor is None else int(cursor)  # nothing changed
         else:
@@ -757,8 +762,22 @@ class CrmPull:
     def _cached(self, table: str, row_id: str) -> bool:
         return self.db.execute(f"SELECT 1 FROM {table} WHERE id=?", [row_id]).fetchone() is not None
 
+    def _note_unwritten(self, rows: PageRows) -> None:
+        """Contacts mapped but not yet written (they may wait for an analytics copy): the
+        objects after them are mapped by them all the same."""
+        unwritten = self._unwritten_contacts
+        for row in rows.upserts.get("contacts", ()):
+            unwritten[str(row["id"])] = row.get("account_id")
+        for key in rows.drop:
+            unwritten[key] = None
+
     def _account_of_contact(self, contact_ids: list[str]) -> str | None:
+        unwritten = self._unwritten_contacts
         for cid in contact_ids:
+            if cid in unwritten:
+                if unwritten[cid] in self.book:
+                    return unwritten[cid]
+                continue
             row = self.db.execute("SELECT account_id FROM contacts WHERE id=?", [cid]).fetchone()
             if row and row[0] in self.book:
                 return str(row[0])
@@ -1032,6 +1051,7 @@ class _Batch:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self.open = False
+        self.then: list[Callable[[], None]] = []  # called once what is open is committed
 
     def begin(self) -> None:
         """Start the transaction unless one is open."""
@@ -1040,13 +1060,17 @@ class _Batch:
             self.open = True
 
     def commit(self) -> None:
-        """Commit what is open."""
+        """Commit what is open, then call what waited for it."""
         if self.open:
             self.open = False
             self.db.conn.execute("COMMIT")
+        then, self.then = self.then, []
+        for call in then:
+            call()
 
     def rollback(self) -> None:
         """Roll back what is still open (after a failure)."""
+        self.then.clear()
         if self.open:
             self.open = False
             self.db.conn.execute("ROLLBACK")
