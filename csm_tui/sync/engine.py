@@ -32,7 +32,7 @@ from aiolimiter import AsyncLimiter
 
 from csm_tui.config import Settings
 from csm_tui.errors import CsmError
-from csm_tui.gc_pause import gc_relaxed
+from csm_tui.gc_pause import gc_paused, gc_relaxed
 from csm_tui.sources.http import ApiClient, Endpoint, HttpPolicy, SourceError
 from csm_tui.sources.hubspot import HubSpot
 from csm_tui.sources.posthog import PostHog, posthog_client
@@ -276,7 +276,11 @@ async def run_sync(
         try:
             before = RunState.read(db)
             gate = WriteGate(db, path, before, whole=full or not before.clean)
-            with gc_relaxed():  # a sync allocates by the million: csm_tui/gc_pause.py
+            # A sync allocates by the million (csm_tui/gc_pause.py): a first or full one with
+            # the collector relaxed; a later one (a second or so) with it paused, so that the
+            # re-pull's ~150,000 cached rows are not walked by collection after collection.
+            quiet = gc_paused() if not full and before.clean else gc_relaxed()
+            with quiet:
                 await _sync(
                     db,
                     settings,

@@ -455,7 +455,8 @@ class AnalyticsPull:
         if into.staged is None and obj == "usage_weekly":
             # The cached rows of the re-pulled weeks, read while the CRM pull mostly waits for
             # the network, not after it (only this pull writes them).
-            into.cached = rows_in_scope(self.db, obj, USAGE_COLUMNS, *self._usage_scope())
+            with gc_paused():  # ~150,000 rows: csm_tui/gc_pause.py
+                into.cached = rows_in_scope(self.db, obj, USAGE_COLUMNS, *self._usage_scope())
         await stage_pages(
             into,
             self._pages[obj],
@@ -510,7 +511,7 @@ class AnalyticsPull:
             rows = _summed(self._usage.rows) if groups.shared else self._usage.rows
             pulled = len(rows)
             await self.turns.settle()
-            with transaction(self.db):
+            with transaction(self.db), gc_paused():
                 # The re-pulled weeks are replaced whole (a late correction can remove a row);
                 # only rows that differ are written.
                 write_differences(
@@ -574,7 +575,7 @@ class AnalyticsPull:
             rows = self._users.rows
             pulled = len(rows)
             await self.turns.settle()
-            with transaction(self.db):
+            with transaction(self.db), gc_paused():
                 # Users not active today keep their rows: only these users' rows can differ.
                 accounts = json.dumps(sorted({row[0] for row in rows}))
                 write_differences(
