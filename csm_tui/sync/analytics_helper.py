@@ -133,7 +133,7 @@ class AnalyticsHelper:
             send(self.process.stdin, ("book", index))
 
     async def staged(self, table: str) -> Outcome:
-        """Wait for one table to be staged (its scratch file holds the cache's table)."""
+        """Wait for one table to be staged (its scratch file holds its rows, by account)."""
         return await self._outcomes[table]
 
     async def close(self) -> None:

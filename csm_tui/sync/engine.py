@@ -469,8 +469,8 @@ def _refresh_last_active(
 
 class _EarlyLastActive:
     """Every contact's last activity, worked out in a thread (reading only, on a connection of
-    its own) as soon as the CRM's contacts and a whole users pull are both in the cache: a
-    quarter of a million activity rows read while the sync's other work goes on, not after it.
+    its own) as soon as the CRM's contacts and a whole users pull are both in the cache: some
+    400,000 activity rows read while the sync's other work goes on, not after it.
     Nothing later in a sync writes either table."""
 
     def __init__(self, path: Path) -> None:

@@ -307,6 +307,7 @@ class AnalyticsPull:
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
         self._helper_spec = helper
         self._helper: AnalyticsHelper | None = None
+        self._started = False  # start() fixed the queries
         self._pages: dict[str, Prefetch[Any]] = {}
         self._staging: asyncio.Future[None] | None = None
         self._usage = Staged()
@@ -330,6 +331,7 @@ class AnalyticsPull:
         A re-pull (the last weeks, the users active today) is small and downloads whole while
         the caller works; a whole pull keeps at most two pages waiting.
         """
+        self._started = True
         cursor = None if self.full else read_cursor(self.db, SOURCE, "usage_weekly")
         self._usage_whole = cursor is None
         self._weeks = self.a.weeks if self._usage_whole else self.a.repull_weeks
@@ -378,7 +380,7 @@ class AnalyticsPull:
         """Map and stage pages from now on (the accounts they map to are in the cache)."""
         if self._staging is not None:
             return
-        if not hasattr(self, "_usage_whole"):
+        if not self._started:
             self.start()
         # The book's accounts are final by now: read them once.
         index = group_index(self.db, self.a.group_key)
@@ -611,10 +613,10 @@ class Staged:
     """What the staging of one object gathered: into a scratch table (a whole pull) or in
     memory (a re-pull), and the groups met."""
 
-    def __init__(self, staged: PageStaging | None = None, groups: Groups | None = None) -> None:
+    def __init__(self, staged: PageStaging | None = None) -> None:
         self.staged = staged
         self.rows: list[Any] = []
-        self.groups = groups  # None until the book's accounts are known
+        self.groups: Groups | None = None  # until the book's accounts are known
         self.early: list[tuple[Any, ...]] = []  # rows by group value, until then
         self.weeks: dict[Any, str | None] = {}  # week values met -> ISO day (None: unreadable)
         self.fetched = 0
@@ -643,8 +645,7 @@ class Staged:
         if self.staged is not None:
             self.staged.rows = outcome.rows
         self.fetched = outcome.fetched
-        if self.groups is None:
-            self.groups = Groups({}, "domain")
+        assert self.groups is not None  # the book was read before the helper was waited for
         self.groups.unmatched = set(outcome.unmatched)
         self.groups.shared = set(outcome.shared)
 

@@ -394,9 +394,9 @@ class CrmPull:
 
         Its rows are written page by page, and its last page, the prune of a full list and the
         cursor in one transaction. While an analytics table is copied in (write_turns.py) the
-        rows wait in memory and the pull goes on; an object the next ones are not mapped by
-        (all but companies and contacts) may even end with its last transaction waiting. What
-        waits is written in order at the writer's next turn (``_flush``).
+        rows wait in memory and the pull goes on; any object but the book's companies may even
+        end with its last transaction waiting (contacts not yet written are looked up in
+        memory). What waits is written in order at the writer's next turn (``_flush``).
         """
         if pages is None:
             pages = self._prefetch(obj_type)
