@@ -38,7 +38,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
         mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        apis, transport = demo.build_demo(120, 11, TODAY)
+        apis, transport = demo.build_demo(120, 11, TODAY, clock=lambda: NOW)
         settings = demo.demo_settings(
             Settings(data_dir=root / "data"),
             apis.portfolio.demo_owner_email,
@@ -46,7 +46,12 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             apis.posthog.token,
         )
         engine.sync_blocking(
-            settings, full=True, transport=transport(), today=TODAY, policy=demo.IN_PROCESS
+            settings,
+            full=True,
+            transport=transport(),
+            today=TODAY,
+            clock=lambda: NOW,
+            policy=demo.IN_PROCESS,
         )
         yield settings
 

@@ -20,7 +20,7 @@ NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
 
 
 def demo_app(isolated_env) -> CsmApp:
-    apis, transport = demo.build_demo(60, 7, TODAY)
+    apis, transport = demo.build_demo(60, 7, TODAY, clock=lambda: NOW)
     base = Settings(data_dir=isolated_env / "data")
     settings = demo.demo_settings(
         base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from csm_tui.store.rescore import rescore
 from csm_tui.sync import engine
 
 TODAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 AT_RISK = {"sudden_drop", "renewal_at_risk", "slow_decline", "champion_quiet"}
 # Chips that name a cause (the others say how urgent: health, renewal, neglect, overdue step).
 CAUSES = (
@@ -56,14 +57,19 @@ def demo_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBook]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
         mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        apis, transport = demo.build_demo(300, 7, TODAY)
+        apis, transport = demo.build_demo(300, 7, TODAY, clock=lambda: NOW)
         base = Settings(data_dir=root / "data")
         settings = demo.demo_settings(
             base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
         )
         # In-process fakes have no rate budget: sync them as `csm-tui demo` does, unpaced.
         engine.sync_blocking(
-            settings, full=True, transport=transport(), today=TODAY, policy=demo.IN_PROCESS
+            settings,
+            full=True,
+            transport=transport(),
+            today=TODAY,
+            clock=lambda: NOW,
+            policy=demo.IN_PROCESS,
         )
         yield DemoBook(settings, dict(apis.portfolio.stories))
 

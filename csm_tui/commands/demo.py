@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -22,12 +22,9 @@ DEMO_WORKSPACE = "demo"
 DEMO_CRM_URL = "http://127.0.0.1:9"
 DEMO_ANALYTICS_URL = "http://127.0.0.1:9"
 DEMO_PROJECT = "1"
-IN_PROCESS = HttpPolicy(
-    crm_rate_per_second=10_000,
-    crm_search_per_second=10_000,
-    analytics_per_minute=1_000_000,
-    max_retry_after=0.0,  # the in-process fakes need no real pause
-)
+# The in-process fakes enforce the real budgets on a simulated clock (fakes/router.py): the
+# client paces as it would for real, and no stamina backoff needs a real pause.
+IN_PROCESS = HttpPolicy(max_retry_after=0.0)
 
 
 def demo_settings(
@@ -57,13 +54,19 @@ def _fresh_cache(settings: Settings) -> None:
         side.unlink(missing_ok=True)
 
 
-def build_demo(accounts: int, seed: int, today: date) -> tuple[Any, Callable[[], Any]]:
-    """The portfolio and a factory of transports to the one in-process FakeApis serving it."""
+def build_demo(
+    accounts: int, seed: int, today: date, clock: Callable[[], datetime] | None = None
+) -> tuple[Any, Callable[[], Any]]:
+    """The portfolio and a factory of transports to the one in-process FakeApis serving it.
+
+    ``clock`` is the fakes' clock (the analytics fake reads "now" from it): tests pass theirs,
+    so what the fakes answer never depends on the day the suite runs.
+    """
     from csm_tui.fakes.portfolio import generate_portfolio
     from csm_tui.fakes.router import FakeApis
 
     portfolio = generate_portfolio(accounts, seed, today=today)
-    apis = FakeApis(portfolio)
+    apis = FakeApis(portfolio, clock=clock)
     return apis, apis.transport
 
 
