@@ -45,7 +45,7 @@ def main() -> int:
     started = time.perf_counter()
     portfolio = generate_portfolio(accounts, seed, today=today)
     generated = time.perf_counter() - started
-    apis = FakeApis(portfolio)
+    apis = FakeApis(portfolio, real_time=True)
     apis.hubspot.build_search_index()
     apis.posthog.encode_ahead()  # PostHog encodes on its own machines, not on the client's cores
     server = apis.serve(port=0)

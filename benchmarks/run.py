@@ -435,9 +435,6 @@ def bench_keys_during_sync(
         "CSM_TUI_ANALYTICS__TOKEN": settings.analytics.token.get_secret_value(),
         "CSM_TUI_ANALYTICS__PROJECT_ID": "1",
         # Unpaced, as the demo's in-app syncs (the loopback fakes have no rate budget).
-        "CSM_TUI_HTTP__CRM_RATE_PER_SECOND": "10000",
-        "CSM_TUI_HTTP__CRM_SEARCH_PER_SECOND": "10000",
-        "CSM_TUI_HTTP__ANALYTICS_PER_MINUTE": "1000000",
         "CSM_TUI_HTTP__MAX_RETRY_AFTER": "0",
     }
     idle, busy = [], []

@@ -116,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--retry", metavar="ID", help="put a failed item back in line")
     act.add_argument("--discard", metavar="ID", help="drop a waiting or failed item")
 
-    add("doctor", "show config, paths, cache health, sync state and the outbox")
+    p = add("doctor", "show config, paths, cache health, sync state and the outbox")
+    p.add_argument(
+        "--remote",
+        action="store_true",
+        help="also ask HubSpot and PostHog: tokens, scopes per feature, custom properties, "
+        "owner, project timezone and group type (exit 1 on a problem)",
+    )
 
     p = add("fake-api", "serve the fake HubSpot and PostHog APIs on a loopback port")
     p.add_argument("--port", type=_port, default=8765)

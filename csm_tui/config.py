@@ -64,7 +64,8 @@ class Section(BaseModel):
 
 
 class CrmProperties(Section):
-    """CRM property names that teams name differently."""
+    """CRM property names that teams name differently; an empty name means "not used" (its
+    data then counts as unknown, never as zero or false)."""
 
     arr: str = "arr"
     renewal_date: str = "renewal_date"
@@ -75,6 +76,10 @@ class CrmProperties(Section):
     contact_role: str = "cs_role"
     unsubscribed: str = "hs_email_optout"
     bounced: str = "hs_email_hard_bounce_reason"
+    # Custom ticket properties most portals lack, so off unless named (e.g. "escalated",
+    # "csat_score").
+    ticket_escalated: str = ""  # a boolean ticket property: the ticket was escalated
+    ticket_csat: str = ""  # a number ticket property: the ticket's CSAT answer (1-5)
 
 
 class CrmSettings(Section):
@@ -83,10 +88,16 @@ class CrmSettings(Section):
     base_url: str = "https://api.hubapi.com"
     token: SecretStr | None = None
     owner_email: str = ""
+    # The inbox connected to HubSpot that sequences send from (Gmail, Office 365, IMAP); it can
+    # differ from the login email. Empty: the account owner's login email is tried.
+    sender_email: str = ""
     properties: CrmProperties = Field(default_factory=CrmProperties)
     timeout: float = Field(default=30.0, gt=0)
     concurrency: int = Field(default=4, ge=1, le=16)
-    pull_enrollments: bool = True
+    # HubSpot's search shows creates and updates late: each sync's search window starts this
+    # long before the previous sync began, so a change the index had not shown yet is found
+    # by the next sync.
+    search_margin_minutes: float = Field(default=30.0, ge=1, le=24 * 60)
 
     _url = field_validator("base_url")(lambda cls, v: check_base_url(v))
 
@@ -99,9 +110,13 @@ class HttpSettings(Section):
     wait_initial: float | None = Field(default=None, ge=0)
     wait_max: float | None = Field(default=None, ge=0)
     max_retry_after: float | None = Field(default=None, ge=0)
-    crm_rate_per_second: float | None = Field(default=None, gt=0)
-    crm_search_per_second: float | None = Field(default=None, gt=0)
-    analytics_per_minute: float | None = Field(default=None, gt=0)
+    # The HubSpot private app's 10-second budget: 100 on Free and Starter, 190 on Professional
+    # and Enterprise (200 or 250 with an API limit increase).
+    crm_per_ten_seconds: int | None = Field(default=None, ge=1, le=250)
+    crm_search_per_second: int | None = Field(default=None, ge=1, le=5)
+    crm_daily: int | None = Field(default=None, ge=1)
+    analytics_per_minute: int | None = Field(default=None, ge=1, le=240)
+    analytics_per_hour: int | None = Field(default=None, ge=1, le=2_400)
     analytics_concurrency: int | None = Field(default=None, ge=1, le=3)
     analytics_page_size: int | None = Field(default=None, ge=100, le=50_000)
 

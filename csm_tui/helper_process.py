@@ -1,5 +1,5 @@
 """A second Python process that does part of a long job on the machine's second core: the full
-rescore's other half (store/rescore_worker.py), a whole analytics pull (sync/analytics_helper.py).
+rescore's other half (store/rescore_worker.py).
 
 It runs this very code, installed or not (the package's folder goes first on its path), speaks
 in pickles on its stdin and stdout, and never writes to the terminal (its stderr is discarded:

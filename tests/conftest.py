@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from test_sync_crm import Clock
+from support.clocks import Clock
 
 from csm_tui.config import Settings, load_settings
 from csm_tui.fakes.portfolio import Portfolio

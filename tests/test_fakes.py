@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -13,23 +14,27 @@ from csm_tui.fakes.hubspot import FakeHubSpot
 from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
 from csm_tui.fakes.posthog import FakePostHog
 from csm_tui.fakes.router import FakeApis, FakeServerError
+from csm_tui.sources.pacing import SimulatedClock
+from csm_tui.sources.posthog import user_activity_query, weekly_usage_query
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 HS = {"Authorization": "Bearer demo-hubspot-token"}
 PH = {"Authorization": "Bearer demo-posthog-token"}
-USAGE_SQL = (
-    "SELECT $group_0 AS account, toStartOfWeek(timestamp, 1) AS week, event, count() AS events, "
-    "count(DISTINCT person_id) AS users FROM events WHERE timestamp >= toStartOfWeek(now(), 1) - "
-    "INTERVAL {w} WEEK AND $group_0 != '' GROUP BY account, week, event ORDER BY account, week, "
-    "event LIMIT {limit} OFFSET {offset}"
-)
-USERS_SQL = (
-    "SELECT $group_0 AS account, person_id AS user, any(person.properties.email) AS email, "
-    "max(timestamp) AS last_seen, countIf(timestamp >= now() - INTERVAL 30 DAY) AS events_30d FROM "
-    "events WHERE timestamp >= now() - INTERVAL {w} WEEK AND $group_0 != '' GROUP BY account, user "
-    "ORDER BY account, user LIMIT {limit} OFFSET {offset}"
-)
+# The fake PostHog's project is in New York: at NOW it is 04:30 on Monday the 23rd there.
+PROJECT_TODAY = NOW.astimezone(ZoneInfo("America/New_York")).date()
+
+
+def usage_sql(weeks: int, limit: int, after: tuple[str, date, str] | None = None) -> str:
+    """The client's weekly-usage query from ``weeks`` before the project's week."""
+    since = PROJECT_TODAY - timedelta(days=PROJECT_TODAY.weekday(), weeks=weeks)
+    return weekly_usage_query(0, since, limit, after)
+
+
+def users_sql(weeks: int, limit: int, *, active_today: bool = False) -> str:
+    """The client's per-user query over ``weeks`` before the project's day."""
+    since = PROJECT_TODAY - timedelta(weeks=weeks)
+    return user_activity_query(0, since, PROJECT_TODAY, limit, active_today=active_today)
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +42,51 @@ def book() -> Portfolio:
     return generate_portfolio(40, seed=11, today=TODAY)
 
 
+class Clock:
+    """The fakes' wall clock; tests move it forward (HubSpot's search catches up with it)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 @pytest.fixture
 def apis(book: Portfolio) -> FakeApis:
-    return FakeApis(book, clock=lambda: NOW)
+    return FakeApis(book, clock=Clock(NOW))
+
+
+def _paced(clock: SimulatedClock) -> dict[str, Any]:
+    """Event hooks spacing requests 0.3 s apart on the fakes' pacing clock, as a client
+    keeping to HubSpot's rate limits (search: 4 a second) would."""
+
+    def space(request: httpx.Request) -> None:
+        clock.advance(0.3)
+
+    return {"request": [space]}
 
 
 @pytest.fixture
 def crm(apis: FakeApis) -> Iterator[httpx.Client]:
+    assert apis.pacing_clock is not None
     with httpx.Client(
-        transport=apis.transport(), base_url="https://api.hubapi.com", headers=HS
+        transport=apis.transport(),
+        base_url="https://api.hubapi.com",
+        headers=HS,
+        event_hooks=_paced(apis.pacing_clock),
     ) as client:
         yield client
+
+
+def _catch_up(apis: FakeApis) -> None:
+    """Let HubSpot's search index catch up with every change made so far."""
+    clock = apis.hubspot.clock
+    assert isinstance(clock, Clock)
+    clock.advance(seconds=apis.hubspot.search_lag)
 
 
 def _search(client: httpx.Client, obj_type: str, **body: Any) -> httpx.Response:
@@ -97,8 +136,10 @@ def test_associations_and_arr_history_come_in_hubspots_shapes(
     body = crm.get(
         f"/crm/v3/objects/contacts/{contact['id']}", params={"associations": "companies"}
     ).json()
+    primary = contact["associations"]["companies"][0]
     assert body["associations"]["companies"]["results"] == [
-        {"id": contact["associations"]["companies"][0], "type": "contact_to_company"}
+        {"id": primary, "type": "contact_to_company"},
+        {"id": primary, "type": "contact_to_company_unlabeled"},
     ]
     moved = next(cid for cid, h in book.arr_history.items() if len(h) > 1)
     company = crm.get(
@@ -170,6 +211,7 @@ def test_search_window_on_modified_date_uses_epoch_ms(apis: FakeApis, crm: httpx
     at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     ids = [c["id"] for c in _list_all(crm, "contacts", limit=100)[:5]]
     apis.hubspot.touch_many("contacts", ids, at)
+    _catch_up(apis)
     ms = int(at.timestamp() * 1000)
     body = _search(
         crm,
@@ -189,10 +231,12 @@ def test_search_window_on_modified_date_uses_epoch_ms(apis: FakeApis, crm: httpx
 
 
 def test_twelve_thousand_records_on_one_timestamp_are_all_reached_past_the_cap() -> None:
-    fake = FakeHubSpot(clock=lambda: NOW)
+    clock, pacing = Clock(NOW), SimulatedClock()
+    fake = FakeHubSpot(clock=clock, ticker=pacing.monotonic)
     ids = [fake.create("companies", {"name": f"Co {i}"}) for i in range(12_000)]
     month_end = datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)
     fake.touch_many("companies", ids, month_end)
+    clock.advance(seconds=fake.search_lag)
     ms = int(month_end.timestamp() * 1000)
     window = [
         {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(ms)},
@@ -200,7 +244,10 @@ def test_twelve_thousand_records_on_one_timestamp_are_all_reached_past_the_cap()
     ]
     sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
     with httpx.Client(
-        transport=httpx.MockTransport(fake.handler), base_url="https://api.hubapi.com", headers=HS
+        transport=httpx.MockTransport(fake.handler),
+        base_url="https://api.hubapi.com",
+        headers=HS,
+        event_hooks=_paced(pacing),
     ) as client:
         # Paging straight past 10,000 is refused, as HubSpot does.
         past = client.post(
@@ -246,8 +293,9 @@ def _note(company_id: str, contact_id: str, marker: str) -> dict[str, Any]:
     return {
         "properties": {
             "hs_timestamp": str(int(NOW.timestamp() * 1000)),
+            # The marker lives in the body: a custom property would have to exist in the
+            # portal first, and an unknown property on create is refused.
             "hs_note_body": f"Call with champion\n\n[csm-tui:{marker}]",
-            "csm_tui_id": marker,
         },
         "associations": [
             {
@@ -262,7 +310,7 @@ def _note(company_id: str, contact_id: str, marker: str) -> dict[str, Any]:
     }
 
 
-def test_created_note_is_found_by_its_marker_either_way(
+def test_created_note_is_found_by_its_marker_once_search_catches_up(
     apis: FakeApis, crm: httpx.Client, book: Portfolio
 ) -> None:
     marker = "3f2a9c0d5e6b4a7f8c9d0e1f2a3b4c5d"
@@ -272,27 +320,18 @@ def test_created_note_is_found_by_its_marker_either_way(
     assert created.status_code == 201
     note_id = created.json()["id"]
     assert created.json()["properties"]["hs_timestamp"] == "2026-11-23T09:30:00.000Z"
-
-    by_token = _search(
-        crm,
-        "notes",
-        filterGroups=[
-            {
-                "filters": [
-                    {"propertyName": "hs_note_body", "operator": "CONTAINS_TOKEN", "value": marker}
-                ]
-            }
-        ],
-    ).json()
-    by_property = _search(
-        crm,
-        "notes",
-        filterGroups=[
-            {"filters": [{"propertyName": "csm_tui_id", "operator": "EQ", "value": marker}]}
-        ],
-    ).json()
-    assert [r["id"] for r in by_token["results"]] == [note_id]
-    assert [r["id"] for r in by_property["results"]] == [note_id]
+    by_token = [
+        {
+            "filters": [
+                {"propertyName": "hs_note_body", "operator": "CONTAINS_TOKEN", "value": marker}
+            ]
+        }
+    ]
+    at_once = _search(crm, "notes", filterGroups=by_token).json()
+    _catch_up(apis)
+    later = _search(crm, "notes", filterGroups=by_token).json()
+    assert at_once["total"] == 0  # HubSpot's search index lags behind creates
+    assert [r["id"] for r in later["results"]] == [note_id]
     assert apis.hubspot.created["notes"] == 1
     assert apis.hubspot.associations_of("notes", note_id, "companies") == [company_id]
     assert note_id in apis.hubspot.associations_of("companies", company_id, "notes")
@@ -332,13 +371,9 @@ def test_a_lost_response_creates_the_note_once_but_the_caller_sees_an_error(
     with pytest.raises(httpx.ReadError):
         crm.post("/crm/v3/objects/notes", json=body)
     assert apis.hubspot.created["notes"] == 1
-    found = _search(
-        crm,
-        "notes",
-        filterGroups=[
-            {"filters": [{"propertyName": "csm_tui_id", "operator": "EQ", "value": "lostmarker1"}]}
-        ],
-    ).json()
+    _catch_up(apis)
+    marker = {"propertyName": "hs_note_body", "operator": "CONTAINS_TOKEN", "value": "lostmarker1"}
+    found = _search(crm, "notes", filterGroups=[{"filters": [marker]}]).json()
     assert found["total"] == 1
 
 
@@ -351,17 +386,19 @@ def test_connect_error_fault_raises_before_anything_happens(
     assert crm.get("/crm/v3/objects/companies").status_code == 200
 
 
-def test_rate_limit_mode_refuses_the_sixth_search_in_a_second(book: Portfolio) -> None:
+def test_rate_limits_are_on_by_default_and_refuse_the_fifth_search_in_a_second(
+    book: Portfolio,
+) -> None:
     tick = [100.0]
-    fake = FakeHubSpot(book, rate_limit=True, ticker=lambda: tick[0])
+    fake = FakeHubSpot(book, ticker=lambda: tick[0])
     with httpx.Client(
         transport=httpx.MockTransport(fake.handler), base_url="https://api.hubapi.com", headers=HS
     ) as client:
-        statuses = [_search(client, "companies", limit=1).status_code for _ in range(6)]
+        statuses = [_search(client, "companies", limit=1).status_code for _ in range(5)]
         refused = _search(client, "companies", limit=1)
         tick[0] += 1.5
         again = _search(client, "companies", limit=1)
-    assert statuses == [200] * 5 + [429]
+    assert statuses == [200] * 4 + [429]
     assert refused.json()["errorType"] == "RATE_LIMIT" and refused.json()["policyName"]
     assert again.status_code == 200
 
@@ -396,9 +433,10 @@ def test_enrollment_is_refused_when_already_enrolled_or_unsubscribed(
         )
 
     first = enroll(contact["id"])
-    assert first.status_code == 200 and first.json()["sequenceId"] == sequence_id
+    assert first.status_code == 200
+    assert set(first.json()) == {"id", "toEmail", "enrolledAt", "updatedAt"}  # the lite answer
     current = crm.get(f"/automation/v4/sequences/enrollments/contact/{contact['id']}").json()
-    assert current["id"] == first.json()["id"]
+    assert current["id"] == first.json()["id"] and current["sequenceId"] == sequence_id
 
     again = enroll(contact["id"])
     assert again.status_code == 400
@@ -440,22 +478,26 @@ def _query(client: httpx.Client, sql: str) -> httpx.Response:
     )
 
 
-def test_posthog_pages_weekly_usage_with_has_more(apis: FakeApis, book: Portfolio) -> None:
+def test_posthog_pages_weekly_usage_by_keyset(apis: FakeApis, book: Portfolio) -> None:
+    """Pages of 500 rows, each after the last key of the page before, read the whole book; with
+    a LIMIT of the query's own, hasMore, limit and offset are null."""
     rows: list[list[Any]] = []
+    after: tuple[str, date, str] | None = None
     with httpx.Client(
         transport=apis.transport(), base_url="https://us.posthog.com", headers=PH
     ) as c:
-        offset = 0
         while True:
-            body = _query(c, USAGE_SQL.format(w=26, limit=500, offset=offset)).json()
+            body = _query(c, usage_sql(26, 500, after)).json()
             assert body["columns"] == ["account", "week", "event", "events", "users"]
+            assert (body["hasMore"], body["limit"], body["offset"]) == (None, None, None)
             rows += body["results"]
-            if not body["hasMore"]:
+            if len(body["results"]) < 500:
                 break
-            offset += body["limit"]
-        recent = _query(c, USAGE_SQL.format(w=2, limit=50_000, offset=0)).json()
+            account, week, event = body["results"][-1][:3]
+            after = (account, date.fromisoformat(week), event)
+        recent = _query(c, usage_sql(2, 50_000)).json()
     assert [tuple(r) for r in rows] == book.usage_weekly
-    assert offset > 0
+    assert len(rows) > 500
     assert {r[1] for r in recent["results"]} == set(book.weeks[-2:])
 
 
@@ -463,18 +505,24 @@ def test_posthog_per_user_query_and_errors(apis: FakeApis, book: Portfolio) -> N
     with httpx.Client(
         transport=apis.transport(), base_url="https://us.posthog.com", headers=PH
     ) as c:
-        users = _query(c, USERS_SQL.format(w=4, limit=50_000, offset=0)).json()
+        users = _query(c, users_sql(4, 50_000)).json()
         bad = _query(c, "SELECT event FROM events")
         unauthorised = c.post(
             "/api/projects/1/query/",
             headers={"Authorization": "Bearer nope"},
-            json={
-                "query": {"kind": "HogQLQuery", "query": USAGE_SQL.format(w=1, limit=1, offset=0)}
-            },
+            json={"query": {"kind": "HogQLQuery", "query": usage_sql(1, 1)}},
         )
-    cutoff = (NOW - timedelta(weeks=4)).strftime("%Y-%m-%dT%H:%M:%S")
-    expected = [list(r) for r in book.user_activity if r[3] >= cutoff]
-    assert users["results"] == expected and users["hasMore"] is False
+    # From the project's midnight 4 weeks ago; last seen in the project's zone, with offsets.
+    cutoff = datetime.combine(PROJECT_TODAY - timedelta(weeks=4), datetime.min.time())
+    cutoff = cutoff.replace(tzinfo=ZoneInfo("America/New_York"))
+    expected = [
+        (a, u, e, datetime.fromisoformat(seen), n)
+        for a, u, e, seen, n in book.user_activity
+        if datetime.fromisoformat(seen) >= cutoff
+    ]
+    got = [(a, u, e, datetime.fromisoformat(seen), n) for a, u, e, seen, n in users["results"]]
+    assert got == expected and users["hasMore"] is None
+    assert {row[3][-6:] for row in users["results"]} == {"-04:00", "-05:00"}, "EDT, then EST"
     assert bad.status_code == 400 and bad.json()["type"] == "validation_error"
     assert unauthorised.status_code == 401
 
@@ -482,8 +530,6 @@ def test_posthog_per_user_query_and_errors(apis: FakeApis, book: Portfolio) -> N
 def test_posthog_answers_the_users_active_today_with_whole_day_counts(
     apis: FakeApis, book: Portfolio
 ) -> None:
-    from csm_tui.sources.posthog import user_activity_query
-
     users = list(apis.posthog.users)
     account, user, email, _, events = users[0]
     users[0] = (account, user, email, "2026-11-23T08:15:00.000000Z", events)
@@ -491,39 +537,54 @@ def test_posthog_answers_the_users_active_today_with_whole_day_counts(
     with httpx.Client(
         transport=apis.transport(), base_url="https://us.posthog.com", headers=PH
     ) as c:
-        every = _query(c, user_activity_query(0, 4, 50_000, 0)).json()
-        today = _query(c, user_activity_query(0, 4, 50_000, 0, active_today=True))
+        every = _query(c, users_sql(4, 50_000)).json()
+        today = _query(c, users_sql(4, 50_000, active_today=True))
     assert len(every["results"]) > 1
-    assert today.status_code == 200 and today.json()["results"] == [list(users[0])]
+    # 08:15 UTC is 03:15 in New York: after the project's midnight (05:00 UTC).
+    shown = [account, user, email, "2026-11-23T03:15:00-05:00", events]
+    assert today.status_code == 200 and today.json()["results"] == [shown]
     assert today.headers["Date"] == "Mon, 23 Nov 2026 09:30:00 GMT", "the fake's clock"
 
 
 def test_search_by_modified_date_finds_the_same_records_after_edits_as_a_full_scan(
     apis: FakeApis, crm: httpx.Client
 ) -> None:
-    """The fake's index of modified dates (like HubSpot's search index) changes no answer."""
+    """The fake's index of modified dates (like HubSpot's search index) changes no answer,
+    before or after the lagging search index catches up with the edits."""
     apis.hubspot.build_search_index()
-    ids = [c["id"] for c in _list_all(crm, "contacts", limit=100)[:7]]
+    since_day = "2026-11-22"
+    ids = [  # contacts last modified before the window
+        c["id"]
+        for c in _list_all(crm, "contacts", limit=100)
+        if c["properties"]["lastmodifieddate"] < since_day
+    ][:7]
     apis.hubspot.touch_many("contacts", ids[:4], datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
     apis.hubspot.update("contacts", ids[4], {"jobtitle": "Edited"})  # at NOW
     since = int(datetime(2026, 11, 22, tzinfo=UTC).timestamp() * 1000)
     window = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)}]
-    body = _search(
-        crm,
-        "contacts",
-        filterGroups=[{"filters": window}],
-        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-        limit=200,
-    ).json()
-    scanned = _search(  # two filter groups: the fake scans every record
-        crm,
-        "contacts",
-        filterGroups=[{"filters": window}, {"filters": window}],
-        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-        limit=200,
-    ).json()
-    found = [r["id"] for r in body["results"]]
-    assert found == [r["id"] for r in scanned["results"]]
+
+    def both() -> list[str]:
+        body = _search(
+            crm,
+            "contacts",
+            filterGroups=[{"filters": window}],
+            sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            limit=200,
+        ).json()
+        scanned = _search(  # two filter groups: the fake scans every record
+            crm,
+            "contacts",
+            filterGroups=[{"filters": window}, {"filters": window}],
+            sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            limit=200,
+        ).json()
+        found = [r["id"] for r in body["results"]]
+        assert found == [r["id"] for r in scanned["results"]]
+        return found
+
+    assert not set(ids[:5]) & set(both())  # the index still holds the old dates
+    _catch_up(apis)
+    found = both()
     assert set(ids[:5]) <= set(found) and found == sorted(found, key=int)
 
 
@@ -533,9 +594,9 @@ def test_posthog_rate_limit_answers_429() -> None:
     with httpx.Client(
         transport=httpx.MockTransport(fake.handler), base_url="https://us.posthog.com", headers=PH
     ) as c:
-        codes = [_query(c, USAGE_SQL.format(w=1, limit=1, offset=0)).status_code for _ in range(3)]
+        codes = [_query(c, usage_sql(1, 1)).status_code for _ in range(3)]
         tick[0] += 61
-        later = _query(c, USAGE_SQL.format(w=1, limit=1, offset=0)).status_code
+        later = _query(c, usage_sql(1, 1)).status_code
     assert codes == [200, 200, 429] and later == 200
 
 
@@ -551,9 +612,7 @@ def test_served_on_loopback_answers_real_http(book: Portfolio) -> None:
         usage = client.post(
             "/api/projects/1/query/",
             headers=PH,
-            json={
-                "query": {"kind": "HogQLQuery", "query": USAGE_SQL.format(w=26, limit=3, offset=0)}
-            },
+            json={"query": {"kind": "HogQLQuery", "query": usage_sql(26, 3)}},
         ).json()
         apis.faults.add(path=r"/crm/v3/objects/notes$", method="POST", after_handling=True)
         contact = book.contacts[2]
@@ -613,7 +672,7 @@ def test_served_posthog_refuses_a_query_beyond_its_concurrency_limit(book: Portf
     apis = FakeApis(book, clock=lambda: NOW)
     apis.posthog.max_concurrent = 1
     apis.posthog.query_seconds = 1.0  # the first query stays "running" while the second arrives
-    sql = {"query": {"kind": "HogQLQuery", "query": USAGE_SQL.format(w=1, limit=1, offset=0)}}
+    sql = {"query": {"kind": "HogQLQuery", "query": usage_sql(1, 1)}}
     statuses: list[int] = []
     with apis.serve("127.0.0.1", 0) as server:
 

@@ -44,7 +44,7 @@ def run(
     """One sync through ``handler`` (the fakes' own by default); ``local`` is the laptop's clock."""
     return sync_blocking(
         settings,
-        transport=httpx.MockTransport(handler or apis.handler),
+        transport=apis.transport(handler),
         clock=local or clock,
         today=TODAY,
         policy=SMALL_PAGES,

@@ -130,7 +130,7 @@ def test_a_crash_traceback_even_with_locals_holds_no_token(
     """An unexpected bug mid-sync: the traceback Textual or CSM_TUI_DEBUG would show is clean."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/crm/v3/objects/deals":
+        if request.url.path == "/crm/v3/objects/deals/batch/read":
             raise RuntimeError("a bug while reading deals")
         return apis.handler(request)
 
@@ -142,7 +142,7 @@ def test_a_crash_traceback_even_with_locals_holds_no_token(
     with pytest.raises(RuntimeError) as info:
         sync_blocking(
             settings,
-            transport=httpx.MockTransport(handler),
+            transport=apis.transport(handler),
             clock=Clock(portfolio.now + timedelta(hours=8)),
             today=TODAY,
             policy=FAST,
@@ -166,7 +166,7 @@ def test_requests_never_leave_the_configured_base_url(
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url)
-        if request.url.path == "/crm/v3/objects/contacts":
+        if request.url.path == "/crm/v3/objects/contacts/batch/read":
             # A redirect elsewhere, and paging links that point elsewhere too.
             return httpx.Response(
                 307, headers={"Location": "https://evil.example/steal"}, request=request
@@ -180,7 +180,7 @@ def test_requests_never_leave_the_configured_base_url(
     )  # fmt: skip
     with pytest.raises(Exception) as info:
         sync_blocking(
-            settings, analytics=False, transport=httpx.MockTransport(handler),
+            settings, analytics=False, transport=apis.transport(handler),
             clock=Clock(portfolio.now + timedelta(hours=8)), today=TODAY, policy=FAST,
         )  # fmt: skip
     assert "\n" not in str(info.value) and not leaks(str(info.value))

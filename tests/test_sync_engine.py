@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -70,8 +72,11 @@ def test_analytics_land_per_account_week_and_event_and_unmatched_groups_are_coun
     active = db.execute("SELECT COUNT(*) FROM contacts WHERE last_active IS NOT NULL").fetchone()[0]
     assert active > 0
     users_queries = [q for q in apis.posthog.queries if "person_id AS user" in q]
-    assert any("OFFSET 400" in q for q in apis.posthog.queries), "paged with LIMIT/OFFSET"
-    assert users_queries
+    usage_queries = [q for q in apis.posthog.queries if "AS week" in q]
+    assert users_queries and len(usage_queries) > 1, "pages of 400 rows"
+    assert not any("OFFSET" in q for q in apis.posthog.queries), "PostHog refuses OFFSET"
+    # Every later page starts after the previous page's last key (keyset pagination).
+    assert all("$group_0 > '" in q for q in usage_queries[1:])
     db.conn.close()
 
 
@@ -88,7 +93,11 @@ def test_later_syncs_repull_only_the_last_weeks_and_match_a_fresh_full_sync(
     clock.advance(hours=2)
     n = len(apis.posthog.queries)
     run(settings, apis, clock)
-    assert all("INTERVAL 2 WEEK" in q for q in apis.posthog.queries[n:] if "toStartOfWeek" in q)
+    # The last 2 weeks before this one, this one being the project's (not UTC's) week.
+    local = clock().astimezone(ZoneInfo(apis.posthog.timezone)).date()
+    since = local - timedelta(days=local.weekday(), weeks=2)
+    repulled = [q for q in apis.posthog.queries[n:] if "AS week" in q]
+    assert repulled and all(f"timestamp >= toDateTime('{since} 00:00:00')" in q for q in repulled)
     fresh = both_settings(portfolio.demo_owner_email, workspace="fresh")
     run(fresh, apis, clock)
     assert table_rows(settings, ALL_TABLES) == table_rows(fresh, ALL_TABLES)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from aiolimiter import AsyncLimiter
 
 from csm_tui.sources.http import (
     ApiClient,
@@ -33,7 +32,7 @@ def client(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> 
         token_hint="CSM_TUI_CRM__TOKEN or crm.token in /x/config.toml",
         timeout=5,
         concurrency=2,
-        limiters={"default": AsyncLimiter(1000, 1)},
+        limiters={},
         policy=kw.pop("policy", FAST),  # type: ignore[arg-type]
         transport=httpx.MockTransport(handler),
     )

@@ -9,6 +9,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from test_sync_crm import FAST, TODAY, Clock, table_rows
@@ -80,7 +81,11 @@ def test_a_later_sync_the_same_day_reads_only_users_active_today(
     n = len(apis.posthog.queries)
     report = run(settings, apis, clock)
     later = user_queries(apis, n)
-    assert later and all("HAVING max(timestamp) >= toStartOfDay(now())" in q for q in later)
+    # Active since the project's midnight (the fake project is in New York, not UTC).
+    day = clock.now.astimezone(ZoneInfo(apis.posthog.timezone)).date()
+    assert later and all(
+        f"HAVING max(timestamp) >= toDateTime('{day} 00:00:00')" in q for q in later
+    )
     assert report.pulled["user_activity"] == len(moved), "only the users active today came"
     fresh = both_settings(portfolio.demo_owner_email, workspace="fresh")
     run(fresh, apis, clock)

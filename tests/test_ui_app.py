@@ -686,12 +686,7 @@ async def test_sync_inside_the_app_fills_an_empty_cache_and_pushes_the_outbox(
     settings.analytics.base_url = "http://127.0.0.1:9"
     settings.analytics.token = apis.posthog.token
     settings.analytics.project_id = "1"
-    fast = HttpPolicy(
-        crm_rate_per_second=10_000,
-        crm_search_per_second=10_000,
-        analytics_per_minute=1_000_000,
-        max_retry_after=0.0,
-    )
+    fast = HttpPolicy(max_retry_after=0.0)
     app = make_app(settings, transport_factory=apis.transport, sync_options={"policy": fast})
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

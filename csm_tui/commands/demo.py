@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from csm_tui.config import AnalyticsSettings, CrmSettings, Settings
+from csm_tui.config import AnalyticsSettings, CrmProperties, CrmSettings, Settings
 from csm_tui.domain.models import plain
 from csm_tui.errors import CsmError
 from csm_tui.sources.http import HttpPolicy
@@ -28,14 +28,26 @@ IN_PROCESS = HttpPolicy(max_retry_after=0.0)
 
 
 def demo_settings(
-    settings: Settings, owner_email: str, crm_token: str, analytics_token: str
+    settings: Settings,
+    owner_email: str,
+    crm_token: str,
+    analytics_token: str,
+    sender_email: str = "",
 ) -> Settings:
-    """The user's settings pointed at the fakes, in the `demo` workspace."""
+    """The user's settings pointed at the fakes, in the `demo` workspace.
+
+    ``sender_email`` is the inbox the demo owner connected to the fake HubSpot (demo_inbox).
+    """
     return settings.model_copy(
         update={
             "workspace": DEMO_WORKSPACE,
             "crm": CrmSettings(
-                base_url=DEMO_CRM_URL, token=SecretStr(crm_token), owner_email=owner_email
+                base_url=DEMO_CRM_URL,
+                token=SecretStr(crm_token),
+                owner_email=owner_email,
+                sender_email=sender_email,
+                # The demo portal has the custom ticket properties most portals lack.
+                properties=CrmProperties(ticket_escalated="escalated", ticket_csat="csat_score"),
             ),
             "analytics": AnalyticsSettings(
                 base_url=DEMO_ANALYTICS_URL,
@@ -45,6 +57,15 @@ def demo_settings(
             "keyring_service": "",
         }
     )
+
+
+def demo_inbox(hubspot: Any, owner_email: str) -> str:
+    """The inbox the demo owner connected to the fake HubSpot, which sequences send from (the
+    fake refuses any other senderEmail, as HubSpot does); the login email if it names none."""
+    owner = next((o for o in hubspot.owners if o["email"].lower() == owner_email.lower()), None)
+    user = getattr(hubspot, "users", {}).get(str(owner["userId"])) if owner else None
+    inboxes = list(getattr(user, "inboxes", None) or ())
+    return str(inboxes[0]) if inboxes else owner_email
 
 
 def _fresh_cache(settings: Settings) -> None:
@@ -75,7 +96,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     today = date.today()
     apis, transport_factory = build_demo(args.accounts, args.seed, today)
     hub, ph = apis.hubspot, apis.posthog
-    demo = demo_settings(settings, apis.portfolio.demo_owner_email, hub.token, ph.token)
+    owner_email = apis.portfolio.demo_owner_email
+    demo = demo_settings(
+        settings, owner_email, hub.token, ph.token, sender_email=demo_inbox(hub, owner_email)
+    )
     _fresh_cache(demo)
     print(f"Generating {args.accounts} accounts (seed {args.seed}) and syncing the demo workspace…")
     try:

@@ -71,4 +71,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         db.conn.close()
     print("\n".join(lines))
+    if getattr(args, "remote", False):
+        from csm_tui.commands.doctor_remote import run_remote
+
+        print()
+        return run_remote(settings)
     return 0

@@ -13,7 +13,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from csm_tui.fakes.router import FakeApis
 
     portfolio = generate_portfolio(args.accounts, args.seed)
-    apis = FakeApis(portfolio)
+    apis = FakeApis(portfolio, real_time=True)
     server = apis.serve(args.host, args.port)
     url = server.url
     lines = [

@@ -34,7 +34,8 @@ class ProgressLines:
             self._clear()
             print(f"{label} {event.done:>9,}{rate}", file=self.out)
         elif self.tty:
-            self.out.write(f"\r{label} {event.done:>9,} …")
+            estimate = f" of {event.total:,}, {event.message}" if event.object == "requests" else ""
+            self.out.write(f"\r{label} {event.done:>9,}{estimate} …")
             self.out.flush()
             self.live = True
 
@@ -80,6 +81,8 @@ class ProgressBars:
         task = self.tasks[key]
         elapsed = now - first
         rate = f"{event.done / elapsed:,.0f}/s" if event.done and elapsed > 0.05 else ""
+        if event.object == "requests" and event.message != "done":
+            rate = f"{event.done:,} of {event.total or 0:,}, {event.message}"
         if event.message == "done":
             self.progress.update(task, completed=event.done, total=max(event.done, 1), rate=rate)
             self.progress.stop_task(task)  # freezes its elapsed time

@@ -176,7 +176,7 @@ class Ticket:
     closed: date | None = None
     is_closed: bool = False
     priority: str = ""
-    escalated: bool = False
+    escalated: bool | None = False  # None: not known (no such property in the CRM)
     csat: int | None = None
     subject: str = ""
 

@@ -435,12 +435,14 @@ def _support(
     if not inputs.tickets:
         return _NO_TICKETS if ctx.has_tickets else _NO_TICKETS_SYNCED
     escalated = aged = low_csat = 0
+    unknown = False  # an open ticket whose escalation the CRM does not say: no data, no penalty
     for t in inputs.tickets:
         if t.open_on(today):
             if t.escalated or t.priority.upper() == "URGENT":
                 escalated += 1
             elif (today - t.created).days > rules.ticket_open_days:
                 aged += 1
+            unknown = unknown or t.escalated is None
         when = t.closed or t.created
         if t.csat is not None and t.csat <= 2 and when <= today and (today - when).days <= 30:
             low_csat += 1
@@ -458,6 +460,8 @@ def _support(
     if low_csat:
         bits.append(f"{low_csat} ticket CSAT ≤ 2 in 30 days")
     if not bits:
+        if unknown:  # say only what is known
+            return Component("support", sub, "No aged or urgent tickets (escalation not known)")
         return Component("support", sub, "No aged or escalated tickets")
     chip = bits[0].replace(" open", "").replace("escalated/urgent", "escalated")
     return Component("support", sub, _cap("; ".join(bits)), chip)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ from csm_tui.fakes.faults import CUT_EXTENSION, Faults
 from csm_tui.fakes.hubspot import FakeHubSpot
 from csm_tui.fakes.portfolio import Portfolio
 from csm_tui.fakes.posthog import FakePostHog
+from csm_tui.sources.pacing import SimulatedClock
 
 
 class FakeServerError(CsmError):
@@ -26,7 +28,13 @@ class FakeServerError(CsmError):
 
 
 class FakeApis:
-    """One FakeHubSpot and one FakePostHog sharing a clock and a ``Faults`` script."""
+    """One FakeHubSpot and one FakePostHog sharing a clock and a ``Faults`` script.
+
+    Rate limits are on by default, as on the real services. In-process, the fakes count
+    requests on ``pacing_clock``, a simulated clock that the client's pacing shares through
+    the transport (sources/pacing.py): the client waits as it would for real, in no real time.
+    Served on loopback (``real_time=True``), both sides use the machine's clock.
+    """
 
     def __init__(
         self,
@@ -36,16 +44,20 @@ class FakeApis:
         posthog_token: str = "demo-posthog-token",
         project_id: str = "1",
         clock: Callable[[], datetime] | None = None,
-        rate_limit: bool = False,
+        rate_limit: bool = True,
+        real_time: bool = False,
     ) -> None:
         self.portfolio = portfolio
         self.faults = Faults()
+        self.pacing_clock: SimulatedClock | None = None if real_time else SimulatedClock()
+        ticker = self.pacing_clock.monotonic if self.pacing_clock else time.monotonic
         self.hubspot = FakeHubSpot(
             portfolio,
             token=hubspot_token,
             clock=clock,
             rate_limit=rate_limit,
             faults=self.faults,
+            ticker=ticker,
         )
         self.posthog = FakePostHog(
             portfolio,
@@ -55,24 +67,32 @@ class FakeApis:
             max_concurrent=3 if rate_limit else None,
             per_minute=240 if rate_limit else None,
             faults=self.faults,
+            ticker=ticker,
         )
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         """Route by path: ``/crm/`` and ``/automation/`` to HubSpot, ``/api/`` to PostHog."""
         path = request.url.path
-        if path.startswith(("/crm/", "/automation/")):
+        if path.startswith(("/crm/", "/automation/", "/oauth/")):
             return self.hubspot.handler(request)
         if path.startswith("/api/"):
             return self.posthog.handler(request)
         body = {"status": "error", "message": f"No fake serves {path}", "category": "NOT_FOUND"}
         return httpx.Response(404, json=body, request=request)
 
-    def transport(self) -> httpx.MockTransport:
-        """An httpx transport (sync and async) that answers from these fakes in-process."""
-        return httpx.MockTransport(self.handler)
+    def transport(
+        self, handler: Callable[[httpx.Request], httpx.Response] | None = None
+    ) -> FakeTransport:
+        """An httpx transport (sync and async) that answers from these fakes in-process (or
+        through ``handler``, which wraps ``self.handler`` to inject a fault), and carries the
+        simulated clock the client paces on."""
+        return FakeTransport(handler or self.handler, self.pacing_clock)
 
     def serve(self, host: str = "127.0.0.1", port: int = 8765) -> FakeServer:
         """Start serving on loopback in a background thread; ``port=0`` picks a free port."""
+        if self.pacing_clock is not None:  # a client over the network paces on real time
+            self.pacing_clock = None
+            self.hubspot._ticker = self.posthog._ticker = time.monotonic
         if not is_loopback_host(host):
             raise FakeServerError(
                 f"the fake APIs serve only on loopback (127.0.0.1, ::1, localhost), not {host!r}"
@@ -80,6 +100,30 @@ class FakeApis:
         server = FakeServer(self, host, port)
         server.start()
         return server
+
+
+class FakeTransport(httpx.MockTransport):
+    """``httpx.MockTransport`` plus the clock its requests are paced on (None: the real one)."""
+
+    def __init__(
+        self, handler: Callable[[httpx.Request], httpx.Response], clock: SimulatedClock | None
+    ) -> None:
+        super().__init__(handler)
+        self.pacing_clock = clock
+
+
+def paced_transport(
+    fake: FakeHubSpot | FakePostHog,
+    handler: Callable[[httpx.Request], httpx.Response] | None = None,
+) -> FakeTransport:
+    """An in-process transport to one fake whose rate limits count on a simulated clock shared
+    with the client (``handler`` wraps the fake's own, e.g. to inject a fault)."""
+    clock = getattr(fake, "pacing_clock", None)
+    if not isinstance(clock, SimulatedClock):  # one clock per fake, kept across syncs
+        clock = SimulatedClock()
+        fake.pacing_clock = clock  # type: ignore[union-attr]
+        fake._ticker = clock.monotonic
+    return FakeTransport(handler or fake.handler, clock)
 
 
 class _Handler(BaseHTTPRequestHandler):

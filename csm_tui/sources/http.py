@@ -1,6 +1,7 @@
-"""What every remote call shares: timeouts, bounded concurrency, client-side rate limits,
-retries with backoff and jitter (stamina), honouring Retry-After and HubSpot's rate-limit
-headers, and one-line errors that never contain a token.
+"""What every remote call shares: timeouts, bounded concurrency, client-side pacing within the
+services' rolling-window budgets (sources/pacing.py), retries with backoff and jitter (stamina),
+honouring Retry-After and HubSpot's rate-limit headers, and one-line errors that never contain a
+token.
 
 Requests go only to the configured base URL: paths are relative, redirects are not followed.
 """
@@ -23,10 +24,10 @@ from typing import Any
 
 import httpx
 import stamina
-from aiolimiter import AsyncLimiter
 
 from csm_tui.errors import CsmError
 from csm_tui.gc_pause import gc_paused
+from csm_tui.sources.pacing import REAL_CLOCK, PacingClock, WindowLimiter
 
 # httpcore tries `import sniffio` on every request and falls back to asyncio when it is not
 # installed; a failed import is not remembered, so each request searched sys.path again
@@ -36,18 +37,26 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+# A failed try is not the user's business until the last one: stamina's default hook logs every
+# retry as a warning, which lands on stderr (and in cron mail). The final error is one line.
+stamina.instrumentation.set_on_retry_hooks([])
+
+# Tries without any connection before a request is given up as offline (well under 5 s).
+OFFLINE_ATTEMPTS = 2
+
+
 class SourceError(CsmError):
     """A remote call failed; the message is one line (never with a token in it)."""
 
 
 class AuthError(SourceError):
-    """The service rejected the token (401/403)."""
+    """The service rejected the token itself (401): nothing can work until it is replaced."""
 
     exit_code = 3
 
 
 class ApiError(SourceError):
-    """The service refused the request for good (a 4xx other than 401/403/429)."""
+    """The service refused the request for good (a 4xx other than 401 and 429)."""
 
     def __init__(self, message: str, *, status: int, body: Mapping[str, Any] | None = None):
         super().__init__(message)
@@ -55,8 +64,34 @@ class ApiError(SourceError):
         self.body: Mapping[str, Any] = body or {}
 
 
+class Forbidden(ApiError):
+    """403: the token is valid but may not do this one thing (a missing scope, a missing paid
+    seat, no access to the project). Only the feature that needs it stops.
+
+    HubSpot answers a missing scope with category MISSING_SCOPES and the scopes it wants in
+    ``errors[].context.requiredGranularScopes`` (or ``requiredScopes``); see
+    csm_tui/fakes/CONTRACT.md, "Scopes".
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 403,
+        body: Mapping[str, Any] | None = None,
+        scopes: tuple[str, ...] = (),
+    ):
+        super().__init__(message, status=status, body=body)
+        self.scopes = scopes
+
+
 class TransientError(SourceError):
     """The service could not be reached or kept failing (network, timeout, 5xx, 429)."""
+
+
+class DailyLimitReached(TransientError):
+    """HubSpot's daily request budget is spent (429, policyName DAILY): retrying before the
+    portal's midnight only burns errors, so the sync stops with this one line."""
 
 
 class BadResponse(SourceError):
@@ -102,9 +137,14 @@ class HttpPolicy:
     wait_max: float = 10.0
     wait_jitter: float = 1.0
     max_retry_after: float = 30.0  # a longer Retry-After is cut to this
-    crm_rate_per_second: float = 9.0  # HubSpot private apps: 100 / 10 s
-    crm_search_per_second: float = 4.5  # HubSpot search: about 5 / s
-    analytics_per_minute: float = 240.0
+    # HubSpot private apps: 100 per rolling 10 s on Free and Starter, 190 on Professional and
+    # Enterprise; search 4 per second with no burst (fakes/CONTRACT.md, "Rate limits").
+    crm_per_ten_seconds: int = 100
+    crm_search_per_second: int = 4
+    crm_daily: int = 250_000
+    # PostHog: 240 queries per minute and 2,400 per hour, 3 at once, per team.
+    analytics_per_minute: int = 240
+    analytics_per_hour: int = 2_400
     analytics_concurrency: int = 3
     analytics_page_size: int = 10_000  # rows per HogQL page (LIMIT)
 
@@ -189,15 +229,17 @@ class ApiClient:
         token_hint: str,
         timeout: float,
         concurrency: int,
-        limiters: Mapping[str, AsyncLimiter],
+        limiters: Mapping[str, tuple[WindowLimiter, ...]],
         policy: HttpPolicy,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: PacingClock | None = None,
     ) -> None:
         self.service = service
         self._token = token or ""
         self._token_hint = token_hint
         self._policy = policy
         self._limiters = dict(limiters)
+        self.clock = clock or pacing_clock_of(transport)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._pause_until = 0.0
         self.requests = 0
@@ -213,6 +255,25 @@ class ApiClient:
             follow_redirects=False,
             verify=tls_context(),
         )
+
+    def _named_limiters(self) -> dict[str, WindowLimiter]:
+        return {lim.name: lim for group in self._limiters.values() for lim in group if lim.name}
+
+    def recent_sends(self) -> dict[str, list[float]]:
+        """Per budget, the wall-clock times (epoch seconds) of requests still in its window."""
+        now_wall, now = self.clock.wall(), self.clock.monotonic()
+        return {
+            name: [round(now_wall - (now - t), 3) for t in lim.sent_at()]
+            for name, lim in self._named_limiters().items()
+        }
+
+    def seed_sends(self, sends: Mapping[str, list[float]]) -> None:
+        """Count the requests that earlier runs with the same token sent (``recent_sends``)."""
+        now_wall, now = self.clock.wall(), self.clock.monotonic()
+        for name, lim in self._named_limiters().items():
+            lim.seed(
+                [now - (now_wall - w) for w in sends.get(name, ()) if 0 <= now_wall - w < 3600]
+            )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -264,9 +325,19 @@ class ApiClient:
                 raise error(
                     self._clean(f"{self.service} request {method} {path} failed: {exc}")
                 ) from None
+        unsent = 0
+
+        def backoff(exc: Exception) -> bool | float:
+            nonlocal unsent
+            if isinstance(exc, _Retry) and not exc.sent:
+                unsent += 1
+                if unsent >= OFFLINE_ATTEMPTS:
+                    return False  # no connection twice running: offline, say so now
+            return self._backoff(exc)
+
         try:
             async for attempt in stamina.retry_context(
-                on=self._backoff,
+                on=backoff,
                 attempts=policy.attempts,
                 timeout=policy.retry_total_seconds,
                 wait_initial=policy.wait_initial,
@@ -276,11 +347,18 @@ class ApiClient:
                 with attempt:
                     return await self._once(method, path, params, json_body, limiter, validate)
         except _Retry as exc:
+            if not exc.sent:
+                raise NotSent(
+                    self._clean(
+                        f"{self.service} unreachable at {self._client.base_url} ({exc}). "
+                        "Check your connection and run the sync again."
+                    )
+                ) from None
             last = str(exc)
         raise TransientError(
             self._clean(
-                f"{self.service} request {method} {path} failed after retries: {last}. "
-                "Check your connection and run the sync again."
+                f"{self.service} request {method} {path.split('?')[0]} failed after retries: "
+                f"{last}. Check your connection and run the sync again."
             )
         )
 
@@ -301,12 +379,12 @@ class ApiClient:
         limiter_name: str,
         validate: Callable[[Any], Any] | None = None,
     ) -> Any:
-        limiter = self._limiters.get(limiter_name) or self._limiters.get("default")
+        limiters = self._limiters.get(limiter_name) or self._limiters.get("default", ())
         async with self._semaphore:
-            pause = self._pause_until - time.monotonic()
+            pause = self._pause_until - self.clock.monotonic()
             if pause > 0:
-                await asyncio.sleep(pause)
-            if limiter is not None:
+                await self.clock.sleep(pause)
+            for limiter in limiters:
                 await limiter.acquire()
             self.requests += 1
             try:
@@ -340,14 +418,11 @@ class ApiClient:
         pause = rate_limit_pause(headers)
         if pause is not None:
             pause = min(pause, self._policy.max_retry_after)
-            self._pause_until = max(self._pause_until, time.monotonic() + pause)
-        if status in (401, 403):
+            self._pause_until = max(self._pause_until, self.clock.monotonic() + pause)
+        if status == 401:
             raise AuthError(self._auth_message(str(status)))
         if status == 429:
-            wait = retry_after_seconds(headers)
-            if wait is None:
-                wait = rate_limit_pause(headers)
-            raise _Retry("rate limited (429)", wait)
+            raise self._rate_limited(response)
         if status >= 500:
             raise _Retry(f"server error ({status})", retry_after_seconds(headers))
         try:
@@ -357,21 +432,84 @@ class ApiClient:
                 raise _Retry(str(exc)) from None  # a truncated or mangled page: ask again
             body = {}
         if status >= 400:
-            message = body.get("message") if isinstance(body, dict) else None
-            category = body.get("category") if isinstance(body, dict) else None
+            body = body if isinstance(body, dict) else {}
+            # HubSpot says why in `message`, PostHog in `detail` (fakes/CONTRACT.md, "Errors").
+            message = body.get("message") or body.get("detail")
+            category = body.get("category") or body.get("code")
             detail = f": {message}" if message else ""
             kind = f" {category}" if category else ""
+            if status == 403:
+                scopes = required_scopes(body)
+                if scopes:
+                    text = (
+                        f"{self.service} token lacks the scope {' or '.join(scopes)} needed for "
+                        f"{method} {path.split('?')[0]}: add it to the app's scopes"
+                    )
+                else:
+                    text = f"{self.service} may not {method} {path} (403{kind}){detail}"
+                raise Forbidden(self._clean(text), body=body, scopes=scopes)
             raise ApiError(
                 self._clean(f"{self.service} refused {method} {path} ({status}{kind}){detail}"),
                 status=status,
-                body=body if isinstance(body, dict) else {},
+                body=body,
             )
         return body
+
+    def _rate_limited(self, response: httpx.Response) -> Exception:
+        """What a 429 means: a daily budget spent (stop), or a wait and another try.
+
+        HubSpot: policyName DAILY is not retried; TEN_SECONDLY_ROLLING waits 10 s and the
+        search's "secondly limit" 1 s when no Retry-After comes (HubSpot's own Node client does
+        the same). PostHog sends Retry-After when throttled, nothing when its concurrency queue
+        is full (fakes/CONTRACT.md, "Rate limits").
+        """
+        try:
+            body = _json_body(response)
+        except BadResponse:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        policy = str(body.get("policyName") or "")
+        if policy == "DAILY":
+            return DailyLimitReached(
+                f"{self.service} daily request limit reached (429 DAILY); it resets at midnight "
+                "in the portal's time zone. Run the sync again after that."
+            )
+        wait = retry_after_seconds(response.headers)
+        if wait is None:
+            wait = rate_limit_pause(response.headers)
+        if wait is None and policy == "TEN_SECONDLY_ROLLING":
+            wait = 10.0
+        if wait is None and "secondly" in str(body.get("message") or ""):
+            wait = 1.0
+        if wait is not None:
+            self._pause_until = max(self._pause_until, self.clock.monotonic() + wait)
+        return _Retry("rate limited (429)", wait)
 
     def _auth_message(self, status: str) -> str:
         if status == "no token":
             return f"{self.service} token is not set. Set {self._token_hint}."
         return f"{self.service} token rejected ({status}). Set {self._token_hint}."
+
+
+def required_scopes(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The scopes a HubSpot 403 MISSING_SCOPES body asks for (empty when it names none)."""
+    found: list[str] = []
+    for error in body.get("errors") or ():
+        context = error.get("context") if isinstance(error, dict) else None
+        if not isinstance(context, dict):
+            continue
+        for key in ("requiredGranularScopes", "requiredScopes"):
+            for scope in context.get(key) or ():
+                if isinstance(scope, str) and scope not in found:
+                    found.append(scope)
+    return tuple(found)
+
+
+def pacing_clock_of(transport: httpx.AsyncBaseTransport | None) -> PacingClock:
+    """The clock a transport's requests are paced on: an in-process fake brings its simulated
+    one (so waits cost no real time), the network the real one."""
+    clock = getattr(transport, "pacing_clock", None)
+    return clock if clock is not None else REAL_CLOCK
 
 
 def _plain(params: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -4,16 +4,21 @@ sequences and enrollments (DESIGN.md section 4)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from csm_tui.sources.http import ApiClient, ApiError, BadResponse
 
+# Page and batch caps (fakes/CONTRACT.md, "HubSpot"): a list page holds at most 100 records,
+# 50 when it carries property history; a search page 200; a batch read 100 inputs, 50 with
+# history; an association batch read 1,000 inputs. HubSpot refuses more with a 400.
 LIST_LIMIT = 100
+HISTORY_LIMIT = 50
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
-ASSOC_BATCH = 100
+BATCH_READ = 100
+ASSOC_BATCH = 1_000
 
 # Which property says "last modified" per object type (contacts differ).
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate"}
@@ -81,9 +86,9 @@ class HubSpot:
         archived: bool = False,
         with_history: Sequence[str] = (),
     ) -> Page:
-        """One page of the list endpoint (100 records)."""
+        """One page of the list endpoint (100 records, 50 with property history)."""
         params: dict[str, Any] = {
-            "limit": LIST_LIMIT,
+            "limit": HISTORY_LIMIT if with_history else LIST_LIMIT,
             "after": after,
             "properties": ",".join(properties),
             "archived": "true" if archived else "false",
@@ -141,27 +146,104 @@ class HubSpot:
             raise BadResponse("CRM record answer has no id")
         return body
 
+    async def search_all(
+        self,
+        obj_type: str,
+        *,
+        filters: Sequence[Mapping[str, Any]],
+        properties: Sequence[str],
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every record matching ``filters``, a page (200) at a time, in id order.
+
+        Each page asks for ids greater than the last one seen, always from ``after=0``: many
+        records can share one modified date (bulk updates), an offset shifts when a record
+        leaves the result between two pages, and paging past 10,000 results is refused.
+        """
+        last_id: int | None = None
+        while True:
+            page_filters = list(filters)
+            if last_id is not None:
+                page_filters.append(
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
+                )
+            page = await self.search_page(
+                obj_type,
+                filters=page_filters,
+                sort_property="hs_object_id",
+                properties=[*properties, "hs_object_id"],
+                after=0,
+            )
+            if page.results:
+                yield page.results
+            if page.after is None or not page.results:
+                return
+            last_id = max(int(r["id"]) for r in page.results)
+
+    async def batch_read(
+        self,
+        obj_type: str,
+        ids: Iterable[str],
+        *,
+        properties: Sequence[str],
+        with_history: Sequence[str] = (),
+        archived: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The records with these ids (current values, unlike search), 100 per request or 50
+        with property history; ids HubSpot does not find are left out."""
+        wanted = list(dict.fromkeys(ids))
+        size = HISTORY_LIMIT if with_history else BATCH_READ
+        chunks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
+
+        async def read(chunk: list[str]) -> list[dict[str, Any]]:
+            # The spec requires both lists (BatchReadInputSimplePublicObjectId): [] for none.
+            body: dict[str, Any] = {
+                "inputs": [{"id": i} for i in chunk],
+                "properties": list(properties),
+                "propertiesWithHistory": list(with_history),
+            }
+            return await self.client.request(  # type: ignore[no-any-return]
+                "POST",
+                f"/crm/v3/objects/{obj_type}/batch/read",
+                params={"archived": "true" if archived else "false"},
+                json_body=body,
+                validate=_batch_results,
+            )
+
+        found: list[dict[str, Any]] = []
+        for results in await asyncio.gather(*(read(chunk) for chunk in chunks)):
+            found.extend(results)
+        return found
+
     async def associations(
         self, from_type: str, to_type: str, ids: Iterable[str]
     ) -> dict[str, list[dict[str, Any]]]:
-        """v4 batch read: {from id: [{"toObjectId", "associationTypes"}]} for every id asked."""
+        """v4 batch read: {from id: [{"toObjectId", "associationTypes"}]} for every id asked.
+
+        Results page per record: a record with more links than fit carries
+        ``paging.next.after``, sent back with its id until no paging comes.
+        """
         wanted = list(dict.fromkeys(ids))
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in wanted}
 
-        async def read(chunk: list[str]) -> list[dict[str, Any]]:
+        async def read(inputs: list[dict[str, str]]) -> list[dict[str, Any]]:
             return await self.client.request(  # type: ignore[no-any-return]
                 "POST",
                 f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
-                json_body={"inputs": [{"id": i} for i in chunk]},
+                json_body={"inputs": inputs},
                 validate=_association_results,
             )
 
-        # The batches go out together (the client bounds how many at once).
-        chunks = [wanted[i : i + ASSOC_BATCH] for i in range(0, len(wanted), ASSOC_BATCH)]
-        for results in await asyncio.gather(*(read(chunk) for chunk in chunks)):
-            for result in results:
-                source = str((result.get("from") or {}).get("id"))
-                found.setdefault(source, []).extend(result.get("to") or [])
+        todo: list[dict[str, str]] = [{"id": i} for i in wanted]
+        while todo:
+            chunks = [todo[i : i + ASSOC_BATCH] for i in range(0, len(todo), ASSOC_BATCH)]
+            todo = []
+            for results in await asyncio.gather(*(read(chunk) for chunk in chunks)):
+                for result in results:
+                    source = str((result.get("from") or {}).get("id"))
+                    found.setdefault(source, []).extend(result.get("to") or [])
+                    after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                    if after not in (None, ""):
+                        todo.append({"id": source, "after": str(after)})
         return found
 
     async def sequences_page(self, user_id: str, after: str | None) -> Page:
@@ -245,6 +327,47 @@ class HubSpot:
         if not isinstance(body, dict):
             raise BadResponse("CRM enrollment answer is not an object")
         return body
+
+    # -- checking the set-up (doctor --remote) ----------------------------------------------
+
+    async def token_info(self, token: str) -> dict[str, Any]:
+        """What a private app token may do: ``{userId, hubId, appId, scopes}``; a 401 means the
+        token itself is bad (VENDOR-CONTRACTS.md 1.8)."""
+
+        def shaped(body: Any) -> dict[str, Any]:
+            if not isinstance(body, dict) or not isinstance(body.get("scopes"), list):
+                raise BadResponse("CRM token info has no scopes list")
+            return body
+
+        return await self.client.request(  # type: ignore[no-any-return]
+            "POST",
+            "/oauth/v2/private-apps/get/access-token-info",
+            json_body={"tokenKey": token},
+            validate=shaped,
+        )
+
+    async def properties(self, obj_type: str) -> set[str]:
+        """The names of every property the portal has on ``obj_type`` (the properties API:
+        reads ignore unknown names, so this is how a missing custom property shows)."""
+
+        def names(body: Any) -> set[str]:
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise BadResponse("CRM properties answer has no results list")
+            return {str(p["name"]) for p in body["results"] if isinstance(p, dict) and "name" in p}
+
+        return await self.client.request(  # type: ignore[no-any-return]
+            "GET", f"/crm/v3/properties/{obj_type}", validate=names
+        )
+
+
+def _batch_results(body: Any) -> list[dict[str, Any]]:
+    """A batch read's records (207 answers list the ids not found in ``errors``)."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise BadResponse("CRM batch answer has no results list")
+    for record in body["results"]:
+        if not isinstance(record, dict) or "id" not in record:
+            raise BadResponse("CRM batch answer holds a record without an id")
+    return body["results"]
 
 
 def _association_results(body: Any) -> list[dict[str, Any]]:

@@ -61,7 +61,10 @@ def load_enroll_inputs(
     """Read the sequences and the given accounts' contacts, owners and enrollments."""
     sequences = tuple(
         SequenceChoice(str(r["id"]), r["name"] or str(r["id"]), r["steps"])
-        for r in db.query("SELECT id, name, steps FROM sequences ORDER BY name COLLATE NOCASE, id")
+        for r in db.query(
+            "SELECT id, MIN(name) AS name, MAX(steps) AS steps FROM sequences GROUP BY id "
+            "ORDER BY name COLLATE NOCASE, id"
+        )
     )
     wanted = list(dict.fromkeys(str(a) for a in account_ids))
     accounts: list[EnrollAccount] = []

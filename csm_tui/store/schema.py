@@ -323,11 +323,64 @@ def _v5_usage_summary(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v6_sequences_per_user(conn: sqlite3.Connection) -> None:
+    """Sequences are listed per HubSpot user (``GET /automation/v4/sequences?userId=``): one
+    row per user and sequence, so a manager's view never merges two users' lists under one key."""
+    _run(
+        conn,
+        """
+        CREATE TABLE sequences_v6 (
+            id TEXT NOT NULL,
+            user_id TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL,
+            steps INTEGER,
+            created_at TEXT,
+            updated_at TEXT,
+            PRIMARY KEY (user_id, id)
+        );
+        INSERT OR IGNORE INTO sequences_v6 (id, user_id, name, steps, created_at, updated_at)
+        SELECT id, COALESCE(user_id, ''), name, steps, created_at, updated_at FROM sequences;
+        DROP TABLE sequences;
+        ALTER TABLE sequences_v6 RENAME TO sequences;
+        """,
+    )
+
+
+def _v7_ticket_signals_may_be_unknown(conn: sqlite3.Connection) -> None:
+    """A ticket's ``escalated`` may be NULL: the portal has no such property, or none is set
+    (crm.properties.ticket_escalated), so "not known" is not read as "not escalated"."""
+    _run(
+        conn,
+        """
+        CREATE TABLE tickets_v7 (
+            id TEXT PRIMARY KEY,
+            account_id TEXT,
+            subject TEXT,
+            status TEXT,               -- open / closed
+            priority TEXT,             -- LOW / MEDIUM / HIGH / URGENT
+            escalated INTEGER,         -- 1 / 0; NULL: not known
+            created_at TEXT,
+            closed_at TEXT,
+            csat INTEGER,              -- 1..5; NULL: none or not known
+            archived INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT
+        );
+        INSERT INTO tickets_v7 SELECT id, account_id, subject, status, priority, escalated,
+            created_at, closed_at, csat, archived, updated_at FROM tickets;
+        DROP TABLE tickets;
+        ALTER TABLE tickets_v7 RENAME TO tickets;
+        CREATE INDEX idx_tickets_account ON tickets(account_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
     _v3_score_reference,
     _v4_user_activity_indexes,
     _v5_usage_summary,
+    _v6_sequences_per_user,
+    _v7_ticket_signals_may_be_unknown,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

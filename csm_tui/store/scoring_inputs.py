@@ -459,7 +459,7 @@ def load_book(
                 day(closed),  # closed
                 status == "closed",  # is_closed
                 (priority or "").upper(),  # priority
-                bool(escalated),  # escalated
+                None if escalated is None else bool(escalated),  # escalated (None: not known)
                 int(csat) if csat is not None else None,  # csat
                 subject or "",  # subject
             )

@@ -1,16 +1,13 @@
-"""A whole sync: lock the workspace, push the outbox, pull the CRM and analytics, rescore.
+"""A whole sync: lock the workspace, push the outbox, pull the CRM, pull the analytics, rescore.
 
 ``run_sync`` is what the CLI, the demo and the app call; ``sync_blocking`` wraps it for
 synchronous callers (a Textual thread worker, the command line).
 
-The writes come in order (push, the CRM's objects one by one, analytics, scores), but the work
-overlaps: the cache's integrity check runs in a thread while the first pages download (nothing
-is written before it passes); every CRM object's pages and the analytics are fetched ahead
-(sync/prefetch.py); the analytics pages are mapped and staged while the CRM's children are
-pulled, by a second process for a whole pull over the network (sync/analytics_helper.py); a
-table staged whole is copied in by a thread while the CRM pull goes on (sync/write_turns.py).
-An incremental sync notes which accounts it changed (sync/changes.py) and asks the rescore for
-those only when nothing else moved (see ``_rescore_scope``).
+One step after the other: a real sync is bounded by the services' rate budgets, not by this
+machine, so nothing is overlapped but the cache's integrity check, which runs in a thread while
+the first answers arrive (nothing is written before it passes). An incremental sync notes which
+accounts it changed (sync/changes.py) and asks the rescore for those only when nothing else
+moved (see ``_rescore_scope``).
 """
 
 from __future__ import annotations
@@ -28,13 +25,13 @@ from typing import Any
 
 import httpx
 import sqlite_utils
-from aiolimiter import AsyncLimiter
 
 from csm_tui.config import Settings
 from csm_tui.errors import CsmError
 from csm_tui.gc_pause import gc_paused, gc_relaxed
-from csm_tui.sources.http import ApiClient, Endpoint, HttpPolicy, SourceError
+from csm_tui.sources.http import ApiClient, Endpoint, HttpPolicy, SourceError, pacing_clock_of
 from csm_tui.sources.hubspot import HubSpot
+from csm_tui.sources.pacing import Window, WindowLimiter
 from csm_tui.sources.posthog import PostHog, posthog_client
 from csm_tui.store import outbox
 from csm_tui.store.db import (
@@ -50,7 +47,7 @@ from csm_tui.sync import changes
 from csm_tui.sync.lock import sync_lock
 from csm_tui.sync.mapping import PropertyNames
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
-from csm_tui.sync.pull_analytics import AnalyticsPull, last_active_changes, refresh_last_active
+from csm_tui.sync.pull_analytics import AnalyticsPull, refresh_last_active
 from csm_tui.sync.pull_crm import CrmPull, OwnerNotFound, record_error
 from csm_tui.sync.push import Pusher
 
@@ -77,6 +74,10 @@ def crm_client(
 ) -> ApiClient:
     """The HTTP client of the CRM (rate limits per HubSpot's documented budgets)."""
     token = settings.crm.token.get_secret_value() if settings.crm.token else None
+    clock = pacing_clock_of(transport)
+    # Search counts against its own 4/s and (the safer reading) the app's 10-second budget too.
+    general = WindowLimiter([Window(policy.crm_per_ten_seconds, 10.0)], clock, name="crm")
+    search = WindowLimiter([Window(policy.crm_search_per_second, 1.0)], clock, name="crm-search")
     return ApiClient(
         service="CRM",
         base_url=settings.crm.base_url,
@@ -84,12 +85,10 @@ def crm_client(
         token_hint=token_hint(settings, "crm"),
         timeout=settings.crm.timeout,
         concurrency=settings.crm.concurrency,
-        limiters={
-            "default": AsyncLimiter(policy.crm_rate_per_second, 1.0),
-            "search": AsyncLimiter(policy.crm_search_per_second, 1.0),
-        },
+        limiters={"default": (general,), "search": (search, general)},
         policy=policy,
         transport=transport,
+        clock=clock,
     )
 
 
@@ -342,41 +341,27 @@ async def _sync(
     clients: list[ApiClient] = []
     crm_pulled = False
     analytics_pull: AnalyticsPull | None = None
-    early = _EarlyLastActive(settings.cache_path)
     if plan.partial:
         changes.track_changes(db)
+    spend = Spend.read(db)
     try:
-        if plan.analytics:
-            client = analytics_client(settings, policy, transport)
-            clients.append(client)
-            posthog = PostHog(
-                client, settings.analytics.project_id, page_size=policy.analytics_page_size
-            )
-            analytics_pull = AnalyticsPull(
-                db,
-                posthog,
-                settings=settings,
-                full=plan.full,
-                # PostHog counts weeks in UTC: the re-pulled window must be the one it returns.
-                today=plan.now.astimezone(UTC).date(),
-                report=report,
-                progress=emit,
-                started=started,
-                # A whole pull in a second process: only over the network (a transport
-                # given here lives in this process: tests, the demo).
-                helper=(analytics_endpoint(settings), policy) if transport is None else None,
-            )
-            analytics_pull.ready_to_write = gate
-            analytics_pull.start()  # its pages download while the CRM is pulled
         if plan.crm:
             client = crm_client(settings, policy, transport)
+            client.seed_sends(spend.sends)
             clients.append(client)
             hubspot = HubSpot(client)
             stage = "push"
             if outbox.items(db, (outbox.PENDING,)):
                 await gate()
                 await Pusher(
-                    db, hubspot, policy=policy, report=report, progress=emit, now=plan.now
+                    db,
+                    hubspot,
+                    policy=policy,
+                    report=report,
+                    progress=emit,
+                    now=plan.now,
+                    sender_email=settings.crm.sender_email,
+                    owner_email=settings.crm.owner_email,
                 ).run()
             stage = "crm"
             pull = CrmPull(
@@ -388,24 +373,30 @@ async def _sync(
                 sync_start_ms=int(plan.now.timestamp() * 1000),
                 report=report,
                 progress=emit,
-                # One request per contact: a setting can turn it off for very large books.
-                pull_enrollments=bool(getattr(settings.crm, "pull_enrollments", True)),
+                search_margin_ms=int(settings.crm.search_margin_minutes * 60_000),
+                ready_to_write=gate,
+                per_second=policy.crm_per_ten_seconds / 10,
             )
-            pull.ready_to_write = gate
-            if analytics_pull is not None:
-                # The analytics map and stage their pages while the CRM's children are pulled,
-                # and a table staged whole is copied in at a quiet point of the CRM pull.
-                pull.book_ready = analytics_pull.begin_staging
-                pull.turns = analytics_pull.turns
-                # With the contacts and a whole users pull in the cache, the contacts' last
-                # activity is worked out in a thread while the rest goes on.
-                pull.contacts_ready = lambda: early.ready("contacts")
-                analytics_pull.users_written = lambda: early.ready("users")
             current = pull
             await pull.run()
             crm_pulled = True
-        if analytics_pull is not None:
+        if plan.analytics:
+            await gate()
+            client = analytics_client(settings, policy, transport)
+            client.seed_sends(spend.sends)
+            clients.append(client)
             stage = "analytics"
+            analytics_pull = AnalyticsPull(
+                db,
+                PostHog(
+                    client, settings.analytics.project_id, page_size=policy.analytics_page_size
+                ),
+                settings=settings,
+                full=plan.full,
+                report=report,
+                progress=emit,
+                started=started,
+            )
             current = analytics_pull
             await analytics_pull.run()
     except (SourceError, OwnerNotFound) as exc:
@@ -417,24 +408,24 @@ async def _sync(
             _refresh_last_active(db, untracked=bool(analytics_pull and analytics_pull.rewritten))
         raise SyncError(message) from None
     finally:
-        if analytics_pull is not None:
-            await analytics_pull.close()
         report.requests = sum(c.requests for c in clients)
-        report.requests += analytics_pull.requests if analytics_pull is not None else 0
         for c in clients:
             await c.aclose()
+        with contextlib.suppress(sqlite3.Error):  # the spend is a courtesy, never a failure
+            spend.after(clients, plan.today).write(db)
     await gate()
     # Tables the analytics pull wrote whole: which accounts they changed is not known.
     untracked = bool(analytics_pull and analytics_pull.rewritten)
     # Contacts' last activity follows both sources (new contacts, new activity): once, now.
-    _refresh_last_active(db, untracked, await early.changes())
-    # Every object of the synced sources succeeded: earlier errors are history now.
+    _refresh_last_active(db, untracked)
+    # Every object of the synced sources succeeded: earlier errors are history now (a feature
+    # turned off by a missing scope keeps its line until the scope is granted).
     sources = [name for name, on in (("crm", plan.crm), ("analytics", plan.analytics)) if on]
     with transaction(db):
         db.execute(
             "UPDATE sync_state SET last_error = NULL WHERE source IN "
-            "(SELECT value FROM json_each(?))",
-            [json.dumps(sources)],
+            "(SELECT value FROM json_each(?)) AND last_success >= ?",
+            [json.dumps(sources), started],
         )
     emit(SyncProgress("rescore", "scores", 0, None))
     scope = _rescore_scope(db, plan, untracked)
@@ -451,55 +442,61 @@ async def _sync(
     emit(SyncProgress("rescore", "scores", scored or 0, scored or 0, "done"))
 
 
-def _refresh_last_active(
-    db: sqlite_utils.Database,
-    untracked: bool,
-    found: list[tuple[str | None, str]] | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Spend:
+    """The request budget spent with these tokens: the send times still inside a rate window
+    (so the next sync, or the app's after a cron sync, starts where this one left off) and the
+    CRM requests of the day, against HubSpot's daily budget."""
+
+    sends: dict[str, list[float]]
+    day: str = ""
+    crm_today: int = 0
+
+    @classmethod
+    def read(cls, db: sqlite_utils.Database) -> Spend:
+        """The stored spend (empty when absent or unreadable)."""
+        row = db.execute(
+            "SELECT stats FROM sync_state WHERE source = ? AND object = ?", list(SPEND)
+        ).fetchone()
+        try:
+            found = json.loads(row[0]) if row and row[0] else {}
+            return cls(dict(found.get("sends") or {}), found.get("day", ""), found.get("crm", 0))
+        except (ValueError, AttributeError, TypeError):
+            return cls({})
+
+    def after(self, clients: list[ApiClient], today: date) -> Spend:
+        """This spend plus what ``clients`` sent."""
+        sends = dict(self.sends)
+        crm = self.crm_today if self.day == today.isoformat() else 0
+        for client in clients:
+            sends.update(client.recent_sends())
+            if client.service == "CRM":
+                crm += client.requests
+        return Spend(sends, today.isoformat(), crm)
+
+    def write(self, db: sqlite_utils.Database) -> None:
+        """Store it."""
+        stats = json.dumps({"sends": self.sends, "day": self.day, "crm": self.crm_today})
+        with transaction(db):
+            db.execute(
+                "INSERT INTO sync_state (source, object, stats) VALUES (?, ?, ?) "
+                "ON CONFLICT(source, object) DO UPDATE SET stats = excluded.stats",
+                [*SPEND, stats],
+            )
+
+
+SPEND = ("sync", "spend")
+
+
+def _refresh_last_active(db: sqlite_utils.Database, untracked: bool) -> None:
     """Contacts' last activity: of every contact, or (tracking changes) only where it can have
-    moved: contacts new or with another email, and emails whose activity changed. ``found``:
-    the changes of every contact, worked out already (``_EarlyLastActive``)."""
+    moved: contacts new or with another email, and emails whose activity changed."""
     if untracked or not changes.is_tracking(db):
-        refresh_last_active(db, changes=found)
+        refresh_last_active(db)
         return
     refresh_last_active(
         db, contacts=changes.contacts_with_new_email(db), emails=changes.changed_emails(db)
     )
-
-
-class _EarlyLastActive:
-    """Every contact's last activity, worked out in a thread (reading only, on a connection of
-    its own) as soon as the CRM's contacts and a whole users pull are both in the cache: some
-    400,000 activity rows read while the sync's other work goes on, not after it.
-    Nothing later in a sync writes either table."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.waiting = {"contacts", "users"}
-        self.task: asyncio.Future[list[tuple[str | None, str]]] | None = None
-
-    def ready(self, part: str) -> None:
-        """``part`` is in the cache (contacts, users)."""
-        self.waiting.discard(part)
-        if not self.waiting and self.task is None:
-            self.task = asyncio.ensure_future(asyncio.to_thread(self._read))
-
-    def _read(self) -> list[tuple[str | None, str]]:
-        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            conn.execute("PRAGMA query_only = ON")
-            return last_active_changes(sqlite_utils.Database(conn))
-        finally:
-            conn.close()
-
-    async def changes(self) -> list[tuple[str | None, str]] | None:
-        """What it found (None when it never ran or failed: then worked out now)."""
-        if self.task is None:
-            return None
-        try:
-            return await self.task
-        except Exception:
-            return None
 
 
 def _rescore_scope(db: sqlite_utils.Database, plan: _Plan, untracked: bool) -> set[str] | None:

@@ -7,8 +7,8 @@ microseconds, so rows compare and sort the same however HubSpot spelled them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -164,7 +164,7 @@ def _domain(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class PropertyNames:
-    """The CRM property names in force (settings.crm.properties)."""
+    """The CRM property names in force (settings.crm.properties); "" means not used."""
 
     arr: str = "arr"
     renewal_date: str = "renewal_date"
@@ -175,11 +175,56 @@ class PropertyNames:
     contact_role: str = "cs_role"
     unsubscribed: str = "hs_email_optout"
     bounced: str = "hs_email_hard_bounce_reason"
+    ticket_escalated: str = ""
+    ticket_csat: str = ""
 
     @classmethod
     def from_settings(cls, props: Any) -> PropertyNames:
         """From settings.crm.properties (any object with those attributes)."""
         return cls(**{f.name: getattr(props, f.name, f.default) for f in fields(cls)})
+
+    def without(self, missing: Iterable[tuple[str, str, str]]) -> PropertyNames:
+        """These names with the ``missing_properties`` found blanked: what the portal lacks is
+        then read as unknown, never as zero or false."""
+        return replace(self, **{setting.rsplit(".", 1)[-1]: "" for _, setting, _ in missing})
+
+
+# Which object each configurable property is read from.
+PROPERTY_OBJECT = {
+    "arr": "companies",
+    "renewal_date": "companies",
+    "contract_start": "companies",
+    "seats": "companies",
+    "cs_stage": "companies",
+    "churn_date": "companies",
+    "contact_role": "contacts",
+    "unsubscribed": "contacts",
+    "bounced": "contacts",
+    "ticket_escalated": "tickets",
+    "ticket_csat": "tickets",
+}
+
+
+def missing_properties(
+    available: Mapping[str, set[str]], names: PropertyNames
+) -> list[tuple[str, str, str]]:
+    """The configured properties the portal lacks: (object type, setting, property name).
+
+    ``available`` maps an object type to the property names the portal has (the properties
+    API); object types it leaves out were not checked and count as fine. Unused ("") names
+    are never missing. HubSpot ignores unknown names on reads (VENDOR-CONTRACTS.md 1.1), so
+    this is the only way to tell a missing property from an empty one.
+    """
+    found: list[tuple[str, str, str]] = []
+    for f in fields(names):
+        prop = getattr(names, f.name)
+        obj_type = PROPERTY_OBJECT[f.name]
+        if prop and obj_type in available and prop not in available[obj_type]:
+            found.append((obj_type, f"crm.properties.{f.name}", prop))
+    return found
+
+
+_DEFAULT_NAMES = PropertyNames()
 
 
 def properties_for(obj_type: str, names: PropertyNames) -> list[str]:
@@ -225,8 +270,8 @@ def properties_for(obj_type: str, names: PropertyNames) -> list[str]:
             "hs_ticket_priority",
             "createdate",
             "closed_date",
-            "escalated",
-            "csat_score",
+            names.ticket_escalated,
+            names.ticket_csat,
             "hs_lastmodifieddate",
         ],
         "feedback_submissions": [
@@ -244,7 +289,7 @@ def properties_for(obj_type: str, names: PropertyNames) -> list[str]:
     }[obj_type]
     if obj_type in ENGAGEMENT_KIND or obj_type == "tasks":
         base = [*base, "hubspot_owner_id", "hs_lastmodifieddate"]
-    return list(dict.fromkeys(base))
+    return [name for name in dict.fromkeys(base) if name]  # "" is a property not used
 
 
 def account_row(record: Mapping[str, Any], names: PropertyNames) -> dict[str, Any]:
@@ -349,9 +394,14 @@ def deal_row(record: Mapping[str, Any], account_id: str | None) -> dict[str, Any
     }
 
 
-def ticket_row(record: Mapping[str, Any], account_id: str | None) -> dict[str, Any]:
-    """A ticket -> a `tickets` row."""
+def ticket_row(
+    record: Mapping[str, Any], account_id: str | None, names: PropertyNames | None = None
+) -> dict[str, Any]:
+    """A ticket -> a `tickets` row; escalated and csat are NULL (unknown) when their property
+    is not used or the portal lacks it (``names`` with it blanked: PropertyNames.without)."""
     p = record.get("properties") or {}
+    names = names or _DEFAULT_NAMES
+    escalated, csat = names.ticket_escalated, names.ticket_csat
     closed_at = instant(p.get("closed_date"))
     stage = str(p.get("hs_pipeline_stage") or "")
     closed = stage in CLOSED_TICKET_STAGES or closed_at is not None
@@ -361,10 +411,10 @@ def ticket_row(record: Mapping[str, Any], account_id: str | None) -> dict[str, A
         "subject": p.get("subject") or None,
         "status": "closed" if closed else "open",
         "priority": (p.get("hs_ticket_priority") or None),
-        "escalated": flag(p.get("escalated")),
+        "escalated": flag(p.get(escalated)) if escalated else None,
         "created_at": instant(p.get("createdate") or record.get("createdAt")),
         "closed_at": closed_at,
-        "csat": whole(p.get("csat_score")),
+        "csat": whole(p.get(csat)) if csat else None,
         "archived": 1 if record.get("archived") else 0,
         "updated_at": instant(p.get("hs_lastmodifieddate") or record.get("updatedAt")),
     }

@@ -1,17 +1,20 @@
 """Pull product analytics (PostHog) into the cache: weekly usage per account and event, and
 per-user activity; then each contact's last activity by email.
 
-Weekly usage: the first pull (or --full) takes analytics.weeks; later ones re-pull the last
-analytics.repull_weeks weeks (late events land there) and write only the rows that differ.
-Per-user activity: the first pull of a (UTC) day takes every user; later pulls that day take only
-users active that day, the only ones whose numbers can have moved (30-day counts start at a
-midnight, see sources/posthog.py).
+PostHog's times are the project's (csm_tui/fakes/CONTRACT.md, "PostHog"): a pull reads the
+project's time zone and the service's clock first, and its weeks and days are the project's.
+Weekly usage: the first pull (or --full, or after the project's time zone changed) takes
+analytics.weeks; later ones re-pull the last analytics.repull_weeks weeks (late events land
+there). Per-user activity: the first pull of the project's day takes every user; later pulls
+that day take only users active that day, the only ones whose numbers can have moved (30-day
+counts start at a midnight, see sources/posthog.py). ``last_seen`` is stored in UTC, as every
+instant in the cache.
 
-A whole pull's pages are mapped and staged in a scratch file next to the cache (nothing of the
-cache is locked meanwhile; sync/page_staging.py), by a second process over the network
-(sync/analytics_helper.py), then moved into the cache in one transaction with the cursor, so a
-failed page leaves the cache as it was. A re-pull (small) is kept in memory and compared with
-the cache. Groups that match no account are counted and reported, never dropped silently.
+Pages are mapped as they arrive and kept in a TEMP table of the sync's connection (written
+without locking the cache), then each object is written in one transaction with its cursor:
+only the rows that differ (so change tracking sees real changes), and a failed page leaves the
+cache as it was. The real sync is bounded by PostHog's 240 queries a minute, not by this side.
+Groups that match no account are counted and reported, never dropped silently.
 """
 
 from __future__ import annotations
@@ -19,30 +22,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from datetime import date, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
 
 from csm_tui.gc_pause import gc_paused
-from csm_tui.sources.http import Endpoint, HttpPolicy
-from csm_tui.sources.posthog import PostHog
-from csm_tui.store.bulk import rows_in_scope, write_differences
+from csm_tui.sources.http import Forbidden, SourceError
+from csm_tui.sources.posthog import Page, PostHog, TimezoneChanged
 from csm_tui.store.transaction import transaction
 from csm_tui.sync import mapping
-from csm_tui.sync.analytics_helper import AnalyticsHelper, Job, Outcome
-from csm_tui.sync.page_staging import PageStaging
-from csm_tui.sync.prefetch import Prefetch
 from csm_tui.sync.progress import ProgressCallback, SyncProgress, SyncReport
 from csm_tui.sync.pull_crm import read_cursor, write_state
-from csm_tui.sync.write_turns import WriteTurns
 
 SOURCE = "analytics"
 USAGE_COLUMNS = ("account_id", "week", "event", "count", "users")
 USAGE_KEY = ("account_id", "week", "event")
 USER_COLUMNS = ("account_id", "user_key", "email", "last_seen", "events_30d")
 USER_KEY = ("account_id", "user_key")
+# Pages wait here until the whole object is in: TEMP tables live in the connection's own
+# temporary database, so writing them takes no lock on the cache.
+STAGED = {"usage_weekly": "temp.pulled_usage_weekly", "user_activity": "temp.pulled_user_activity"}
+# Two groups of one account (www. and the bare domain) add up: events and users of a week;
+# a user's last seen is the latest, events the sum, email the one of the latest row.
+MERGED = {
+    "usage_weekly": "SELECT account_id, week, event, SUM(count), SUM(users) FROM {staged} "
+    "GROUP BY account_id, week, event",
+    "user_activity": "SELECT account_id, user_key, email, MAX(last_seen), SUM(events_30d) "
+    "FROM {staged} GROUP BY account_id, user_key",
+}
 
 
 def week_of(day: date) -> date:
@@ -71,15 +81,12 @@ def _group(value: Any, group_key: str) -> str | None:
 
 class Groups:
     """Group value -> account id, looked up once per distinct value (a page repeats each group
-    hundreds of times); also which values matched nothing, and which accounts more than one
-    group maps to (www. and the bare domain), whose rows must be added up."""
+    hundreds of times); also which values matched nothing."""
 
     def __init__(self, index: dict[str, str], group_key: str) -> None:
         self.index = index
         self.group_key = group_key
         self.known: dict[Any, str | None] = {}
-        self.first_group: dict[str, Any] = {}
-        self.shared: set[str] = set()
         self.unmatched: set[str] = set()
 
     def look_up(self, value: Any) -> str | None:
@@ -87,44 +94,30 @@ class Groups:
         account = self.index.get(_group(value, self.group_key) or "")
         if account is None:
             self.unmatched.add(str(value))
-        elif self.first_group.setdefault(account, value) != value:
-            self.shared.add(account)
         # An unhashable value (a malformed answer) is simply looked up again next time.
         with contextlib.suppress(TypeError):
             self.known[value] = account
         return account
 
-    def on_accounts(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Rows mapped by group value (their first column), with their accounts instead (rows
-        of groups that match no account are left out)."""
-        out = []
-        for row in rows:
-            account = self.known[row[0]] if row[0] in self.known else self.look_up(row[0])
-            if account is not None:
-                out.append((account, *row[1:]))
-        return out
+    def account(self, value: Any) -> str | None:
+        """The account of a group value (None: not in the book)."""
+        try:
+            return self.known[value]
+        except (KeyError, TypeError):
+            return self.look_up(value)
 
 
-def _usage_rows(
-    page: Sequence[Sequence[Any]], groups: Groups | None, weeks: dict[Any, str | None]
+def usage_rows(
+    page: Sequence[Sequence[Any]], groups: Groups, weeks: dict[Any, str | None]
 ) -> list[tuple[Any, ...]]:
-    """Cache rows of one weekly-usage page (rows of unknown groups or weeks are left out);
-    without ``groups`` (the book is not in yet) the first column is the group value."""
+    """Cache rows of one weekly-usage page (rows of unknown groups or weeks are left out).
+    ``weeks``: week values met so far -> ISO day (the project's weeks, as PostHog sent them)."""
     out: list[tuple[Any, ...]] = []
     add = out.append
-    known = groups.known if groups is not None else None
-    # The hot loop of a full pull (over a million rows): lookups are remembered per distinct
-    # value, and values already of the right type skip the general converters.
     for group, week, event, events, users in page:
-        if known is None:
-            account = group if type(group) is str else _group_value(group)
-        else:
-            try:
-                account = known[group]
-            except (KeyError, TypeError):
-                account = groups.look_up(group)  # type: ignore[union-attr]
-            if account is None:
-                continue
+        account = groups.account(group)
+        if account is None:
+            continue
         try:
             day = weeks[week]
         except (KeyError, TypeError):
@@ -145,65 +138,40 @@ def _usage_rows(
     return out
 
 
-def _users_rows(
-    page: Sequence[Sequence[Any]], groups: Groups | None, _: Any = None
+def utc_instant(value: Any, zone: ZoneInfo) -> str | None:
+    """An instant PostHog sent, in UTC as the cache keeps instants ('…T…+00:00' with
+    microseconds); one without an offset is the project's wall-clock time."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def users_rows(
+    page: Sequence[Sequence[Any]], groups: Groups, zone: ZoneInfo
 ) -> list[tuple[Any, ...]]:
-    """Cache rows of one per-user activity page (rows of unknown groups are left out); without
-    ``groups`` the first column is the group value."""
-    known = groups.known if groups is not None else None
-    instant = mapping.instant
+    """Cache rows of one per-user activity page (rows of unknown groups are left out)."""
     out: list[tuple[Any, ...]] = []
     add = out.append
     for group, user, email, last_seen, events_30d in page:
-        if known is None:
-            account = group if type(group) is str else _group_value(group)
-        else:
-            try:
-                account = known[group]
-            except (KeyError, TypeError):
-                account = groups.look_up(group)  # type: ignore[union-attr]
-            if account is None:
-                continue
+        account = groups.account(group)
+        if account is None:
+            continue
         add(
             (
                 account,
                 user if type(user) is str else str(user),
                 str(email or "").strip().lower() or None,
-                instant(last_seen),
+                utc_instant(last_seen, zone),
                 events_30d if type(events_30d) is int else (mapping.whole(events_30d) or 0),
             )
         )
     return out
-
-
-def _group_value(value: Any) -> Any:
-    """A group value as kept until the book is in (hashable; None stays None)."""
-    return value if value is None or isinstance(value, int | float | str) else str(value)
-
-
-TO_ROWS: dict[
-    str, Callable[[Sequence[Sequence[Any]], Groups | None, dict[Any, str | None]], list[Any]]
-]
-TO_ROWS = {"usage_weekly": _usage_rows, "user_activity": _users_rows}
-
-
-async def stage_pages(
-    into: Staged, pages: AsyncIterator[Sequence[Sequence[Any]]], table: str,
-    progress: Callable[[int], None],
-) -> None:  # fmt: skip
-    """Map each page's rows and stage them (or keep them, for a re-pull); ``progress`` gets
-    the rows fetched so far. In the sync's process or the analytics helper's, which starts
-    before the book's accounts are known: its rows wait, by group value, until they are."""
-    to_rows = TO_ROWS[table]
-    async for page in pages:
-        into.fetched += len(page)
-        with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
-            if into.groups is None:
-                into.early.extend(to_rows(page, None, into.weeks))
-            else:
-                into.keep_early()
-                into.keep(to_rows(page, into.groups, into.weeks))
-        progress(into.fetched)
 
 
 def refresh_last_active(
@@ -269,16 +237,12 @@ def last_active_changes(
 
 
 class AnalyticsPull:
-    """One pull of the analytics source into one cache, in three steps.
+    """One pull of the analytics source into one cache (after the CRM pull: the accounts the
+    groups map to are in the cache).
 
-    ``start()`` decides what to ask for (from the stored cursors) and begins downloading;
-    ``begin_staging()`` maps and stages the pages from then on, once the book's accounts are in
-    the cache, alongside whatever else runs (the CRM pull), writing nothing to the cache;
-    ``run()`` waits for that and writes, each object in one transaction with its cursor.
-
-    With ``helper`` (where the API is, and the HTTP policy), whole pulls are downloaded,
-    mapped and staged by a second process (sync/analytics_helper.py) when the machine has a
-    second core; the rest is done here.
+    ``await run()``; then ``requests`` (requests this pull sent), ``rewritten`` (True when a
+    table was pulled whole: which accounts changed is then not worth tracking) and, when it
+    failed, ``current`` (the object it was on).
     """
 
     def __init__(
@@ -288,241 +252,239 @@ class AnalyticsPull:
         *,
         settings: Any,
         full: bool,
-        today: date,
         report: SyncReport,
         progress: ProgressCallback,
         started: str,
-        helper: tuple[Endpoint, HttpPolicy] | None = None,
     ) -> None:
         self.db = db
         self.ph = posthog
         self.a = settings.analytics
         self.full = full
-        self.today = today
         self.report = report
         self.progress = progress
         self.started = started
         self.current = "usage_weekly"  # the object being pulled (where an error is recorded)
-        # Awaited before the first write to the cache (the engine's integrity check).
+        self.rewritten = False
+        # Awaited before the first write to the cache (a caller's integrity check, if any).
         self.ready_to_write: Callable[[], Awaitable[None]] = _nothing_to_wait_for
-        self._helper_spec = helper
-        self._helper: AnalyticsHelper | None = None
-        self._started = False  # start() fixed the queries
-        self._pages: dict[str, Prefetch[Any]] = {}
-        self._staging: asyncio.Future[None] | None = None
-        self._usage = Staged()
-        self._users = Staged()
-        # The writer, shared with the CRM pull: a staged table's copy waits for its turn.
-        self.turns = WriteTurns()
-        self._moves: dict[str, asyncio.Future[int]] = {}  # copies started, per table
-        # Tables written whole (not row by row): a change tracker does not see what moved.
-        self.rewritten: set[str] = set()
-        # Called once a whole users pull is in the cache (contacts' last activity can follow).
-        self.users_written: Callable[[], None] = _nothing_to_do
+        self._requests_before = posthog.client.requests
+        self.zone = ZoneInfo("UTC")
+        self.timezone = "UTC"
 
     @property
     def requests(self) -> int:
-        """Requests the helper process made (the caller counts its own client's)."""
-        return self._helper.requests if self._helper is not None else 0
-
-    def start(self) -> None:
-        """Fix both queries now and start downloading their pages.
-
-        A re-pull (the last weeks, the users active today) is small and downloads whole while
-        the caller works; a whole pull keeps at most two pages waiting.
-        """
-        self._started = True
-        cursor = None if self.full else read_cursor(self.db, SOURCE, "usage_weekly")
-        self._usage_whole = cursor is None
-        self._weeks = self.a.weeks if self._usage_whole else self.a.repull_weeks
-        self._since = week_of(self.today) - timedelta(weeks=self._weeks)
-        # Every user on the first pull of a (UTC) day; later that day, those active that day.
-        self._day = self.today.isoformat()
-        self._last_whole_day = self._stored_whole_day()
-        self._all_users = self.full or self._last_whole_day != self._day
-        if self._usage_whole:
-            self._usage.staged = PageStaging.beside(
-                self.db, "usage_weekly", USAGE_COLUMNS, USAGE_KEY
-            )
-        if self._all_users:
-            self._users.staged = PageStaging.beside(
-                self.db, "user_activity", USER_COLUMNS, USER_KEY
-            )
-        whole = [s for s in (self._usage, self._users) if s.staged is not None]
-        if whole and self._helper_spec is not None:
-            endpoint, policy = self._helper_spec
-            job = Job(
-                endpoint, policy, self.ph.project_id, self.a.group_index, self.a.group_key,
-                usage_weeks=self._weeks, user_weeks=self.a.weeks,
-                tables=tuple(s.staged.scratch for s in whole if s.staged is not None),
-            )  # fmt: skip
-            self._helper = AnalyticsHelper.start(job, self._helped_progress)
-            if self._helper is not None:
-                for staged in whole:
-                    staged.helped = True
-        if not self._usage.helped:
-            self._pages["usage_weekly"] = Prefetch(
-                self.ph.weekly_usage(self.a.group_index, self._weeks),
-                depth=2 if self._usage_whole else 0,
-            )
-        if not self._users.helped:
-            self._pages["user_activity"] = Prefetch(
-                self.ph.user_activity(
-                    self.a.group_index, self.a.weeks, active_today=not self._all_users
-                ),
-                depth=2 if self._all_users else 0,
-            )
-
-    def _helped_progress(self, table: str, fetched: int) -> None:
-        self.progress(SyncProgress("analytics", table, fetched, None))
-
-    def begin_staging(self) -> None:
-        """Map and stage pages from now on (the accounts they map to are in the cache)."""
-        if self._staging is not None:
-            return
-        if not self._started:
-            self.start()
-        # The book's accounts are final by now: read them once.
-        index = group_index(self.db, self.a.group_key)
-        self._usage.groups = Groups(index, self.a.group_key)
-        self._users.groups = Groups(index, self.a.group_key)
-        if self._helper is not None:
-            self._helper.book(index)
-        self._staging = asyncio.ensure_future(self._stage_both())
-
-    async def close(self) -> None:
-        """Stop downloading and staging, and let go of the scratch files (idempotent)."""
-        staging, self._staging = self._staging, None
-        if staging is not None and not staging.done():
-            staging.cancel()
-        if staging is not None:
-            with contextlib.suppress(BaseException):
-                await staging
-        if self._helper is not None:
-            await self._helper.close()
-        for pages in self._pages.values():
-            await pages.close()
-        for obj in ("usage_weekly", "user_activity"):
-            self.turns.claim(obj)  # a copy that never had its turn never starts
-        for move in self._moves.values():  # a failure after one began: it ends (or fails) quietly
-            with contextlib.suppress(BaseException):
-                await move
-        for staged in (self._usage.staged, self._users.staged):
-            if staged is not None:
-                await staged.drop()
+        """Requests this pull sent (retries included)."""
+        return self.ph.client.requests - self._requests_before
 
     async def run(self) -> None:
-        """Wait for the staging, then write weekly usage and user activity (contacts' last
-        activity is the caller's)."""
+        """Pull weekly usage and user activity (both at once: 2 queries in flight, PostHog
+        allows 3), then write each with its cursor."""
+        now = await self._project_now()
+        today = now.date()
+        usage_whole = self.full or self._stored("usage_weekly", "timezone") != self.timezone
+        usage_whole = usage_whole or read_cursor(self.db, SOURCE, "usage_weekly") is None
+        weeks = self.a.weeks if usage_whole else self.a.repull_weeks
+        since = week_of(today) - timedelta(weeks=weeks)
+        last_whole_day = self._stored("user_activity", "whole_day")
+        all_users = (
+            self.full
+            or last_whole_day != today.isoformat()
+            or self._stored("user_activity", "timezone") != self.timezone
+        )
+        index = group_index(self.db, self.a.group_key)
+        usage_groups, users_groups = (
+            Groups(index, self.a.group_key),
+            Groups(index, self.a.group_key),
+        )
+        weeks_seen: dict[Any, str | None] = {}
+        for table in STAGED:
+            self._restage(table)
         try:
-            self.begin_staging()
-            assert self._staging is not None
-            await self._staging  # a failure names its object in self.current
+            await self._fetch_both(
+                self._fetch(
+                    "usage_weekly",
+                    self.ph.weekly_usage(self.a.group_index, since),
+                    lambda page: usage_rows(page, usage_groups, weeks_seen),
+                ),
+                self._fetch(
+                    "user_activity",
+                    self.ph.user_activity(
+                        self.a.group_index,
+                        today - timedelta(weeks=self.a.weeks),
+                        today,
+                        active_today=not all_users,
+                    ),
+                    lambda page: users_rows(page, users_groups, self.zone),
+                ),
+            )
+            await self.ready_to_write()
             self.current = "usage_weekly"
-            await self._write_usage()
+            pulled = self._write(
+                "usage_weekly",
+                USAGE_COLUMNS,
+                USAGE_KEY,
+                whole=usage_whole,
+                scope=("1" if usage_whole else "week >= ?", [] if usage_whole else [since.isoformat()]),
+                state=lambda rows: write_state(
+                    self.db, SOURCE, "usage_weekly", cursor=since.isoformat(),
+                    started=self.started,
+                    stats={
+                        "rows": rows, "weeks": weeks, "timezone": self.timezone,
+                        "unmatched_groups": len(usage_groups.unmatched),
+                        "unmatched_examples": sorted(usage_groups.unmatched)[:5],
+                    },
+                ),
+            )  # fmt: skip
+            self._report_usage(pulled, usage_groups)
             self.current = "user_activity"
-            await self._write_users()
+            pulled = self._write(
+                "user_activity",
+                USER_COLUMNS,
+                USER_KEY,
+                whole=all_users,
+                # Users not active today keep their rows: only these users' rows can differ.
+                scope=("1", []) if all_users else _pulled_accounts("user_activity"),
+                state=lambda rows: write_state(
+                    self.db, SOURCE, "user_activity", cursor=week_of(today).isoformat(),
+                    started=self.started,
+                    stats={
+                        "rows": rows, "unmatched_groups": len(users_groups.unmatched),
+                        "whole_day": today.isoformat() if all_users else last_whole_day,
+                        "users": "all" if all_users else "active today",
+                        "timezone": self.timezone,
+                    },
+                ),
+            )  # fmt: skip
+            self.report.add_pulled("user_activity", pulled)
         finally:
-            await self.close()
+            for table in STAGED:
+                self._unstage(table)
 
-    # -- staging (no write to the cache) ------------------------------------------------------
+    async def _project_now(self) -> datetime:
+        """Now in the project's time zone: the zone PostHog names for the project, the clock
+        its answer carries (this machine's when it gives none). A key without project:read
+        asks PostHog's now() instead (every query answer names the zone)."""
+        try:
+            project = await self.ph.project()
+        except Forbidden:
+            project = await self.ph.clock()
+        try:
+            self.zone = ZoneInfo(project.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SourceError(
+                f"PostHog project time zone {project.timezone!r} is unknown to this machine "
+                "(install tzdata)"
+            ) from None
+        self.timezone = project.timezone
+        return (project.now or datetime.now(UTC)).astimezone(self.zone)
 
-    async def _stage_both(self) -> None:
-        """Both objects at once (their pages arrive together); the first to fail is the
-        object named in ``current``."""
-        failed: list[str] = []
+    def _stored(self, obj: str, name: str) -> Any:
+        """One value of the stats stored with an object's last pull (None if never)."""
+        row = self.db.execute(
+            "SELECT stats FROM sync_state WHERE source = ? AND object = ?", [SOURCE, obj]
+        ).fetchone()
+        try:
+            return json.loads(row[0]).get(name) if row and row[0] else None
+        except (ValueError, AttributeError):
+            return None
 
-        async def stage(into: Staged, obj: str) -> None:
-            try:
-                await self._stage(into, obj)
-            except Exception:
-                failed.append(obj)
-                self.current = failed[0]
-                raise
-            if into.staged is not None:
-                # Staged whole: its copy may run while the CRM pull goes on (write_turns.py).
-                await self.ready_to_write()
-                self.turns.want(obj, lambda: self._move(obj))
+    async def _fetch_both(self, usage: Awaitable[None], users: Awaitable[None]) -> None:
+        """Both objects' pages at once; the first failure names its object in ``current``,
+        stops the other and is raised."""
+        tasks = {
+            asyncio.ensure_future(usage): "usage_weekly",
+            asyncio.ensure_future(users): "user_activity",
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task, obj in tasks.items():
+                error = task.exception() if task in done else None
+                if error is not None:
+                    self.current = obj
+                    raise error
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
 
-        await asyncio.gather(
-            stage(self._usage, "usage_weekly"), stage(self._users, "user_activity")
-        )
+    async def _fetch(
+        self,
+        table: str,
+        pages: AsyncIterator[Page],
+        to_rows: Callable[[Sequence[Sequence[Any]]], list[tuple[Any, ...]]],
+    ) -> None:
+        """Map every page and keep its rows in the table's TEMP table (nothing of the cache is
+        written)."""
+        self.progress(SyncProgress("analytics", table, 0, None))
+        fetched = 0
+        staged = STAGED[table]
+        columns = USAGE_COLUMNS if table == "usage_weekly" else USER_COLUMNS
+        marks = ", ".join("?" for _ in columns)
+        async for page in pages:
+            if page.timezone is not None and page.timezone != self.timezone:
+                raise TimezoneChanged(
+                    f"PostHog answered in time zone {page.timezone}, the project's is "
+                    f"{self.timezone}: run the sync again"
+                )
+            fetched += len(page.rows)
+            with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
+                rows = to_rows(page.rows)
+                # One transaction per page, of the TEMP database only: the cache stays free.
+                with _deferred(self.db):
+                    self.db.conn.executemany(f"INSERT INTO {staged} VALUES ({marks})", rows)
+            self.progress(SyncProgress("analytics", table, fetched, None))
+        self.progress(SyncProgress("analytics", table, fetched, fetched, "done"))
 
-    async def _stage(self, into: Staged, obj: str) -> None:
-        self.progress(SyncProgress("analytics", obj, 0, None))
-        if into.helped:
-            assert self._helper is not None
-            into.take(await self._helper.staged(obj))
-            return
-        if into.staged is None and obj == "usage_weekly":
-            # The cached rows of the re-pulled weeks, read while the CRM pull mostly waits for
-            # the network, not after it (only this pull writes them).
-            with gc_paused():  # ~150,000 rows: csm_tui/gc_pause.py
-                into.cached = rows_in_scope(self.db, obj, USAGE_COLUMNS, *self._usage_scope())
-        await stage_pages(
-            into,
-            self._pages[obj],
-            obj,
-            lambda fetched: self.progress(SyncProgress("analytics", obj, fetched, None)),
-        )
-        if into.staged is not None:
-            # Two groups of one account (www. and the bare domain): their usage adds up.
-            await into.staged.finish(merge=into.merges(obj))
+    def _restage(self, table: str) -> None:
+        columns = USAGE_COLUMNS if table == "usage_weekly" else USER_COLUMNS
+        self.db.conn.execute(f"DROP TABLE IF EXISTS {STAGED[table]}")
+        self.db.conn.execute(f"CREATE TABLE {STAGED[table]} ({', '.join(columns)})")
 
-    # -- writing ------------------------------------------------------------------------------
+    def _unstage(self, table: str) -> None:
+        with contextlib.suppress(Exception):
+            self.db.conn.execute(f"DROP TABLE IF EXISTS {STAGED[table]}")
 
-    def _move(self, obj: str) -> asyncio.Future[int]:
-        """Start moving a table staged whole into the cache, with its cursor: on the staging's
-        thread and a connection of its own (the rows written, when done)."""
-        into, state = (
-            (self._usage, self._usage_state)
-            if obj == "usage_weekly"
-            else (self._users, self._users_state)
-        )
-        assert into.staged is not None and into.groups is not None
-        pulled, groups = into.staged.rows, into.groups  # two groups of one account added up
-        self.rewritten.add(obj)
-        move = asyncio.ensure_future(into.staged.replace_all(lambda db: state(pulled, groups, db)))
-        if obj == "user_activity":
-            move.add_done_callback(self._users_moved)
-        self._moves[obj] = move
-        return move
+    def _write(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        key: tuple[str, ...],
+        *,
+        whole: bool,
+        scope: tuple[str, list[Any]],
+        state: Callable[[int], None],
+    ) -> int:
+        """Make ``table``'s rows in ``scope`` equal the staged rows, writing only the rows that
+        differ (deleting the missing ones after a whole pull or a re-pull of usage), and store
+        the object's state with them; returns the rows pulled."""
+        staged = STAGED[table]
+        names = ", ".join(columns)
+        keys = ", ".join(key)
+        where, params = scope
+        merged = MERGED[table].format(staged=staged)
+        pulled = self.db.execute(f"SELECT COUNT(*) FROM ({merged})").fetchone()[0]
+        with transaction(self.db), gc_paused():
+            if whole or table == "usage_weekly":
+                # A late correction can remove a row: the re-pulled weeks are replaced whole.
+                self.db.conn.execute(
+                    f"DELETE FROM {table} WHERE ({where}) AND ({keys}) NOT IN "
+                    f"(SELECT {keys} FROM {staged})",
+                    params,
+                )
+            self.db.conn.execute(
+                f"INSERT OR REPLACE INTO {table} ({names}) {merged} "
+                f"EXCEPT SELECT {names} FROM {table} WHERE {where}",
+                params,
+            )
+            state(pulled)
+        self.rewritten = self.rewritten or whole
+        return pulled
 
-    def _users_moved(self, move: asyncio.Future[int]) -> None:
-        if not move.cancelled() and move.exception() is None:
-            self.users_written()
-
-    async def _moved(self, obj: str) -> None:
-        """Wait for a table staged whole to be in the cache (moved now if it had no turn)."""
-        move = self._moves.get(obj)
-        if move is None:
-            self.turns.claim(obj)
-            await self.turns.settle()
-            move = self._move(obj)
-        await move
-
-    async def _write_usage(self) -> None:
-        """Weekly usage per (account, week, event), with its cursor."""
-        groups = self._usage.groups
-        assert groups is not None  # known since begin_staging
-        await self.ready_to_write()
-        if self._usage.staged is not None:
-            await self._moved("usage_weekly")
-            pulled = self._usage.staged.rows
-        else:
-            rows = _summed(self._usage.rows) if groups.shared else self._usage.rows
-            pulled = len(rows)
-            await self.turns.settle()
-            with transaction(self.db), gc_paused():
-                # The re-pulled weeks are replaced whole (a late correction can remove a row);
-                # only rows that differ are written.
-                write_differences(
-                    self.db, "usage_weekly", USAGE_COLUMNS, len(USAGE_KEY), rows,
-                    *self._usage_scope(), existing=self._usage.cached,
-                )  # fmt: skip
-                self._usage_state(pulled, groups)
-        unmatched = groups.unmatched
+    def _report_usage(self, pulled: int, groups: Groups) -> None:
         self.report.add_pulled("usage_weekly", pulled)
+        unmatched = groups.unmatched
         self.report.unmatched_groups = max(self.report.unmatched_groups, len(unmatched))
         if unmatched:
             self.report.warnings.append(
@@ -530,142 +492,30 @@ class AnalyticsPull:
                 f"by {self.a.group_key}; other owners' accounts or unknown), "
                 f"e.g. {sorted(unmatched)[0]}"
             )
-        fetched = self._usage.fetched
-        self.progress(SyncProgress("analytics", "usage_weekly", fetched, fetched, "done"))
-
-    def _usage_scope(self) -> tuple[str, list[str]]:
-        """The rows a usage re-pull replaces: the re-pulled weeks."""
-        return "week >= ?", [self._since.isoformat()]
-
-    def _usage_state(
-        self, rows: int, groups: Groups, db: sqlite_utils.Database | None = None
-    ) -> None:
-        """The usage cursor (the first week replaced) and stats, with the rows."""
-        write_state(
-            db or self.db,
-            SOURCE,
-            "usage_weekly",
-            cursor=self._since.isoformat(),
-            started=self.started,
-            stats={
-                "rows": rows,
-                "weeks": self._weeks,
-                "unmatched_groups": len(groups.unmatched),
-                "unmatched_examples": sorted(groups.unmatched)[:5],
-            },
-        )
-
-    def _stored_whole_day(self) -> str | None:
-        """The UTC day of the last pull that read every user (None if never)."""
-        row = self.db.execute(
-            "SELECT stats FROM sync_state WHERE source = ? AND object = 'user_activity'", [SOURCE]
-        ).fetchone()
-        try:
-            return json.loads(row[0]).get("whole_day") if row and row[0] else None
-        except (ValueError, AttributeError):
-            return None
-
-    async def _write_users(self) -> None:
-        """Per-user activity: every user once a day, then the users active that day."""
-        groups = self._users.groups
-        assert groups is not None  # known since begin_staging
-        await self.ready_to_write()
-        if self._users.staged is not None:
-            await self._moved("user_activity")
-            pulled = self._users.staged.rows
-        else:
-            rows = self._users.rows
-            pulled = len(rows)
-            await self.turns.settle()
-            with transaction(self.db), gc_paused():
-                # Users not active today keep their rows: only these users' rows can differ.
-                accounts = json.dumps(sorted({row[0] for row in rows}))
-                write_differences(
-                    self.db, "user_activity", USER_COLUMNS, len(USER_KEY), rows,
-                    "account_id IN (SELECT value FROM json_each(?))", [accounts],
-                    delete_missing=False,
-                )  # fmt: skip
-                self._users_state(pulled, groups)
-        self.report.add_pulled("user_activity", pulled)
-        fetched = self._users.fetched
-        self.progress(SyncProgress("analytics", "user_activity", fetched, fetched, "done"))
-
-    def _users_state(
-        self, rows: int, groups: Groups, db: sqlite_utils.Database | None = None
-    ) -> None:
-        """The users' cursor and stats (which day every user was last read), with the rows."""
-        write_state(
-            db or self.db,
-            SOURCE,
-            "user_activity",
-            cursor=week_of(self.today).isoformat(),
-            started=self.started,
-            stats={
-                "rows": rows,
-                "unmatched_groups": len(groups.unmatched),
-                "whole_day": self._day if self._all_users else self._last_whole_day,
-                "users": "all" if self._all_users else "active today",
-            },
-        )
 
 
-class Staged:
-    """What the staging of one object gathered: into a scratch table (a whole pull) or in
-    memory (a re-pull), and the groups met."""
-
-    def __init__(self, staged: PageStaging | None = None) -> None:
-        self.staged = staged
-        self.rows: list[Any] = []
-        self.groups: Groups | None = None  # until the book's accounts are known
-        self.early: list[tuple[Any, ...]] = []  # rows by group value, until then
-        self.weeks: dict[Any, str | None] = {}  # week values met -> ISO day (None: unreadable)
-        self.fetched = 0
-        self.helped = False  # pulled by the analytics helper process
-        self.cached: set[tuple[Any, ...]] | None = None  # a re-pull's rows in the cache, read early
-
-    def merges(self, table: str) -> bool:
-        """Whether rows sharing a key add up (usage of two groups of one account)."""
-        return table == "usage_weekly" and self.groups is not None and bool(self.groups.shared)
-
-    def keep(self, rows: list[tuple[Any, ...]]) -> None:
-        """Stage rows (a whole pull) or keep them in memory (a re-pull)."""
-        if self.staged is not None:
-            self.staged.add(rows)
-        else:
-            self.rows.extend(rows)
-
-    def keep_early(self) -> None:
-        """The rows that came before the book's accounts, now with their accounts, first."""
-        if self.early and self.groups is not None:
-            early, self.early = self.early, []
-            self.keep(self.groups.on_accounts(early))
-
-    def take(self, outcome: Outcome) -> None:
-        """What the helper reported of its staging."""
-        if self.staged is not None:
-            self.staged.rows = outcome.rows
-        self.fetched = outcome.fetched
-        assert self.groups is not None  # the book was read before the helper was waited for
-        self.groups.unmatched = set(outcome.unmatched)
-        self.groups.shared = set(outcome.shared)
+def _pulled_accounts(table: str) -> tuple[str, list[Any]]:
+    """The scope of the accounts a partial pull brought (the staged rows' accounts)."""
+    return f"account_id IN (SELECT account_id FROM {STAGED[table]})", []
 
 
-def _summed(rows: list[tuple[str, str, str, int, int]]) -> list[tuple[str, str, str, int, int]]:
-    """Usage rows with one row per key, counts added up (two groups of one account)."""
-    merged: dict[tuple[str, str, str], tuple[str, str, str, int, int]] = {}
-    for row in rows:
-        key = row[:3]
-        if key in merged:
-            old = merged[key]
-            merged[key] = (*key, old[3] + row[3], old[4] + row[4])
-        else:
-            merged[key] = row
-    return list(merged.values())
+@contextlib.contextmanager
+def _deferred(db: sqlite_utils.Database) -> Iterator[None]:
+    """A deferred transaction: it locks only what it writes (here the TEMP database), unlike
+    store/transaction.py's, which takes the cache's write lock up front."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
 
 
 async def _nothing_to_wait_for() -> None:
-    return None
-
-
-def _nothing_to_do() -> None:
     return None

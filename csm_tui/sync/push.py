@@ -3,20 +3,32 @@
 At-least-once without duplicates: every record carries its outbox id as a marker, and before
 each create the CRM is searched for it (a create whose answer was lost is then found, not
 made twice); a create whose outcome is unknown is never repeated in the same sync, as the
-CRM's search may not show it yet. An enrollment first reads the contact's current enrollment; ALREADY_ENROLLED
-counts as done and is reported. A permanent refusal (4xx) fails the item with its error; a
-network failure leaves it pending for the next sync. Nothing is dropped silently.
+CRM's search may not show it yet. An enrollment first reads the contact's current enrollment
+(the same lookup-before-create); ALREADY_ENROLLED counts as done and is reported.
+
+A permanent refusal (4xx) fails that one item with its error and the push goes on with the
+next: a 403 is a missing scope or seat for one feature, not a bad token. When a 403 names the
+missing scope, later items of the same feature fail at once with the same line (no request).
+A network failure leaves the item pending for the next sync; only a rejected token (401) or a
+spent daily budget stops the push. Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from csm_tui.sources.http import ApiError, BadResponse, HttpPolicy, NotSent, TransientError
+from csm_tui.sources.http import (
+    ApiError,
+    BadResponse,
+    DailyLimitReached,
+    Forbidden,
+    HttpPolicy,
+    NotSent,
+    TransientError,
+)
 from csm_tui.sources.hubspot import ENGAGEMENT_ASSOCIATION, HubSpot, association
 from csm_tui.store import outbox
 from csm_tui.store.outbox import UNCONFIRMED, OutboxItem
@@ -39,6 +51,12 @@ MARKER_SEARCH_PROPERTY = {
     "tasks": "hs_task_body",
 }
 LOCAL_TABLE = {"touch": "touches", "next_step": "next_steps", "enrollment": "enrollments"}
+# A 403 on an enrollment that names no scope: most often the user lacks the paid seat that
+# sequences need (VENDOR-CONTRACTS.md 1.6).
+SEAT_HINT = (
+    "enrolling needs a Sales Hub or Service Hub Professional or Enterprise seat assigned to the "
+    "account owner in HubSpot"
+)
 
 SEARCH_CATCH_UP = timedelta(minutes=5)  # how long HubSpot's search may take to show a record
 
@@ -48,7 +66,14 @@ class StillIndexing(Exception):
 
 
 class PushFailed(Exception):
-    """Internal: the CRM refused this item for good; the message says why."""
+    """Internal: the CRM refused this item for good; the message says why.
+
+    ``repeated``: the reason was already reported for an earlier item of this sync.
+    """
+
+    def __init__(self, message: str, *, repeated: bool = False) -> None:
+        super().__init__(message)
+        self.repeated = repeated
 
 
 def hs_time(value: str | datetime) -> str:
@@ -126,8 +151,28 @@ def _already_enrolled(exc: ApiError) -> bool:
     return "ALREADY_ENROLLED" in text.upper().replace(" ", "_") or "ALREADY_ENROLLED" in str(exc)
 
 
+def _about_the_contact(exc: ApiError) -> bool:
+    """True when HubSpot refused the enrollment because of the contact (unsubscribed, bounced),
+    so the sender is not what went wrong."""
+    return str((exc.body or {}).get("subCategory") or "").upper().startswith("CONTACT_")
+
+
+def feature_of(item: OutboxItem) -> str:
+    """The CRM feature an outbox item needs: a missing scope stops that feature, not the push."""
+    if item.kind == "enrollment":
+        return "sequences"
+    if item.kind == "next_step":
+        return "tasks"
+    return TOUCH_TYPE.get(str(item.payload.get("kind") or "note"), "notes")
+
+
 class Pusher:
-    """Push every pending outbox item, oldest first."""
+    """Push every pending outbox item, oldest first.
+
+    ``sender_email`` (settings crm.sender_email) is the inbox connected to HubSpot that
+    sequences send from, for enrollments on behalf of ``owner_email`` (crm.owner_email; all of
+    them when that is empty); unset, the account owner's login email is sent instead.
+    """
 
     def __init__(
         self,
@@ -138,6 +183,8 @@ class Pusher:
         report: SyncReport,
         progress: ProgressCallback,
         now: datetime,
+        sender_email: str = "",
+        owner_email: str = "",
     ) -> None:
         self.db = db
         self.hs = hubspot
@@ -145,7 +192,13 @@ class Pusher:
         self.report = report
         self.progress = progress
         self.now = now
+        self.sender_email = sender_email.strip()
+        self.owner_email = owner_email.strip().lower()
         self._state = "active"  # what the local enrollment row becomes when its item is done
+        # feature -> the 403 line naming the scope it lacks: the token will not gain it during
+        # this sync, so later items of that feature fail without a request.
+        self._refused: dict[str, str] = {}
+        self._repeated = 0
 
     async def run(self) -> None:
         """Push what waits; report what failed or was already there."""
@@ -163,13 +216,12 @@ class Pusher:
                     continue
                 remote_id = await self._push(item)
             except PushFailed as exc:
-                message = str(exc)
-                outbox.mark_failed(self.db, item.id, message)
-                self.report.push_failed += 1
-                self.report.push_errors.append(f"{item.kind} {item.id[:8]}: {message}")
+                self._fail(item, str(exc), repeated=exc.repeated)
             except StillIndexing:
                 left += 1  # the row keeps the time of the unconfirmed create
-            except TransientError as exc:
+            except DailyLimitReached:
+                raise  # every later request is refused too, until the portal's midnight
+            except (TransientError, BadResponse) as exc:
                 left += 1
                 self._note_attempt(item.id, str(exc))
             else:
@@ -180,11 +232,25 @@ class Pusher:
                 self.progress(
                     SyncProgress("push", "outbox", n, len(waiting), "done" if done else "")
                 )
+        if self._repeated:
+            self.report.push_errors.append(
+                f"{self._repeated} more outbox item{'s' if self._repeated > 1 else ''} failed "
+                "for a missing scope named above, without being sent"
+            )
         if left:
             self.report.warnings.append(
                 f"{left} outbox item{'s' if left > 1 else ''} could not reach the CRM and "
                 "wait for the next sync"
             )
+
+    def _fail(self, item: OutboxItem, message: str, *, repeated: bool) -> None:
+        """The item fails with its one-line reason; the sync reports each reason once."""
+        outbox.mark_failed(self.db, item.id, message)
+        self.report.push_failed += 1
+        if repeated:
+            self._repeated += 1
+        else:
+            self.report.push_errors.append(f"{item.kind} {item.id[:8]}: {message}")
 
     def _note_attempt(self, item_id: str, error: str, *, count: bool = True) -> None:
         with transaction(self.db):
@@ -213,6 +279,9 @@ class Pusher:
         return str(row[0]) if row and row[0] else None
 
     async def _push(self, item: OutboxItem) -> str | None:
+        feature = feature_of(item)
+        if feature in self._refused:
+            raise PushFailed(self._refused[feature], repeated=True)
         try:
             if item.kind == "enrollment":
                 return await self._enroll(item)
@@ -224,6 +293,13 @@ class Pusher:
             else:
                 raise PushFailed(f"unknown outbox kind {item.kind!r}")
             return await self._create_once(item, obj_type, props, assoc)
+        except Forbidden as exc:
+            message = str(exc)
+            if exc.scopes:
+                self._refused[feature] = message
+            elif item.kind == "enrollment" and "seat" not in message.lower():
+                message = f"{message}; {SEAT_HINT}"
+            raise PushFailed(message) from None
         except ApiError as exc:
             raise PushFailed(str(exc)) from None
         except (KeyError, ValueError) as exc:
@@ -254,8 +330,8 @@ class Pusher:
         self._note_attempt(item.id, f"{UNCONFIRMED}: sent, no answer yet", count=False)
         try:
             created = await self.hs.create(obj_type, props, assoc)
-        except NotSent:
-            raise  # no connection: nothing was created, the next sync simply tries again
+        except (NotSent, DailyLimitReached):
+            raise  # refused or never sent: nothing was created, a later sync tries again
         except (TransientError, BadResponse) as exc:
             try:
                 found = await self.hs.find_by_marker(obj_type, prop, marker)
@@ -269,34 +345,79 @@ class Pusher:
             ) from None
         return str(created["id"])
 
+    def _sender(self, payload: dict[str, Any]) -> tuple[str, str]:
+        """The senderEmail to send and, when it is the account owner's login email, why (to
+        say if HubSpot refuses it)."""
+        login = str(payload.get("sender_email") or "").strip()
+        if not self.sender_email:
+            return login, (
+                ", as crm.sender_email is not set: set it to the inbox connected to HubSpot that "
+                "sequences send from"
+            )
+        if not self.owner_email or login.lower() == self.owner_email:
+            return self.sender_email, ""
+        return login, f": crm.sender_email is used only for {self.owner_email}'s enrollments"
+
     async def _enroll(self, item: OutboxItem) -> str | None:
+        """Enroll once: read the contact's enrollment first, and again after a lost answer.
+
+        The enrollment read answers from HubSpot's records, not a search index, so a lost
+        answer is settled by one read; if that read fails too, the item waits for the next
+        sync, which reads before it sends anything.
+        """
         p = item.payload
         contact, sequence = str(p["contact_id"]), str(p["sequence_id"])
-        last: TransientError | None = None
-        for attempt in range(max(1, self.policy.attempts)):
-            current = await self.hs.enrollment_of(contact)
-            if current is not None:
-                if str(current.get("sequenceId")) != sequence:
-                    self._report_already(item, current)
-                return str(current.get("id") or "") or None
+        # The owners API userId, which enroll_inputs stored (the owner id would be refused).
+        user_id = str(p.get("user_id") or "")
+        sender, why = self._sender(p)
+        if not user_id:
+            raise PushFailed(
+                "the account owner has no HubSpot user id: sync again, then queue the "
+                "enrollment again"
+            )
+        if not sender:
+            raise PushFailed(
+                "no sender for the sequence: set crm.sender_email to your inbox connected to "
+                "HubSpot"
+            )
+        current = await self.hs.enrollment_of(contact)
+        if current is not None:
+            return self._enrolled(item, current, sequence)
+        try:
+            created = await self.hs.enroll(user_id, contact, sequence, sender)
+        except (NotSent, DailyLimitReached):
+            raise  # refused or never sent: nothing was enrolled
+        except (TransientError, BadResponse) as exc:
             try:
-                created = await self.hs.enroll(
-                    str(p["user_id"]), contact, sequence, str(p["sender_email"])
-                )
-            except TransientError as exc:
-                last = exc
-                await asyncio.sleep(
-                    min(self.policy.wait_max, self.policy.wait_initial * 2**attempt)
-                )
-                continue
-            except ApiError as exc:
-                if _already_enrolled(exc):
-                    self._report_already(item, None)
-                    return None
+                current = await self.hs.enrollment_of(contact)
+            except (NotSent, DailyLimitReached):
                 raise
-            return str(created.get("id") or "") or None
-        assert last is not None
-        raise last
+            except (TransientError, BadResponse):
+                current = None
+            if current is not None:
+                return self._enrolled(item, current, sequence)
+            raise TransientError(
+                f"Unconfirmed enrollment ({exc}): the contact's enrollment is read again "
+                "before any new try"
+            ) from None
+        except Forbidden:
+            raise
+        except ApiError as exc:
+            if _already_enrolled(exc):
+                self._report_already(item, None)
+                return None
+            if why and not _about_the_contact(exc):
+                raise PushFailed(
+                    f"{exc} (senderEmail was the account owner's login email {sender}{why})"
+                ) from None
+            raise
+        return str(created.get("id") or "") or None
+
+    def _enrolled(self, item: OutboxItem, current: dict[str, Any], sequence: str) -> str | None:
+        """The contact's current enrollment settles the item: ours, or someone else's."""
+        if str(current.get("sequenceId")) != sequence:
+            self._report_already(item, current)
+        return str(current.get("id") or "") or None
 
     def _report_already(self, item: OutboxItem, current: dict[str, Any] | None) -> None:
         self._state = "failed"  # our enrollment did not happen: the contact is in another one

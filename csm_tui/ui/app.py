@@ -1077,7 +1077,12 @@ class CsmApp(App[int]):
 
     @on(SyncProgressed)
     def _sync_progressed(self, message: SyncProgressed) -> None:
-        label = f"{message.stage} {message.object}".strip()
+        if message.stage == "crm" and message.object != "requests":
+            return  # the CRM's objects go at once: its requests say how far it is
+        if message.object == "requests" and message.message != "done":
+            label = f"CRM {message.done}/{message.total} requests, {message.message}"
+        else:
+            label = f"{message.stage} {message.object}".strip()
         self.main.status.show_progress(label, message.done, message.total)
 
     @on(SyncFinished)
