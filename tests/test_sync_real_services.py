@@ -10,7 +10,7 @@ whole sync on any 403 and retried a dead network for half a minute).
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -218,3 +218,54 @@ def test_a_dead_network_fails_at_once_in_one_line(portfolio: Portfolio, clock: C
     message = str(info.value)
     assert "\n" not in message and "unreachable" in message and "connection" in message
     assert len(tries) == 2, "two tries without a connection, then it says so"
+
+
+def test_the_demo_book_after_hidden_and_association_only_edits_equals_the_fakes_truth(
+    isolated_env,
+) -> None:
+    from csm_tui.commands import demo
+    from csm_tui.config import Settings
+
+    clock = Clock(datetime(2026, 11, 16, 7, 0, tzinfo=UTC))
+    apis, _ = demo.build_demo(60, 7, TODAY, clock=clock)
+    base = Settings(data_dir=isolated_env / "data")
+    mine = demo.demo_settings(
+        base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
+    )
+
+    def run(settings, *, full: bool = False) -> None:
+        sync_blocking(
+            settings,
+            full=full,
+            transport=apis.transport(),
+            clock=clock,
+            today=TODAY,
+            policy=POLICY,
+        )
+
+    run(mine, full=True)
+    book = book_of(apis.portfolio)
+    contact = next(c for c in apis.portfolio.contacts if c["associations"]["companies"][0] in book)
+    deal = next(d for d in apis.portfolio.deals if d["associations"]["companies"][0] == book[0])
+    clock.advance(hours=2)
+    hub = apis.hubspot
+    hub.update("contacts", contact["id"], {"jobtitle": "Head of Ops"})  # search shows it late
+    hub.update("companies", book[1], {"arr": "98765"})
+    hub.reassociate("deals", deal["id"], "companies", book[0], book[3])  # no date moves
+    note = hub.create(
+        "notes", {"hs_timestamp": clock.now.isoformat(), "hs_note_body": "QBR booked"}
+    )
+    hub.reassociate("notes", note, "companies", "", book[2])
+    clock.advance(seconds=5)
+    run(mine)  # the search index has not caught up with the edits yet
+    clock.advance(minutes=15)
+    run(mine)
+    fresh = mine.model_copy(update={"workspace": "fresh"})
+    run(fresh, full=True)
+    tables = (*BOOK_TABLES, "usage_weekly", "user_activity", "enrollments")
+    incremental, truth = table_rows(mine, tables), table_rows(fresh, tables)
+    for table in tables:
+        assert incremental[table] == truth[table], table
+    assert column(mine, "contacts", contact["id"], "title") == "Head of Ops"
+    assert column(mine, "deals", deal["id"], "account_id") == book[3]
+    assert column(mine, "touches", f"crm:notes:{note}", "account_id") == book[2]

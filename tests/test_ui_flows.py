@@ -624,7 +624,7 @@ async def test_next_step_escape_with_a_title_asks_first() -> None:
 async def test_enroll_preview_shows_crm_names_literally(settings, db) -> None:
     build_book(db)
     db["contacts"].update("c2", {"first_name": "[red]Bob\x1b[2J", "last_name": "[/]"})
-    db["sequences"].update("s1", {"name": "[b]Nurture\x07"})
+    db.execute("UPDATE sequences SET name = ? WHERE id = ?", ["[b]Nurture\x07", "s1"])
     app = Host(enroll_screen(settings))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -74,6 +74,8 @@ class ProgressBars:
         key = (event.stage, event.object)
         now = time.monotonic()
         first = self.started.setdefault(key, now)
+        if event.stage == "crm" and event.object != "requests" and event.message != "done":
+            return  # the CRM's objects go at once: the requests row says how far it is
         if key not in self.tasks:
             self.tasks[key] = self.progress.add_task(
                 "", total=None, label=f"{event.stage:<9} {event.object:<22}", rate=""

@@ -26,7 +26,6 @@ import httpx
 import stamina
 
 from csm_tui.errors import CsmError
-from csm_tui.gc_pause import gc_paused
 from csm_tui.sources.pacing import REAL_CLOCK, PacingClock, WindowLimiter
 
 # httpcore tries `import sniffio` on every request and falls back to asyncio when it is not
@@ -397,17 +396,14 @@ class ApiClient:
                 raise _Retry(f"timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
                 raise _Retry(f"network error ({type(exc).__name__})") from None
-            # Decoding a big page allocates objects by the hundred thousand: csm_tui/gc_pause.py.
             try:
-                with gc_paused():
-                    body = self._read(response, method, path)
+                body = self._read(response, method, path)
             finally:
                 await response.aclose()
             if validate is None:
                 return body
             try:
-                with gc_paused():
-                    return validate(body)
+                return validate(body)
             except BadResponse as exc:
                 raise _Retry(str(exc)) from None
 

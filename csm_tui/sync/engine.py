@@ -28,7 +28,6 @@ import sqlite_utils
 
 from csm_tui.config import Settings
 from csm_tui.errors import CsmError
-from csm_tui.gc_pause import gc_paused, gc_relaxed
 from csm_tui.sources.http import ApiClient, Endpoint, HttpPolicy, SourceError, pacing_clock_of
 from csm_tui.sources.hubspot import HubSpot
 from csm_tui.sources.pacing import Window, WindowLimiter
@@ -275,21 +274,16 @@ async def run_sync(
         try:
             before = RunState.read(db)
             gate = WriteGate(db, path, before, whole=full or not before.clean)
-            # A sync allocates by the million (csm_tui/gc_pause.py): a first or full one with
-            # the collector relaxed; a later one (a second or so) with it paused, so that the
-            # re-pull's ~150,000 cached rows are not walked by collection after collection.
-            quiet = gc_paused() if not full and before.clean else gc_relaxed()
-            with quiet:
-                await _sync(
-                    db,
-                    settings,
-                    _Plan(full, crm, analytics, today, now, before),
-                    transport,
-                    emit,
-                    policy,
-                    report,
-                    gate,
-                )
+            await _sync(
+                db,
+                settings,
+                _Plan(full, crm, analytics, today, now, before),
+                transport,
+                emit,
+                policy,
+                report,
+                gate,
+            )
         except sqlite3.DatabaseError as exc:
             if not is_corruption(exc):
                 raise

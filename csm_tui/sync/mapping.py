@@ -512,36 +512,3 @@ def record_marker(obj_type: str, record: Mapping[str, Any]) -> str | None:
             )
         )
     )
-
-
-def association_ids(record: Mapping[str, Any], to_type: str) -> list[str]:
-    """Ids a list record is associated with (``associations=<to_type>`` in the request)."""
-    # Called twice per record of a full pull: records without links return at once.
-    block = (record.get("associations") or {}).get(to_type)
-    if not block:
-        return []
-    results = block.get("results") if isinstance(block, dict) else block
-    if not results:
-        return []
-    found: list[str] = []
-    primary: list[str] = []
-    for entry in results:
-        if isinstance(entry, (dict, Mapping)):  # dict first: no ABC check for the usual case
-            to_id = entry.get("id", entry.get("toObjectId"))
-            if to_id is None:
-                continue
-            label = entry.get("type")
-            if label and "primary" in str(label).lower():
-                primary.append(str(to_id))
-            else:
-                found.append(str(to_id))
-        else:
-            found.append(str(entry))
-    if len(found) > 1:
-        found.sort(key=_id_order)
-    ids = primary + found
-    return ids if len(ids) < 2 else list(dict.fromkeys(ids))
-
-
-def _id_order(value: str) -> tuple[int, str]:
-    return (int(value), "") if value.isdigit() else (1 << 62, value)

@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
 
-from csm_tui.gc_pause import gc_paused
 from csm_tui.sources.http import Forbidden, SourceError
 from csm_tui.sources.posthog import Page, PostHog, TimezoneChanged
 from csm_tui.store.transaction import transaction
@@ -429,11 +428,10 @@ class AnalyticsPull:
                     f"{self.timezone}: run the sync again"
                 )
             fetched += len(page.rows)
-            with gc_paused():  # a page's rows by the ten thousand: csm_tui/gc_pause.py
-                rows = to_rows(page.rows)
-                # One transaction per page, of the TEMP database only: the cache stays free.
-                with _deferred(self.db):
-                    self.db.conn.executemany(f"INSERT INTO {staged} VALUES ({marks})", rows)
+            rows = to_rows(page.rows)
+            # One transaction per page, of the TEMP database only: the cache stays free.
+            with _deferred(self.db):
+                self.db.conn.executemany(f"INSERT INTO {staged} VALUES ({marks})", rows)
             self.progress(SyncProgress("analytics", table, fetched, None))
         self.progress(SyncProgress("analytics", table, fetched, fetched, "done"))
 
@@ -465,7 +463,7 @@ class AnalyticsPull:
         where, params = scope
         merged = MERGED[table].format(staged=staged)
         pulled = self.db.execute(f"SELECT COUNT(*) FROM ({merged})").fetchone()[0]
-        with transaction(self.db), gc_paused():
+        with transaction(self.db):
             if whole or table == "usage_weekly":
                 # A late correction can remove a row: the re-pulled weeks are replaced whole.
                 self.db.conn.execute(

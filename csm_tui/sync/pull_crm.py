@@ -33,6 +33,7 @@ import sqlite_utils
 
 from csm_tui.sources.http import Forbidden
 from csm_tui.sources.hubspot import (
+    ASSOC_BATCH,
     BATCH_READ,
     HISTORY_LIMIT,
     SEARCH_LIMIT,
@@ -164,6 +165,7 @@ class _Rows:
     upserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     local_links: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     enrollment_known: list[str] = field(default_factory=list)  # contacts whose CRM said
+    dropped: list[str] = field(default_factory=list)  # read, but no row (a survey without score)
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.upserts.setdefault(table, []).append(row)
@@ -480,8 +482,13 @@ class CrmPull:
         gone = [key for rid, key in _keys(obj_type, cached) if rid not in account_of]
         # Linked to the book but not found by the batch read: archived since the link was read.
         gone += [row_key(obj_type, rid) for rid in to_read - read if rid in cached]
+        # Read, but no longer a row (a survey whose score became unreadable): as a clean sync.
+        gone += [key for key in rows.dropped if record_id_of(obj_type, key) in cached]
+        relinked = await self._contacts_after_removal(gone) if obj_type == "contacts" else []
         with transaction(self.db):
             removed = self._delete(table, gone)
+            for link_table, key, contact in relinked:
+                self.db.execute(f"UPDATE {link_table} SET contact_id=? WHERE id=?", [contact, key])
             self._write(rows)
             write_state(
                 self.db,
@@ -544,6 +551,46 @@ class CrmPull:
             row = mapping.survey_row(record, account, contact)
         if row is not None:
             out.add(TABLE[obj_type], row)
+        else:
+            out.dropped.append(row_key(obj_type, str(record["id"])))
+
+    async def _contacts_after_removal(
+        self, contacts: list[str]
+    ) -> list[tuple[str, str, str | None]]:
+        """The contact that CRM touches and surveys naming one of these leaving contacts name now.
+
+        A contact archived in the CRM drops out of its engagements' associations without moving
+        their modified dates; a contact moved to another account still names them. Each such
+        row's contact is read again, as a clean sync reads it: (table, row id, contact).
+        """
+        if not contacts:
+            return []
+        named: dict[str, list[tuple[str, str]]] = {}  # obj type -> (table, row id)
+        marks = json.dumps(contacts)
+        for (key,) in self.db.execute(
+            "SELECT id FROM touches WHERE origin='crm' AND contact_id IN "
+            "(SELECT value FROM json_each(?))",
+            [marks],
+        ):
+            obj_type = str(key).split(":")[1]
+            named.setdefault(obj_type, []).append(("touches", str(key)))
+        for (key,) in self.db.execute(
+            "SELECT id FROM survey_responses WHERE contact_id IN (SELECT value FROM json_each(?))",
+            [marks],
+        ):
+            named.setdefault("feedback_submissions", []).append(("survey_responses", str(key)))
+        found: list[tuple[str, str, str | None]] = []
+        for obj_type, rows in named.items():
+            self._plan(math.ceil(len(rows) / ASSOC_BATCH))
+            ids = [record_id_of(obj_type, key) for _, key in rows]
+            try:
+                links = await self.hs.associations(obj_type, "contacts", ids)
+            except Forbidden:
+                continue  # that type's own pull says so
+            for (link_table, key), rid in zip(rows, ids, strict=True):
+                now = _to_ids(links.get(rid, []))
+                found.append((link_table, key, now[0] if now else None))
+        return found
 
     # -- the cache -----------------------------------------------------------------------------
 
@@ -657,7 +704,12 @@ class CrmPull:
         rows: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            page = await self.hs.sequences_page(user_id, after)
+            try:
+                page = await self.hs.sequences_page(user_id, after)
+            except Forbidden as exc:
+                # One user without a sequences seat: their list is left out, not everyone's.
+                self.report.warnings.append(f"sequences of user {user_id} not synced: {exc}")
+                return rows
             for s in page.results:
                 steps = s.get("steps")
                 rows.append(

@@ -24,7 +24,6 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from csm_tui.errors import CsmError
-from csm_tui.gc_pause import gc_paused
 from csm_tui.opening import Opening
 from csm_tui.store import views
 from csm_tui.store.db import open_cache, open_connection
@@ -718,17 +717,6 @@ class CsmApp(App[int]):
         if hold is not None:
             hold.close()
 
-    def _paint_now(self) -> None:
-        """Paint a saved result now, not on the next tick of Textual's 60 Hz screen-update timer:
-        the hold's release came at any point of the timer's period, and the frame waited up to
-        16 ms (about 8 ms of a save). Textual's own update step (private; textual is pinned).
-
-        Without the cyclic garbage collector: repainting the whole screen makes some 50,000
-        objects (each line's strips and their caches), and the collections they set off took
-        3-7 ms of the frame; they run after it instead (reference counting frees the rest)."""
-        with gc_paused():
-            self.screen._on_timer_update()
-
     def _remove_closed_forms(self) -> None:
         """Remove the forms that were dismissed (see _push_form)."""
         closed, self._closed_forms = self._closed_forms, []
@@ -950,7 +938,6 @@ class CsmApp(App[int]):
             main.attention.clear_marks()
         if self._show_fresh(message):
             self._release_screen()
-            self.call_later(self._paint_now)
             # The row and the detail first; the toast and the outbox count a frame later.
             self.call_after_refresh(self._confirm_action, message.text, message.status)
             return

@@ -10,7 +10,6 @@ import bisect
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -141,7 +140,6 @@ class AttentionList(ScrollView, can_focus=True):
         # Rendered lines, keyed by everything that changes them (Toolong keeps a small cache too).
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(256)
         self._version = 0
-        self._laid_out: tuple[Size, ...] | None = None  # the sizes of the last layout
         self.empty_text = "No accounts to show."
 
     # -- data -----------------------------------------------------------------------------
@@ -267,19 +265,6 @@ class AttentionList(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
         self._scroll_cursor_into_view()
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, *args: Any, **kwargs: Any
-    ) -> bool:
-        # Textual's ScrollView repaints its scrollbar and sends a Resize on every layout of the
-        # screen even when nothing changed (the container size it is given never equals its
-        # own): each form opening over the list, each detail shown, repainted the 45-line
-        # scrollbar (2-10 ms of UI thread). Same sizes as last time: nothing to do.
-        sizes = (size, virtual_size, container_size, self.virtual_size)
-        if sizes == self._laid_out:
-            return False
-        self._laid_out = sizes
-        return super()._size_updated(size, virtual_size, container_size, *args, **kwargs)
 
     def action_cursor_down(self) -> None:
         self.cursor += 1
