@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -158,19 +159,22 @@ class AnalyticsSettings(Section):
     _url = field_validator("base_url")(lambda cls, v: check_base_url(v))
 
 
+def _default_weights() -> dict[str, float]:
+    """The component weights out of the box."""
+    return {
+        "usage": 30,
+        "adoption": 15,
+        "people": 15,
+        "relationship": 15,
+        "support": 10,
+        "sentiment": 15,
+    }
+
+
 class ScoringSettings(Section):
     """Health score weights and thresholds (DESIGN.md section 6)."""
 
-    weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "usage": 30,
-            "adoption": 15,
-            "people": 15,
-            "relationship": 15,
-            "support": 10,
-            "sentiment": 15,
-        }
-    )
+    weights: dict[str, float] = Field(default_factory=_default_weights)
     green: int = Field(default=70, ge=0, le=100)
     yellow: int = Field(default=40, ge=0, le=100)
     trend_recent_weeks: int = Field(default=4, ge=1)
@@ -314,7 +318,7 @@ def _env_name_for(loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, object]) -> str:
     msg = str(error.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")
     if error.get("type") == "extra_forbidden":

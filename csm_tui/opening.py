@@ -89,6 +89,8 @@ def _read_memo() -> dict[str, Any]:
 def remembered(workspace_flag: str | None) -> Opening | None:
     """The opening values of the last start with the same inputs, or None."""
     entry = _read_memo().get(fingerprint(workspace_flag))
+    if not isinstance(entry, dict):  # none remembered (or not an entry)
+        return None
     try:
         keymap = entry["keymap"]
         if not (isinstance(keymap, dict) and all(isinstance(v, str) for v in keymap.values())):

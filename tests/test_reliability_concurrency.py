@@ -36,8 +36,22 @@ HOLD_AT = r"INSERT INTO sync_state .*'companies'"  # inside the companies' last 
 
 @pytest.fixture
 def make_world(world: Callable[..., World]) -> Callable[..., World]:  # noqa: F811
-    """A case's world: both fakes on loopback and a synced cache (see test_reliability_crash)."""
-    return world
+    """A case's world: both fakes on loopback and a synced cache (see test_reliability_crash),
+    the fakes' clock at least a minute past the CRM's edits.
+
+    HubSpot's search shows a change only after its index lag (30 s by default in the fake,
+    counted on the fakes' clock, which stands still unless moved). The cron sync finds the
+    book's modified companies by search, so it must run once the lag has passed, as a sync
+    minutes after the edits does: else the renames reach the cache only with the sync after.
+    (Where the world already moved its clock on, one more minute changes nothing.)
+    """
+
+    def make(*args: bool, **kwargs: bool) -> World:
+        w = world(*args, **kwargs)
+        w.apis.hubspot.clock.advance(minutes=1)  # the one Clock both fakes share
+        return w
+
+    return make
 
 
 class HeldSync:

@@ -1,35 +1,86 @@
 """Faults on the wire and in the data, beyond those of test_sync_engine / test_sync_http: each
 ends in a complete sync (the cache equals a clean sync's) or a clean failure (one line, no
-token, every cursor and table as it was, the error recorded), never something half-written.
+token, the failed object's cursor and rows as they were, the error recorded), never something
+half-written. Each fault hits a request the CRM pull really makes (sync/pull_crm.py): the
+owner's company search, v4 association batch reads from the book's companies, batch reads of
+the records, and the modified-date search of a later sync.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from test_reliability_crash import module_env  # noqa: F401  (fixture)
-from test_sync_crm import TODAY, Clock, table_rows
-from test_sync_engine import ALL_TABLES, SMALL_PAGES, both_settings, state
+from support.clocks import Clock
+from support.sync import BOOK_TABLES, FAST, table_rows
 
-from csm_tui.config import Settings
+from csm_tui.config import Settings, load_settings
 from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
 from csm_tui.fakes.router import FakeApis
 from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import SyncError, sync_blocking
 from csm_tui.sync.progress import SyncReport
 
+TODAY = date(2026, 11, 16)
+SMALL_PAGES = dataclasses.replace(FAST, analytics_page_size=400)
+ALL_TABLES = (*BOOK_TABLES, "usage_weekly", "user_activity")
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture(scope="module")
 def portfolio() -> Portfolio:
     return generate_portfolio(20, 5, today=TODAY)
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Module fixtures run outside the per-test isolation: give them their own."""
+    root = tmp_path_factory.mktemp("faults")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.upper().startswith("CSM_TUI_"):
+                mp.delenv(key)
+        mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
+        mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
+        yield root
+
+
+def both_settings(owner_email: str, workspace: str = "default") -> Settings:
+    """Settings pointed at both in-process fakes."""
+    return load_settings(
+        workspace=workspace,
+        crm={"base_url": "http://127.0.0.1:9", "token": "demo-hubspot-token", "owner_email": owner_email},
+        analytics={"base_url": "http://127.0.0.1:9", "token": "demo-posthog-token", "project_id": "1"},
+    )  # fmt: skip
+
+
+def state(settings: Settings) -> dict[tuple[str, str], str | None]:
+    """(source, object) -> cursor of every row of sync_state."""
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        return {(r["source"], r["object"]): r["cursor"] for r in db["sync_state"].rows}
+    finally:
+        db.conn.close()
+
+
+def recorded_errors(settings: Settings) -> dict[tuple[str, str], str]:
+    """(source, object) -> the error recorded for it, where doctor shows it."""
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        return {
+            (r["source"], r["object"]): r["last_error"]
+            for r in db["sync_state"].rows
+            if r["last_error"]
+        }
+    finally:
+        db.conn.close()
 
 
 def run(
@@ -53,7 +104,7 @@ def run(
 
 
 @pytest.fixture(scope="module")
-def untouched(portfolio: Portfolio, module_env: Path) -> dict[str, Any]:  # noqa: F811
+def untouched(portfolio: Portfolio, module_env: Path) -> dict[str, Any]:
     """What a clean sync of the CRM as generated stores (the same in every test that does not
     change the CRM itself)."""
     clock = Clock(portfolio.now + timedelta(hours=8))
@@ -72,24 +123,42 @@ def clean_copy(portfolio: Portfolio, apis: FakeApis, clock: Clock) -> dict[str, 
 RATE_LIMITED = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
 
 
+# The requests of a first sync of the book (sync/pull_crm.py): the owner's company search, a
+# batch read of those companies with their ARR history, per child type a v4 association read
+# from the book's companies and batch reads of the records, and the contacts of engagements.
+BOOK_SEARCH = r"/crm/v3/objects/companies/search$"
+
+
+def batch_read(obj_type: str) -> str:
+    return rf"/crm/v3/objects/{obj_type}/batch/read$"
+
+
+def links(from_type: str, to_type: str) -> str:
+    return rf"/crm/v4/associations/{from_type}/{to_type}/batch/read$"
+
+
 @pytest.mark.parametrize(
     "fault",
     [
-        {"path": r"/crm/v3/objects/contacts$", "exception": httpx.ConnectTimeout},
-        {"path": r"/crm/v3/objects/deals$", "status": 502, "times": 2, "body": "Bad Gateway",
+        {"path": batch_read("contacts"), "exception": httpx.ConnectTimeout},
+        {"path": batch_read("deals"), "status": 502, "times": 2, "body": "Bad Gateway",
          "content_type": "text/html"},
         {"path": r"/crm/v3/owners$", "status": 503, "body": "down",
          "headers": {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}},
-        {"path": r"/crm/v3/objects/tickets$", "status": 429, "body": RATE_LIMITED,
+        {"path": links("companies", "tickets"), "status": 429, "body": RATE_LIMITED,
          "headers": {"Retry-After": "0"}},
-        {"path": r"/crm/v3/objects/companies$", "cut_body": True},
+        {"path": batch_read("companies"), "cut_body": True},
         {"path": r"/api/projects/1/query", "cut_body": True},
         {"path": r"/api/projects/1/query", "status": 200, "body": "[1, 2", "content_type": "application/json"},
-        {"path": r"/crm/v3/objects/notes$", "status": 200, "body": {"results": [{"properties": {}}]}},
-        {"path": r"/crm/v3/objects/contacts$", "status": 200, "body": "null", "content_type": "application/json"},
+        {"path": batch_read("notes"), "status": 200, "body": {"results": [{"properties": {}}]}},
+        {"path": links("companies", "contacts"), "status": 200, "body": "null",
+         "content_type": "application/json"},
+        {"path": BOOK_SEARCH, "status": 200, "body": {"results": [{"properties": {}}]}},
+        {"path": links("notes", "contacts"), "exception": httpx.ReadTimeout},
     ],
     ids=["connect-timeout", "502-html", "503-retry-after-date", "429-retry-after-0", "reset-mid-body",
-         "analytics-reset-mid-body", "analytics-truncated-json", "record-without-id", "json-null"],
+         "analytics-reset-mid-body", "analytics-truncated-json", "record-without-id", "json-null",
+         "book-search-record-without-id", "read-timeout"],
 )  # fmt: skip
 def test_transient_faults_end_in_a_complete_sync(
     fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock, untouched: Any
@@ -101,11 +170,35 @@ def test_transient_faults_end_in_a_complete_sync(
     assert table_rows(settings, ALL_TABLES) == untouched
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 502, "times": 2, "body": "Bad Gateway", "content_type": "text/html"},
+        {"cut_body": True},
+        {"status": 429, "body": {"status": "error", "errorType": "RATE_LIMIT",
+                                 "message": "You have reached your secondly limit."}},
+    ],
+    ids=["502-html", "reset-mid-body", "429-secondly"],
+)  # fmt: skip
+def test_transient_faults_on_a_later_syncs_modified_search_end_in_a_complete_sync(
+    fault: dict[str, Any], portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    clock.advance(hours=1)
+    change_deals_contacts_tickets_and_usage(apis)
+    clock.advance(minutes=1)  # past the search's index lag
+    apis.faults.add(path=r"/crm/v3/objects/contacts/search$", **fault)
+    run(settings, apis, clock)
+    assert apis.faults.pending == 0, "the fault was met"
+    assert table_rows(settings, ALL_TABLES) == clean_copy(portfolio, apis, clock)
+
+
 def test_a_connection_reset_mid_body_on_a_real_socket_is_retried(
     portfolio: Portfolio, apis: FakeApis, clock: Clock, untouched: Any
 ) -> None:
     expected = untouched
-    apis.faults.add(path=r"/crm/v3/objects/contacts$", cut_body=True)
+    apis.faults.add(path=batch_read("contacts"), cut_body=True)
     apis.faults.add(path=r"/api/projects/1/query", cut_body=True)
     with apis.serve(port=0) as server:
         settings = both_settings(portfolio.demo_owner_email)
@@ -118,25 +211,41 @@ def test_a_connection_reset_mid_body_on_a_real_socket_is_retried(
 # -- lasting faults: one clear line, nothing half-written ---------------------------------------
 
 
+MISSING_SCOPE = {
+    "status": "error", "category": "MISSING_SCOPES",
+    "message": "This app hasn't been granted all required scopes to make this call.",
+    "errors": [{"message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": ["crm.objects.companies.read"]}}],
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("path", "fault", "says"),
+    ("path", "fault", "says", "failed", "table"),
     [
-        (r"/crm/v3/objects/deals/search", {"status": 403, "body": {"status": "error",
-          "message": "This app hasn't been granted all required scopes", "category": "MISSING_SCOPES"}},
-         "CRM token rejected (403). Set CSM_TUI_CRM__TOKEN or crm.token in"),
+        # The book itself cannot be read: nothing else can be synced (a child type's 403 is a
+        # warning instead: see the test below).
+        (BOOK_SEARCH, {"status": 403, "body": MISSING_SCOPE},
+         "CRM token lacks the scope crm.objects.companies.read needed for POST "
+         "/crm/v3/objects/companies/search: add it to the app's scopes", "companies", "accounts"),
         (r"/api/projects/1/query", {"status": 401, "body": {"detail": "Invalid personal API key."}},
-         "Analytics token rejected (401). Set CSM_TUI_ANALYTICS__TOKEN or analytics.token in"),
+         "Analytics token rejected (401). Set CSM_TUI_ANALYTICS__TOKEN or analytics.token in",
+         "usage_weekly", "usage_weekly"),
         (r"/crm/v3/objects/contacts/search", {"exception": httpx.ConnectTimeout},
-         "Check your connection and run the sync again."),
+         "Check your connection and run the sync again.", "contacts", "contacts"),
         (r"/crm/v3/objects/tickets/search", {"status": 200, "body": "<html>captive portal</html>",
-          "content_type": "text/html"}, "unexpected content type 'text/html'"),
+          "content_type": "text/html"}, "unexpected content type 'text/html'", "tickets", "tickets"),
+        (batch_read("deals"), {"status": 200, "body": "<html>captive portal</html>",
+          "content_type": "text/html"}, "unexpected content type 'text/html'", "deals", "deals"),
     ],
-    ids=["crm-403", "analytics-401", "connect-timeouts", "wrong-content-type"],
+    ids=["crm-403", "analytics-401", "connect-timeouts", "wrong-content-type",
+         "batch-read-wrong-content-type"],
 )  # fmt: skip
 def test_lasting_faults_fail_in_one_clear_line_and_leave_the_cache_as_it_was(
     path: str,
     fault: dict[str, Any],
     says: str,
+    failed: str,
+    table: str,
     portfolio: Portfolio,
     apis: FakeApis,
     clock: Clock,
@@ -144,15 +253,8 @@ def test_lasting_faults_fail_in_one_clear_line_and_leave_the_cache_as_it_was(
     settings = both_settings(portfolio.demo_owner_email)
     run(settings, apis, clock)
     clock.advance(hours=1)
-    for kind, field in (("deals", "dealname"), ("contacts", "jobtitle"), ("tickets", "subject")):
-        for record in apis.hubspot.records(kind)[:6]:
-            apis.hubspot.update(kind, record["id"], {field: "Changed meanwhile"})
-    last = max(r[1] for r in apis.posthog.usage)  # late events land in the last week
-    apis.posthog.set_data(
-        [(a, w, e, n + (w == last), u) for a, w, e, n, u in apis.posthog.usage],
-        apis.posthog.users,
-    )
-    clock.advance(minutes=1)
+    change_deals_contacts_tickets_and_usage(apis)
+    clock.advance(minutes=1)  # past the search's index lag
     before, rows = state(settings), table_rows(settings, ALL_TABLES)
     apis.faults.add(path=path, times=1000, **fault)
     with pytest.raises(SyncError) as info:
@@ -161,19 +263,67 @@ def test_lasting_faults_fail_in_one_clear_line_and_leave_the_cache_as_it_was(
     assert says in message
     assert "\n" not in message and "demo-hubspot-token" not in message
     assert "demo-posthog-token" not in message
-    failed_object = {"deals": "deals", "query": "usage_weekly", "contacts": "contacts"}
-    table = next((t for k, t in failed_object.items() if k in path), "tickets")
     assert table_rows(settings, (table,)) == {table: rows[table]}, "nothing of it half-written"
-    assert {k: v for k, v in state(settings).items() if k[1] == table} == {
-        k: v for k, v in before.items() if k[1] == table
-    }, "its cursor did not move"
-    db = open_cache(settings.cache_path, create=False)
-    errors = [r["last_error"] for r in db["sync_state"].rows if r["last_error"]]
-    db.conn.close()
-    assert errors == [message]
+    after = state(settings)
+    source = "analytics" if table == "usage_weekly" else "crm"
+    assert after[source, failed] == before[source, failed], "its cursor did not move"
+    # Objects pulled whole before the failure moved their cursors with their rows (each in its
+    # own transaction): to this sync's start, never anywhere else.
+    started = str(int(clock.now.timestamp() * 1000))
+    moved = {key for key in after if after[key] != before.get(key)}
+    assert all(key[0] == "crm" and after[key] == started for key in moved), moved
+    assert recorded_errors(settings) == {(source, failed): message}, "recorded where doctor shows"
     apis.faults.clear()
     run(settings, apis, clock)
+    assert not recorded_errors(settings)
     assert table_rows(settings, ALL_TABLES) == clean_copy(portfolio, apis, clock)
+
+
+def change_deals_contacts_tickets_and_usage(apis: FakeApis) -> None:
+    """Edits in the CRM (6 records each of deals, contacts, tickets) and late analytics events."""
+    for kind, field in (("deals", "dealname"), ("contacts", "jobtitle"), ("tickets", "subject")):
+        for record in apis.hubspot.records(kind)[:6]:
+            apis.hubspot.update(kind, record["id"], {field: "Changed meanwhile"})
+    last = max(r[1] for r in apis.posthog.usage)  # late events land in the last week
+    apis.posthog.set_data(
+        [(a, w, e, n + (w == last), u) for a, w, e, n, u in apis.posthog.usage],
+        apis.posthog.users,
+    )
+
+
+def test_a_missing_scope_for_one_child_type_turns_off_that_type_alone_with_one_warning(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    clock.advance(hours=1)
+    change_deals_contacts_tickets_and_usage(apis)
+    clock.advance(minutes=1)
+    tickets_before = table_rows(settings, ("tickets",))
+    tickets_cursor = state(settings)["crm", "tickets"]
+    apis.hubspot.scopes.discard("tickets")  # the private app was saved without it
+    report = run(settings, apis, clock)
+    lines = [w for w in report.warnings if w.startswith("tickets")]
+    assert lines == [
+        "tickets not synced: CRM token lacks the scope tickets needed for POST "
+        "/crm/v4/associations/companies/tickets/batch/read: add it to the app's scopes"
+    ], report.warnings
+    assert report.rescored
+    assert not any("demo-hubspot-token" in w for w in report.warnings)
+    # The tickets stay as they were (not emptied, not half-updated); everything else is current.
+    assert table_rows(settings, ("tickets",)) == tickets_before
+    assert state(settings)["crm", "tickets"] == tickets_cursor
+    assert recorded_errors(settings) == {("crm", "tickets"): lines[0].split(": ", 1)[1]}
+    rows = table_rows(settings, ALL_TABLES)
+    apis.hubspot.scopes.add("tickets")  # (the clean copy's own sync reads them)
+    clean = clean_copy(portfolio, apis, clock)
+    assert {t: r for t, r in rows.items() if t != "tickets"} == {
+        t: r for t, r in clean.items() if t != "tickets"
+    }
+    report = run(settings, apis, clock)  # the scope granted: tickets come back, the line goes
+    assert not [w for w in report.warnings if w.startswith("tickets")]
+    assert not recorded_errors(settings)
+    assert table_rows(settings, ALL_TABLES) == clean
 
 
 # -- faults in the data ---------------------------------------------------------------------------
@@ -216,6 +366,46 @@ def test_properties_whose_type_changed_are_stored_as_unknown_not_a_crash(
     assert table_rows(settings, ALL_TABLES) == clean_copy(portfolio, apis, clock)
 
 
+def test_touches_and_surveys_stop_naming_a_contact_archived_in_the_crm(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock
+) -> None:
+    settings = both_settings(portfolio.demo_owner_email)
+    run(settings, apis, clock)
+    db = open_cache(settings.cache_path, create=False)
+    archived = [r[0] for r in db.execute(
+        "SELECT contact_id FROM touches WHERE contact_id IS NOT NULL GROUP BY contact_id "
+        "ORDER BY COUNT(*) DESC, contact_id LIMIT 2"
+    )]  # fmt: skip
+    moved = db.execute(
+        "SELECT contact_id FROM survey_responses WHERE contact_id IS NOT NULL "
+        "AND contact_id NOT IN (SELECT value FROM json_each(?)) ORDER BY id",
+        [json.dumps(archived)],
+    ).fetchone()[0]
+    db.conn.close()
+    clock.advance(hours=1)
+    # Archiving a contact drops it from its engagements' associations, and moving one to an
+    # account outside the book does not; neither moves the engagements' modified dates.
+    for cid in archived:
+        apis.hubspot.archive("contacts", cid)
+    owner = next(o for o in portfolio.owners if o["email"] == portfolio.demo_owner_email)
+    outside = next(
+        r["id"] for r in apis.hubspot.records("companies")
+        if r["properties"].get("hubspot_owner_id") != owner["id"]
+    )  # fmt: skip
+    (company,) = apis.hubspot.associations_of("contacts", moved, "companies")
+    apis.hubspot.reassociate("contacts", moved, "companies", company, outside)
+    clock.advance(minutes=1)
+    run(settings, apis, clock)
+    db = open_cache(settings.cache_path, create=False)
+    marks = json.dumps(archived)
+    for table in ("touches", "survey_responses"):
+        named = f"SELECT COUNT(*) FROM {table} WHERE contact_id IN (SELECT value FROM json_each(?))"
+        assert db.execute(named, [marks]).fetchone()[0] == 0
+    assert db.execute("SELECT 1 FROM survey_responses WHERE contact_id = ?", [moved]).fetchone()
+    db.conn.close()
+    assert table_rows(settings, ALL_TABLES) == clean_copy(portfolio, apis, clock)
+
+
 def page_hook(
     apis: FakeApis, path: str, hook: Callable[[httpx.Request, dict[str, Any], int], None]
 ) -> Handler:
@@ -249,36 +439,46 @@ def book_contacts(apis: FakeApis, portfolio: Portfolio) -> list[str]:
     ]
 
 
-def grow_book(apis: FakeApis, portfolio: Portfolio, n: int) -> None:
-    """``n`` more contacts at one account of the book (they sort last, by id)."""
+def grow_book(apis: FakeApis, portfolio: Portfolio, n: int) -> list[str]:
+    """``n`` more contacts at one account of the book (they sort last, by id); their ids."""
     owner = next(o for o in portfolio.owners if o["email"] == portfolio.demo_owner_email)
     company = next(
         r["id"] for r in apis.hubspot.records("companies")
         if r["properties"].get("hubspot_owner_id") == owner["id"] and not r["archived"]
     )  # fmt: skip
-    for i in range(n):
+    return [
         apis.hubspot.create(
             "contacts",
             {"firstname": f"Extra {i}", "email": f"extra{i}@example.com"},
             {"companies": [company]},
         )
+        for i in range(n)
+    ]
 
 
-def test_records_that_vanish_between_list_pages(
+def test_records_that_vanish_between_the_association_read_and_the_batch_reads(
     portfolio: Portfolio, apis: FakeApis, clock: Clock
 ) -> None:
-    grow_book(apis, portfolio, 30)
+    extra = grow_book(apis, portfolio, 50)  # more contacts than one batch read takes (100)
     contacts = book_contacts(apis, portfolio)
+    assert contacts.index(extra[0]) < 100 <= contacts.index(extra[-1])
+    archived: list[str] = []
 
-    def archive_two(request: httpx.Request, body: dict[str, Any], n: int) -> None:
-        if n == 1:  # while the sync holds page 1: one of its records and one of page 2 go
-            served = [r["id"] for r in body["results"]]
-            apis.hubspot.archive("contacts", next(c for c in contacts if c in served))
-            apis.hubspot.archive("contacts", next(c for c in contacts if c not in served))
+    def archive_two(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/objects/contacts/batch/read") and not archived:
+            # The book's contacts are listed; before the first batch read is answered, one
+            # contact of each of the two batch reads is archived.
+            archived.extend([extra[0], extra[-1]])
+            for cid in archived:
+                apis.hubspot.archive("contacts", cid)
+        return apis.handler(request)
 
     settings = both_settings(portfolio.demo_owner_email)
-    run(settings, apis, clock, page_hook(apis, "/crm/v3/objects/contacts", archive_two))
-    assert table_rows(settings, ALL_TABLES) == clean_copy(portfolio, apis, clock)
+    run(settings, apis, clock, archive_two)
+    assert archived
+    rows = table_rows(settings, ALL_TABLES)
+    assert not {dict(r)["id"] for r in rows["contacts"]} & set(archived)
+    assert rows == clean_copy(portfolio, apis, clock)
 
 
 def test_records_that_vanish_between_search_pages_do_not_hide_the_next_ones(
@@ -312,22 +512,45 @@ def test_records_that_vanish_between_search_pages_do_not_hide_the_next_ones(
     assert table_rows(settings, ALL_TABLES) == clean_copy(portfolio, apis, clock)
 
 
+@pytest.mark.parametrize("pages", ["batch-reads", "association-pages"])
 def test_duplicate_ids_across_pages_are_stored_once(
-    portfolio: Portfolio, apis: FakeApis, clock: Clock, untouched: Any
+    pages: str, portfolio: Portfolio, apis: FakeApis, clock: Clock
 ) -> None:
+    # Two batch reads of the contacts (100 each), and one account whose contacts take several
+    # association pages (10 a record).
+    grow_book(apis, portfolio, 50)
     first: list[dict[str, Any]] = []
+    repeated: list[int] = []
 
-    def repeat(request: httpx.Request, body: dict[str, Any], n: int) -> None:
+    def repeat_records(request: httpx.Request, body: dict[str, Any], n: int) -> None:
         if n == 1:
             first.extend(body["results"][:3])
         else:
-            body["results"][:0] = first  # page 2 starts again with page 1's records
+            body["results"][:0] = first  # the next read starts again with the first's records
+            repeated.append(n)
 
+    def repeat_links(request: httpx.Request, body: dict[str, Any], n: int) -> None:
+        results = body["results"]
+        if n == 1:
+            paged = next(r for r in results if r.get("paging"))
+            first.append({"from": paged["from"], "to": paged["to"][:3]})
+            return
+        for result in results:
+            if result["from"] == first[0]["from"]:
+                result["to"][:0] = first[0]["to"]  # its next page starts with the first's links
+                repeated.append(n)
+
+    if pages == "batch-reads":
+        handler = page_hook(apis, "/crm/v3/objects/contacts/batch/read", repeat_records)
+    else:
+        handler = page_hook(
+            apis, "/crm/v4/associations/companies/contacts/batch/read", repeat_links
+        )
     settings = both_settings(portfolio.demo_owner_email)
-    report = run(settings, apis, clock, page_hook(apis, "/crm/v3/objects/contacts", repeat))
-    assert first, "the list had a second page"
+    report = run(settings, apis, clock, handler)
+    assert first and repeated, "a second page repeated the first one's"
     rows = table_rows(settings, ALL_TABLES)
-    assert rows == untouched
+    assert rows == clean_copy(portfolio, apis, clock)
     assert report.pulled["contacts"] >= len(rows["contacts"])
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from test_sync_crm import BOOK_TABLES, FAST, TODAY, Clock, table_rows
+from support.clocks import Clock
+from support.sync import BOOK_TABLES, FAST, table_rows
 
 from csm_tui.config import Settings, load_settings
 from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
@@ -18,7 +19,9 @@ from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import SyncError, sync_blocking
 from csm_tui.sync.lock import SyncBusyError, sync_lock
 from csm_tui.sync.progress import SyncReport
+from csm_tui.sync.pull_crm import TABLE
 
+TODAY = date(2026, 11, 16)
 SMALL_PAGES = dataclasses.replace(FAST, analytics_page_size=400)
 ALL_TABLES = (*BOOK_TABLES, "usage_weekly", "user_activity")
 
@@ -134,17 +137,35 @@ def test_passing_faults_end_in_a_complete_sync(
     assert table_rows(settings, ALL_TABLES) == table_rows(clean, ALL_TABLES)
 
 
+def object_rows(settings: Settings, obj: str) -> list[Any]:
+    """The cache rows one object's pull writes (engagements share `touches`, by id prefix)."""
+    if obj == "companies":
+        rows = table_rows(settings, ("accounts", "arr_history"))
+        return rows["accounts"] + rows["arr_history"]
+    table = TABLE.get(obj, obj)
+    rows = table_rows(settings, (table,))[table]
+    if table in ("touches", "next_steps"):
+        return [r for r in rows if dict(r)["id"].startswith(f"crm:{obj}:")]
+    return rows
+
+
 @pytest.mark.parametrize(
     ("changed", "path", "fault"),
     [
+        # The modified-date search of a later sync.
         ("contacts", r"/crm/v3/objects/contacts/search", {"status": 500}),
         ("deals", r"/crm/v3/objects/deals/search", {"status": 429}),
-        ("tickets", r"/crm/v3/objects/tickets/search", {"exception": httpx.ReadTimeout}),
-        ("contacts", r"/crm/v4/associations", {"status": 200, "body": "{", "content_type": "application/json"}),
+        # The batch read of the records found new, moved or modified.
+        ("tickets", r"/crm/v3/objects/tickets/batch/read", {"exception": httpx.ReadTimeout}),
+        # The association read that lists the book's contacts.
+        ("contacts", r"/crm/v4/associations/companies/contacts/batch/read",
+         {"status": 200, "body": "{", "content_type": "application/json"}),
         ("usage", r"/api/projects/1/query", {"status": 502}),
     ],
+    ids=["contacts-search-500", "deals-search-429", "tickets-batch-read-timeout",
+         "contacts-links-truncated", "usage-502"],
 )  # fmt: skip
-def test_lasting_faults_fail_cleanly_in_one_line_with_every_cursor_unchanged(
+def test_lasting_faults_fail_cleanly_in_one_line_and_no_cursor_runs_ahead_of_its_rows(
     changed: str,
     path: str,
     fault: dict[str, Any],
@@ -165,13 +186,15 @@ def test_lasting_faults_fail_cleanly_in_one_line_with_every_cursor_unchanged(
             apis.hubspot.update(
                 changed, r["id"], {"jobtitle": "Moved on", "dealname": "Renamed", "subject": "Re"}
             )
-    clock.advance(minutes=1)
+    clock.advance(minutes=1)  # past the search's index lag
     apis.faults.add(path=path, times=1000, **fault)
     with pytest.raises(SyncError) as info:
         run(settings, apis, clock)
     message = str(info.value)
     assert "\n" not in message and "demo-hubspot-token" not in message
-    assert state(settings) == before
+    after = state(settings)
+    failed = ("analytics", "usage_weekly") if changed == "usage" else ("crm", changed)
+    assert after[failed] == before[failed], "the failed object's cursor did not move"
     # Nothing of the failed object was half-written.
     table = {"usage": "usage_weekly", "deals": "deals", "tickets": "tickets"}.get(changed, changed)
     assert table_rows(settings, (table,)) == {table: rows_before[table]}
@@ -179,12 +202,29 @@ def test_lasting_faults_fail_cleanly_in_one_line_with_every_cursor_unchanged(
     errors = [r["last_error"] for r in db["sync_state"].rows if r["last_error"]]
     db.conn.close()
     assert errors == [message], "the failure is recorded where doctor shows it"
+    # Each CRM object commits its rows with its own cursor: those done before the failure
+    # moved to this sync's start, and hold what a complete sync stores for them.
     apis.faults.clear()
+    clean = both_settings(portfolio.demo_owner_email, workspace="clean")
+    run(clean, apis, clock)
+    started = str(int(clock.now.timestamp() * 1000))
+    moved = sorted(obj for key, obj in after if after[key, obj] != before.get((key, obj)))
+    assert all(after["crm", obj] == started for obj in moved), moved
+    assert failed[1] not in moved
+    for obj in moved:
+        assert object_rows(settings, obj) == object_rows(clean, obj), f"{obj} moved with its rows"
+    if changed == "usage":
+        assert "companies" in moved and "contacts" in moved, "the CRM pull was done before"
+    else:
+        assert not [key for key in after if key[0] == "analytics" and after[key] != before[key]]
     run(settings, apis, clock)  # the next sync picks the changes up
     assert table_rows(settings, (table,)) != {table: rows_before[table]}
     db = open_cache(settings.cache_path, create=False)
     assert not [r for r in db["sync_state"].rows if r["last_error"]]
     db.conn.close()
+    # (A later sync re-pulls the last weeks of usage only: this change touched every week.)
+    tables = BOOK_TABLES if changed == "usage" else ALL_TABLES
+    assert table_rows(settings, tables) == table_rows(clean, tables)
 
 
 def test_a_rejected_token_is_one_line_that_says_where_to_set_it(

@@ -283,10 +283,10 @@ def fill_cache(db: sqlite_utils.Database, *, synced_minutes_ago: int = 7) -> Non
         }
     )
     synced = (NOW - timedelta(minutes=synced_minutes_ago)).isoformat(timespec="microseconds")
-    for obj in ("companies", "contacts"):
+    for source, obj in (("crm", "companies"), ("crm", "contacts"), ("sync", "run")):
         db["sync_state"].insert(
             {
-                "source": "crm",
+                "source": source,
                 "object": obj,
                 "cursor": None,
                 "sync_started_at": synced,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,12 +38,13 @@ def find_account(db: sqlite_utils.Database, text: str) -> dict[str, Any]:
         db.query("SELECT id, name, domain, archived FROM accounts ORDER BY archived, name, id")
     )
     lower = wanted.lower()
-    for test in (
+    tests: tuple[Callable[[dict[str, Any]], bool], ...] = (
         lambda r: r["id"] == wanted,
         lambda r: (r["domain"] or "").lower() == lower.removeprefix("www."),
         lambda r: (r["name"] or "").lower() == lower,
         lambda r: lower in (r["name"] or "").lower(),
-    ):
+    )
+    for test in tests:
         found = [r for r in rows if test(r)]
         live = [r for r in found if not r["archived"]]
         found = live or found

@@ -112,7 +112,9 @@ def usage_windows(today: date, rules: ScoringRules) -> tuple[list[date], list[da
 
 
 @lru_cache(maxsize=64)
-def _windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple, tuple]:
+def _windows(
+    today: date, recent_weeks: int, baseline_weeks: int
+) -> tuple[tuple[date, ...], tuple[date, ...]]:
     """Cached: a rescore asks for the same windows once per account."""
     return _compute_windows(today, recent_weeks, baseline_weeks)
 
@@ -120,7 +122,9 @@ def _windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple
 _WEEK = timedelta(weeks=1)
 
 
-def _compute_windows(today: date, recent_weeks: int, baseline_weeks: int) -> tuple[tuple, tuple]:
+def _compute_windows(
+    today: date, recent_weeks: int, baseline_weeks: int
+) -> tuple[tuple[date, ...], tuple[date, ...]]:
     current = week_start(today)
     recent = tuple(current - timedelta(weeks=k) for k in range(1, recent_weeks + 1))
     end = recent_weeks + baseline_weeks
@@ -335,9 +339,9 @@ def _people(inputs: AccountInputs, ctx: BookContext, today: date, rules: Scoring
                 continue
             scored.append((0.0, person, None))
             continue
-        days = max(0, (today - person.last_active).days)
-        score = _linear(days, rules.people_active_days, rules.people_inactive_days)
-        scored.append((score, person, days))
+        inactive = max(0, (today - person.last_active).days)
+        score = _linear(inactive, rules.people_active_days, rules.people_inactive_days)
+        scored.append((score, person, inactive))
     power = [u for u in inputs.product_users if u.events_30d > 0]
     # Most active first (ties by email); the store gives them so already, which is checked
     # (strictly fewer events each) before sorting.
@@ -559,7 +563,9 @@ def _cap(text: str) -> str:
 # -- the score -------------------------------------------------------------------------------
 
 
-def largest_remainder(values: Mapping[str, float], total: int, caps: Mapping[str, int]) -> dict:
+def largest_remainder(
+    values: Mapping[str, float], total: int, caps: Mapping[str, int]
+) -> dict[str, int]:
     """Integers close to ``values`` that add up to ``total``, none above its cap."""
     floor, cap_of = math.floor, caps.get  # (10,000 calls per rescore)
     floors: dict[str, int] = {}
@@ -659,14 +665,14 @@ def health(
     exact = sum(earned.values())
     score = min(100, max(0, math.floor(exact + 0.5)))
     points = largest_remainder(earned, score, shares.whole)
-    drivers = []
+    ranked: list[Driver] = []
     for i, c in enumerate(components):
         if c.name in earned:
-            drivers.append(Driver(c.name, points[c.name], shares.whole[c.name], c.reason))
+            ranked.append(Driver(c.name, points[c.name], shares.whole[c.name], c.reason))
         elif weights[i] > 0:
-            drivers.append(Driver(c.name, 0, 0, f"{c.reason} (weight shared by the rest)"))
+            ranked.append(Driver(c.name, 0, 0, f"{c.reason} (weight shared by the rest)"))
     return Health(
-        score, exact, band_of(score, rules), components, tuple(drivers), dict(shares.exact), facts
+        score, exact, band_of(score, rules), components, tuple(ranked), dict(shares.exact), facts
     )
 
 

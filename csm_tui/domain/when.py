@@ -101,6 +101,8 @@ def parse_when(text: str, now: datetime) -> datetime:
             raise ValueError(f"not a date and time: {text!r}: {_WHEN_HINT}") from None
         value = value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
         return _not_future(value, now, text)
+    day: date | None
+    clock: time | None
     clock_only = _clock(raw)
     if clock_only is not None:
         day, clock = now.date(), clock_only

@@ -96,7 +96,7 @@ class _Enrollments(dict[str, dict[str, Any]]):
         super().__delitem__(contact_id)
         self._on_change(contact_id, None)
 
-    def pop(self, contact_id: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, contact_id: str, *default: Any) -> Any:
         """Remove a contact's enrollment (the sequence ended); its properties follow."""
         had = contact_id in self
         value = super().pop(contact_id, *default)

@@ -238,12 +238,13 @@ def compile_filter(
         return lambda props: value_of(props) != target
     if op == "EQ":
         return lambda props: value_of(props) == target
-    compare = {
+    comparisons: dict[str, Callable[[Any, Any], bool]] = {
         "LT": lambda a, b: a < b,
         "LTE": lambda a, b: a <= b,
         "GT": lambda a, b: a > b,
         "GTE": lambda a, b: a >= b,
-    }[op]
+    }
+    compare = comparisons[op]
 
     def ordered(props: dict[str, str]) -> bool:
         v = value_of(props)

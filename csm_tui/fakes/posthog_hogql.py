@@ -90,7 +90,7 @@ def posthog_parser() -> Any | None:
             )
             added.append(name)
     try:
-        import hogql_parser  # type: ignore[import-not-found]  # test-only dependency
+        import hogql_parser  # test-only dependency (untyped: see [tool.mypy] in pyproject.toml)
     except ImportError:
         return None
     finally:

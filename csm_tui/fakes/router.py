@@ -136,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.port}"
+        host = self.headers.get("Host") or f"{self.server.server_address[0]!s}:{self.server.port}"
         headers = [(k, v) for k, v in self.headers.items() if k.lower() != "host"]
         request = httpx.Request(
             self.command, f"http://{host}{self.path}", headers=headers, content=body

@@ -201,7 +201,7 @@ class HubSpot:
                 "properties": list(properties),
                 "propertiesWithHistory": list(with_history),
             }
-            return await self.client.request(  # type: ignore[no-any-return]
+            return await self.client.request(
                 "POST",
                 f"/crm/v3/objects/{obj_type}/batch/read",
                 params={"archived": "true" if archived else "false"},
@@ -226,7 +226,7 @@ class HubSpot:
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in wanted}
 
         async def read(inputs: list[dict[str, str]]) -> list[dict[str, Any]]:
-            return await self.client.request(  # type: ignore[no-any-return]
+            return await self.client.request(
                 "POST",
                 f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
                 json_body={"inputs": inputs},
@@ -339,7 +339,7 @@ class HubSpot:
                 raise BadResponse("CRM token info has no scopes list")
             return body
 
-        return await self.client.request(  # type: ignore[no-any-return]
+        return await self.client.request(
             "POST",
             "/oauth/v2/private-apps/get/access-token-info",
             json_body={"tokenKey": token},
@@ -355,9 +355,7 @@ class HubSpot:
                 raise BadResponse("CRM properties answer has no results list")
             return {str(p["name"]) for p in body["results"] if isinstance(p, dict) and "name" in p}
 
-        return await self.client.request(  # type: ignore[no-any-return]
-            "GET", f"/crm/v3/properties/{obj_type}", validate=names
-        )
+        return await self.client.request("GET", f"/crm/v3/properties/{obj_type}", validate=names)
 
 
 def _batch_results(body: Any) -> list[dict[str, Any]]:

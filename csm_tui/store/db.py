@@ -6,7 +6,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from csm_tui.errors import CsmError
 from csm_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+class Connected(Protocol):
+    """What the store's readers use of a database: its connection. A ``sqlite_utils.Database``
+    is one; so is the rescore helper's plain read-only connection (store/rescore_worker.py)."""
+
+    @property
+    def conn(self) -> sqlite3.Connection: ...
 
 
 class CacheError(CsmError):
@@ -139,7 +147,8 @@ def open_connection(
             f"{kept.name}. Run `csm-tui sync` to rebuild it."
         ) from None
     except CacheError:
-        conn.close()
+        if conn is not None:
+            conn.close()
         raise
     return conn
 

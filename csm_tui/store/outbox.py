@@ -56,13 +56,13 @@ def record_local_action(
     now = created_at or utc_now()
     with transaction(db):
         if replace:
-            db[table].upsert(row, pk=_pk(table))
+            db.table(table).upsert(row, pk=_pk(table))
         else:
-            db[table].insert(row)
+            db.table(table).insert(row)
         if kind is None:
             return None
         outbox_id = new_id()
-        db["outbox"].insert(
+        db.table("outbox").insert(
             {
                 "id": outbox_id,
                 "kind": kind,

@@ -31,7 +31,7 @@ from csm_tui.domain.scoring import health, per_seat, recent_per_seat, with_usage
 from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_arr
 from csm_tui.gc_pause import gc_paused
 from csm_tui.helper_process import end_helper, send, start_helper
-from csm_tui.store.db import utc_now
+from csm_tui.store.db import Connected, utc_now
 from csm_tui.store.scoring_inputs import (
     FEW_ACCOUNTS,
     HISTORY_WEEKS,
@@ -245,7 +245,7 @@ def _rescore_alone(
     )
 
     # The value each account's usage level is ranked by (what health() computes of it).
-    seat_now = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items()}
+    seat_now = {acc: _per_seat_now(inp) for acc, inp in book.inputs.items()}
     account_peers: dict[str, Sequence[float]] = {}
     if account_ids is None:
         tiers = _tiers(
@@ -289,12 +289,12 @@ def _rescore_alone(
         else:
             past_values, past_peers = {}, peers
         for acc, weeks in need.items():
-            inp = book.inputs.get(acc)
-            if inp is None or week not in weeks:
+            acc_inputs = book.inputs.get(acc)
+            if acc_inputs is None or week not in weeks:
                 continue
             own = past_values.get(acc) if account_ids is None else None
             ctx = _context(book, tiers[acc], cadences[tiers[acc]], past_peers, own)
-            past = health(inp, ctx, asof, rules)
+            past = health(acc_inputs, ctx, asof, rules)
             if past.score is not None:
                 history.setdefault(acc, {})[week] = past.score
                 past_rows.append((acc, week.isoformat(), past.score))
@@ -315,14 +315,21 @@ def _rescore_alone(
     )
     writes = _changes(db, None if account_ids is None else list(book.inputs), rows, current)
     # What this ranking used, read back by a later one-account rescore (store.scoring_inputs).
-    references = None
+    references: list[tuple[str, str, str, float]] | None = None
     if account_ids is None:
-        week = current.isoformat()
-        references = [(acc, week, tiers[acc], seat_now[acc]) for acc in book.inputs]
-        if not _stale_reference(db, references):
-            references = None
+        this_week = current.isoformat()
+        ranked_by = [(acc, this_week, tiers[acc], seat_now[acc]) for acc in book.inputs]
+        if _stale_reference(db, ranked_by):
+            references = ranked_by
     _store(db, account_ids, list(book.inputs), computed_at, writes, references, past_rows)
     return RescoreResult(len(rows), len(past_rows), computed_at)
+
+
+def _per_seat_now(inputs: AccountInputs) -> float:
+    """What the account's usage level is ranked by: load_book sets every account's recent
+    usage (today's)."""
+    assert inputs.recent is not None
+    return recent_per_seat(inputs.recent)
 
 
 def _tiers(accounts: list[TierInput], spec: ScoringSettings) -> dict[str, str]:
@@ -330,7 +337,7 @@ def _tiers(accounts: list[TierInput], spec: ScoringSettings) -> dict[str, str]:
 
 
 def _score_accounts(
-    db: sqlite_utils.Database,
+    db: Connected,
     spec: ScoringSettings,
     today: date,
     book: Book,
@@ -375,20 +382,20 @@ _HELPER_MODULE = "csm_tui.store.rescore_worker"
 
 
 def load_share(
-    db: sqlite_utils.Database, spec: ScoringSettings, today: date, share: IdRange
+    db: Connected, spec: ScoringSettings, today: date, share: IdRange
 ) -> tuple[Book, list[TierInput]]:
     """One process's share of a full rescore, first step: its accounts' inputs, and what the
     whole book's tiers are ranked by."""
     book = load_book(db, spec, today, share, past_weeks=False)
     seat = [
-        TierInput(acc, inp.account.name, inp.account.arr, recent_per_seat(inp.recent))
+        TierInput(acc, inp.account.name, inp.account.arr, _per_seat_now(inp))
         for acc, inp in book.inputs.items()
     ]
     return book, seat
 
 
 def score_share(
-    db: sqlite_utils.Database,
+    db: Connected,
     spec: ScoringSettings,
     today: date,
     share: IdRange,
@@ -457,11 +464,8 @@ def _rescore_shared(
     helper.ask(("score", their_tiers, peers, their_seat, computed_at))
     writes = score_share(db, spec, today, mine, book, tiers, peers, seat, computed_at)
     week = week_start(today).isoformat()
-    references: list[tuple[str, str, str, float]] | None = [
-        (t.id, week, tiers[t.id], t.per_seat) for t in everyone
-    ]
-    if not _stale_reference(db, references):
-        references = None
+    ranked_by = [(t.id, week, tiers[t.id], t.per_seat) for t in everyone]
+    references = ranked_by if _stale_reference(db, ranked_by) else None
     theirs_written = helper.answer()
     if theirs_written is None:
         if their_book is None:
@@ -508,6 +512,7 @@ class _Helper:
         if self.failed:
             return None
         try:
+            assert self.process.stdout is not None  # started with a pipe on its stdout
             kind, value = pickle.load(self.process.stdout)
         except Exception:  # it died or wrote garbage: whatever it was, this process takes over
             kind, value = "error", None
@@ -536,7 +541,7 @@ class _Writes:
 
 
 def _changes(
-    db: sqlite_utils.Database,
+    db: Connected,
     ids: Collection[str] | IdRange | None,
     rows: list[tuple[Any, ...]],
     current: date,

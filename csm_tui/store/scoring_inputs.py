@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # a rescore's second process imports this module: no pydantic
     import sqlite_utils
 
     from csm_tui.config import Settings
+    from csm_tui.store.db import Connected
 
 HISTORY_WEEKS = 12  # weeks of score history computed for an account that has none
 
@@ -164,7 +165,7 @@ class Book:
     history: dict[str, dict[date, int]] = field(default_factory=dict)
     # Instead of ``arrs`` (a rescore of a few accounts): where each loaded account's ARR stands
     # among the book's, counted in SQL, posing as ``arrs`` for that ARR (see Standing).
-    arr_places: dict[str, Sequence[float]] = field(default_factory=dict)
+    arr_places: Mapping[str, Sequence[float]] = field(default_factory=dict)
     stored_tiers: dict[str, str] = field(default_factory=dict)
     book_per_seat: dict[str, float] = field(default_factory=dict)  # every active account
 
@@ -218,18 +219,18 @@ class _Sql:
         return scope_sql(column, self.account_ids)
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+def _rows(db: Connected, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
     return db.conn.execute(sql, list(params)).fetchall()
 
 
-def _each(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
+def _each(db: Connected, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple[Any, ...]]:
     """The rows one at a time, for a loop that reads each once: a large result costs a quarter
     less so than fetched whole (each row is freed, and its memory reused, as the next is read)."""
     return db.conn.execute(sql, list(params))
 
 
 def load_book(
-    db: sqlite_utils.Database,
+    db: Connected,
     settings: Settings | ScoringSettings,
     today: date,
     account_ids: Collection[str] | IdRange | None = None,
@@ -510,7 +511,7 @@ def load_book(
     )
 
 
-def load_arrs(db: sqlite_utils.Database) -> list[float]:
+def load_arrs(db: Connected) -> list[float]:
     """Every active account's ARR (none: 0), sorted."""
     return sorted(
         float(r[0] or 0.0) for r in _each(db, "SELECT arr FROM accounts WHERE archived = 0")
@@ -549,7 +550,7 @@ class Standing(Sequence[float]):
         return f"Standing({self.value!r}, below={self.below}, equal={self.equal}, n={self.n})"
 
 
-def _arr_places(db: sqlite_utils.Database, accounts: Iterable[Account]) -> dict[str, Standing]:
+def _arr_places(db: Connected, accounts: Iterable[Account]) -> dict[str, Standing]:
     """Where each account's ARR stands among every active account's (``load_arrs``), counted on
     the ARR index. An ARR of NULL counts as 0, as in ``load_arrs``."""
     places: dict[str, Standing] = {}
@@ -575,7 +576,7 @@ def _week_of(week: WeekUsage) -> date:
 
 
 def _usage_by_account(
-    week_rows: Iterable[tuple],
+    week_rows: Iterable[tuple[Any, ...]],
     accounts: dict[str, Account],
     features: list[str],
     today: date,
@@ -639,7 +640,7 @@ def _usage_by_account(
 
 
 def load_event_windows(
-    db: sqlite_utils.Database,
+    db: Connected,
     settings: Settings | ScoringSettings,
     today: date,
     account_ids: Collection[str],
@@ -709,7 +710,7 @@ def load_history(
 
 
 def load_week_health(
-    db: sqlite_utils.Database,
+    db: Connected,
     weeks: Sequence[date],
     account_ids: Collection[str] | IdRange | None = None,
 ) -> dict[str, list[Any]]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # a rescore's second process imports this module: no pydantic
     import sqlite_utils
 
     from csm_tui.config import Settings
+    from csm_tui.store.db import Connected
 
 SOURCE, OBJECT = "analytics", "usage_weekly"  # the sync_state row of the usage pull
 
@@ -70,7 +71,7 @@ def _week_sql(settings: Settings) -> tuple[str, list[Any]]:
     return sql, [*params, *events]
 
 
-def summary_trusted(db: sqlite_utils.Database) -> bool:
+def summary_trusted(db: Connected) -> bool:
     """Has an analytics pull been recorded (so the trigger tracks every change of the usage)?"""
     row = db.conn.execute(
         "SELECT last_success FROM sync_state WHERE source = ? AND object = ?", [SOURCE, OBJECT]
@@ -83,7 +84,7 @@ def summary_current(db: sqlite_utils.Database, settings: Settings) -> bool:
     return is_current(db, fingerprint(settings))
 
 
-def is_current(db: sqlite_utils.Database, settings_fingerprint: str) -> bool:
+def is_current(db: Connected, settings_fingerprint: str) -> bool:
     """Is the summary trusted and up to date for settings of this ``fingerprint``?"""
     return summary_trusted(db) and _state(db) == (settings_fingerprint, None)
 
@@ -135,7 +136,7 @@ def refresh_usage_summary(db: sqlite_utils.Database, settings: Settings) -> bool
     return True
 
 
-def _state(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
+def _state(db: Connected) -> tuple[str | None, str | None]:
     """(fingerprint, stale_from): stale_from None when up to date, '' when wholly stale."""
     row = db.conn.execute("SELECT fingerprint, stale_from FROM usage_summary_state").fetchone()
     return (None, "") if row is None else (row[0], row[1])

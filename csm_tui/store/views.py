@@ -57,6 +57,7 @@ class StatusInfo:
     waiting: int
     failed: int
     accounts: int
+    scored: int = 0  # accounts with a score (0 with accounts: the first sync has not ended)
 
 
 def _like(text: str) -> str:
@@ -155,19 +156,26 @@ def attention_row(db: sqlite_utils.Database, account_id: str, today: date) -> At
 
 
 def status_info(db: Reader) -> StatusInfo:
-    """Last successful sync, last error, the outbox counts and the number of accounts."""
+    """Last successful sync, last error, the outbox counts and the number of accounts.
+
+    "Synced" is the end of the last whole sync (sync_state's run row), not the last object a
+    sync still in progress has written: the CRM's objects land one by one.
+    """
     sync = db.execute(
-        "SELECT MAX(last_success), (SELECT last_error FROM sync_state WHERE last_error IS NOT NULL "
-        "AND last_error != '' ORDER BY sync_started_at DESC LIMIT 1) FROM sync_state"
+        "SELECT (SELECT last_success FROM sync_state WHERE source = 'sync' AND object = 'run'), "
+        "(SELECT last_error FROM sync_state WHERE last_error IS NOT NULL AND last_error != '' "
+        "ORDER BY sync_started_at DESC LIMIT 1)"
     ).fetchone()
     counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
     accounts = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
+    scored = db.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
     return StatusInfo(
         last_synced=sync[0],
         last_error=sync[1],
         waiting=int(counts.get("pending", 0)),
         failed=int(counts.get("failed", 0)),
         accounts=int(accounts),
+        scored=int(scored),
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 # The marker csm-tui puts in what it creates, so a retry finds the record instead of
 # creating it twice. The outbox id is 32 hex characters.
@@ -181,7 +181,8 @@ class PropertyNames:
     @classmethod
     def from_settings(cls, props: Any) -> PropertyNames:
         """From settings.crm.properties (any object with those attributes)."""
-        return cls(**{f.name: getattr(props, f.name, f.default) for f in fields(cls)})
+        names: dict[str, Any] = {f.name: getattr(props, f.name, f.default) for f in fields(cls)}
+        return cls(**names)
 
     def without(self, missing: Iterable[tuple[str, str, str]]) -> PropertyNames:
         """These names with the ``missing_properties`` found blanked: what the portal lacks is
@@ -355,7 +356,7 @@ def contact_row(
 
 def enrollment_from_properties(
     record: Mapping[str, Any], account_id: str | None
-) -> dict[str, Any] | bool | None:
+) -> dict[str, Any] | Literal[False] | None:
     """The contact's current enrollment from its own properties: a row, None when it is in no
     sequence, or False when the CRM did not say (then it has to be read per contact)."""
     p = record.get("properties") or {}

@@ -311,7 +311,7 @@ class CrmPull:
     def write_owners(self, rows: list[dict[str, Any]]) -> None:
         """Store the owners read by fetch_owners."""
         with transaction(self.db):
-            self.db["owners"].upsert_all(rows, pk="id")
+            self.db.table("owners").upsert_all(rows, pk="id")
             write_state(
                 self.db,
                 SOURCE,
@@ -688,7 +688,7 @@ class CrmPull:
         with transaction(self.db):
             self.db.execute("DELETE FROM sequences")
             if rows:
-                self.db["sequences"].upsert_all(rows, pk=("user_id", "id"))
+                self.db.table("sequences").upsert_all(rows, pk=("user_id", "id"))
             write_state(
                 self.db,
                 SOURCE,

@@ -216,12 +216,14 @@ class Pusher:
                     continue
                 remote_id = await self._push(item)
             except PushFailed as exc:
+                assert item is not None  # raised by _push: the item was there
                 self._fail(item, str(exc), repeated=exc.repeated)
             except StillIndexing:
                 left += 1  # the row keeps the time of the unconfirmed create
             except DailyLimitReached:
                 raise  # every later request is refused too, until the portal's midnight
             except (TransientError, BadResponse) as exc:
+                assert item is not None  # raised by _push: the item was there
                 left += 1
                 self._note_attempt(item.id, str(exc))
             else:

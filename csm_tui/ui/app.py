@@ -14,10 +14,11 @@ from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from threading import Lock
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
+from textual.binding import BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
@@ -28,6 +29,7 @@ from csm_tui.opening import Opening
 from csm_tui.store import views
 from csm_tui.store.db import open_cache, open_connection
 from csm_tui.store.kept_connection import KeptConnection
+from csm_tui.sync.lock import SyncBusyError
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.messages import (
     ActionDone,
@@ -109,13 +111,16 @@ def _is_network_error(exc: BaseException) -> bool:
         import httpx
     except ImportError:  # pragma: no cover - httpx is a dependency
         return False
+    if isinstance(exc, SyncBusyError):
+        return False  # another sync holds the workspace: nothing to do with the network
     seen: BaseException | None = exc
     for _ in range(6):
         if seen is None:
             break
         if isinstance(seen, httpx.TransportError | OSError):
             return True
-        seen = seen.__cause__ or seen.__context__
+        # `raise ... from None` hides the context: it is not the cause.
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
     if getattr(exc, "offline", False):
         return True
     text = str(exc).lower()
@@ -129,7 +134,7 @@ class CsmApp(App[int]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it
     TITLE = "csm-tui"
-    BINDINGS = APP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
     COMMANDS = App.COMMANDS | {CsmCommands}
     ENABLE_COMMAND_PALETTE = True
 
@@ -469,7 +474,8 @@ class CsmApp(App[int]):
         if self._first_rows:
             self._first_rows = False
             self._warm_up_actions()
-            if message.total_accounts == 0 and not self.opening.config_file.exists():
+            configured = self.settings.crm.token or self.opening.config_file.exists()
+            if message.total_accounts == 0 and not configured:
                 self._push_welcome()
 
     def set_view(self, *, segment: str | None, text: str | None) -> None:
@@ -800,13 +806,12 @@ class CsmApp(App[int]):
         screen_cls = self._modal("snooze", "SnoozeScreen")
         if screen_cls is None:
             return
-        self._push_form(
-            screen_cls(clean(account_name, 80), self.today),
-            lambda draft: (
-                draft is not None
-                and self.snooze_account(account_id, draft.until, draft.reason or "")
-            ),
-        )
+
+        def snooze(draft: Any) -> None:
+            if draft is not None:
+                self.snooze_account(account_id, draft.until, draft.reason or "")
+
+        self._push_form(screen_cls(clean(account_name, 80), self.today), snooze)
 
     def snooze_account(self, account_id: str, until: date, reason: str = "") -> None:
         """Snooze an account until ``until`` (in a worker); its row leaves the list."""
@@ -1055,6 +1060,10 @@ class CsmApp(App[int]):
             report = sync_blocking(
                 self.settings, transport=transport, progress=progress, today=self.today, **options
             )
+        except SyncBusyError:
+            # A sync started elsewhere (csm-tui sync, cron) fills the cache: the list follows it.
+            self.post_message(SyncFinished(None, None, False, busy=True))
+            return
         except Exception as exc:  # every failure becomes one line in the UI, never a crash
             offline = _is_network_error(exc)
             text = _one_line(exc) if isinstance(exc, CsmError) else f"Sync failed: {_one_line(exc)}"
@@ -1077,6 +1086,14 @@ class CsmApp(App[int]):
         self.syncing = False
         status = self.main.status
         status.hide_progress()
+        if message.busy:
+            self.notify(
+                "Another sync is running (csm-tui sync or a scheduled one): the list shows what "
+                "it brings as it lands.",
+                timeout=6,
+            )
+            self.redraw_status()
+            return
         if message.error:
             status.network = "offline" if message.offline else status.network
             status.error = message.error

@@ -81,3 +81,4 @@ class SyncFinished(Message):
     report: Any
     error: str | None
     offline: bool
+    busy: bool = False  # another sync held the workspace: not a failure

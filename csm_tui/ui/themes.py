@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from textual.theme import Theme
 
@@ -85,11 +86,13 @@ def load_theme_file(path: Path) -> Theme:
             Color.parse(str(value))
         except ColorParseError:
             raise ThemeError(f"Theme {path}: {key} = {value!r} is not a colour") from None
+    # Theme's colour keyword arguments (the keys are COLOR_KEYS, checked above).
+    colour_args: dict[str, Any] = {k: str(v) for k, v in colors.items()}
     return Theme(
         name=str(name),
         dark=bool(data.get("dark", True)),
         variables={str(k): str(v) for k, v in variables.items()},
-        **{k: str(v) for k, v in colors.items()},
+        **colour_args,
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 class AccountScreen(Screen[None]):
     """One account in full; l/n/z/s act on it, escape goes back."""
 
-    BINDINGS = ACCOUNT_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*ACCOUNT_BINDINGS]
 
     def __init__(self, account_id: str) -> None:
         super().__init__(classes="account-screen")

@@ -10,10 +10,12 @@ import bisect
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.events import Click
 from textual.geometry import Region, Size
@@ -92,7 +94,7 @@ def columns_for(width: int, rows: int, name_wanted: int = 28) -> Columns:
 class AttentionList(ScrollView, can_focus=True):
     """Ranked accounts with a cursor and marks; posts Highlighted / Selected / MarksChanged."""
 
-    BINDINGS = LIST_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*LIST_BINDINGS]
     COMPONENT_CLASSES = {
         "attention-list--header",
         "attention-list--cursor",

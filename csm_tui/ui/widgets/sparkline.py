@@ -25,19 +25,31 @@ def spark(values: Sequence[float], low: float | None = None, high: float | None 
 
 
 def sparkline_content(
-    label: str, values: Sequence[float], suffix: str = "", style: str = "$primary", **scale: float
+    label: str,
+    values: Sequence[float],
+    suffix: str = "",
+    style: str = "$primary",
+    low: float | None = None,
+    high: float | None = None,
 ) -> Content:
     """'label ▁▂▅▇ suffix' as Content."""
     if not values:
         return Content.assemble((f"{label} ", "bold"), ("no data yet", "$text-muted"))
     return Content.assemble(
-        (f"{label} ", "bold"), (spark(values, **scale), style), (f" {suffix}", "$text-muted")
+        (f"{label} ", "bold"), (spark(values, low, high), style), (f" {suffix}", "$text-muted")
     )
 
 
 class Sparkline(Static):
     """A labelled sparkline."""
 
-    def show(self, label: str, values: Sequence[float], suffix: str = "", **scale: float) -> None:
-        """Render the values."""
-        update_if_changed(self, sparkline_content(label, values, suffix, **scale))
+    def show(
+        self,
+        label: str,
+        values: Sequence[float],
+        suffix: str = "",
+        low: float | None = None,
+        high: float | None = None,
+    ) -> None:
+        """Render the values (scaled between ``low`` and ``high``, as ``spark`` does)."""
+        update_if_changed(self, sparkline_content(label, values, suffix, low=low, high=high))

@@ -8,6 +8,8 @@ the very same ones, so the rebuild is skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -17,7 +19,7 @@ class StableFooter(Footer):
 
     _shown_keys: tuple[object, ...] | None = None
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def bindings_changed(self, screen: Screen[Any]) -> None:
         """Rebuild only for a different set of shown keys (or their enabled state)."""
         keys = tuple(
             (binding.key, binding.action, binding.description, enabled, tooltip)

@@ -26,7 +26,11 @@ def status_content(
     if info is not None:
         synced = parse_instant(info.last_synced)
         parts.append((" · ", "$text-muted"))
-        parts.append(f"synced {ago(synced, now)}" if synced else ("never synced", "$warning"))
+        if info.accounts and not info.scored:
+            # The app opened while a first sync fills the cache: rows without scores yet.
+            parts.append(("book not scored yet: the first sync is still running", "bold $warning"))
+        else:
+            parts.append(f"synced {ago(synced, now)}" if synced else ("never synced", "$warning"))
         parts.append((" · ", "$text-muted"))
         parts.append(
             (f"{info.waiting} waiting", "bold $warning") if info.waiting else ("outbox empty", "")
