@@ -20,6 +20,8 @@ from csm_tui.sync.engine import SyncError, sync_blocking
 from csm_tui.sync.progress import SyncReport
 
 TODAY = date(2026, 11, 16)
+
+
 def sync(
     settings: Settings,
     fake: FakeHubSpot,
