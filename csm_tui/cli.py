@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     act = p.add_mutually_exclusive_group()
     act.add_argument("--retry", metavar="ID", help="put a failed item back in line")
     act.add_argument("--discard", metavar="ID", help="drop a waiting or failed item")
+    p.add_argument("--yes", action="store_true", help="discard without asking")
 
     p = add("doctor", "show config, paths, cache health, sync state and the outbox")
     p.add_argument(

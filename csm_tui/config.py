@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -207,6 +215,25 @@ class ScoringSettings(Section):
             raise ValueError("weights must be >= 0")
         return value
 
+    @model_validator(mode="after")
+    def _thresholds_agree(self) -> ScoringSettings:
+        """Settings that only make sense together (each alone passes its own bounds)."""
+        if self.green <= self.yellow:
+            raise ValueError(f"green ({self.green}) must be above yellow ({self.yellow})")
+        if self.people_active_days >= self.people_inactive_days:
+            raise ValueError(
+                f"people_active_days ({self.people_active_days}) must be below "
+                f"people_inactive_days ({self.people_inactive_days})"
+            )
+        if self.trend_zero_ratio >= self.trend_full_ratio:
+            raise ValueError(
+                f"trend_zero_ratio ({self.trend_zero_ratio}) must be below trend_full_ratio "
+                f"({self.trend_full_ratio})"
+            )
+        if self.weights and not any(self.weights.values()):
+            raise ValueError("at least one weight must be above 0")
+        return self
+
 
 class TierSettings(Section):
     """Tiers by share of the book by ARR (or ARR amounts) and their touch cadences in days."""
@@ -218,6 +245,22 @@ class TierSettings(Section):
     cadence_days: dict[str, int] = Field(
         default_factory=lambda: {"high-touch": 14, "pooled": 30, "tech-touch": 90}
     )
+
+    @model_validator(mode="after")
+    def _tiers_agree(self) -> TierSettings:
+        """The two top tiers take shares of one book: together at most all of it."""
+        if self.high_touch_share + self.pooled_share > 1:
+            raise ValueError(
+                f"high_touch_share + pooled_share ({self.high_touch_share} + "
+                f"{self.pooled_share}) must be at most 1"
+            )
+        if (
+            self.high_touch_min_arr is not None
+            and self.pooled_min_arr is not None
+            and self.high_touch_min_arr <= self.pooled_min_arr
+        ):
+            raise ValueError("high_touch_min_arr must be above pooled_min_arr")
+        return self
 
 
 class SegmentSetting(Section):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from test_sync_crm import FAST
+from support.sync import FAST
 
 from csm_tui.cli import main
 from csm_tui.config import load_settings
@@ -149,7 +149,7 @@ def test_outbox_retry_and_discard_by_id(
     assert main(["outbox", "--retry", item[:8]]) == 0
     assert main(["sync", "--crm-only"]) == 0
     assert served.hubspot.created["notes"] == 1
-    assert main(["outbox", "--discard", item[:8]]) == 2  # pushed now: nothing to discard
+    assert main(["outbox", "--discard", item[:8], "--yes"]) == 2  # pushed: nothing to discard
     assert "No waiting or failed outbox item" in capsys.readouterr().err
 
 

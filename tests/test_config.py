@@ -147,3 +147,20 @@ def test_tokens_can_come_from_the_system_keyring(isolated_env, monkeypatch) -> N
     # An explicit token (environment) wins over the keyring.
     monkeypatch.setenv("CSM_TUI_CRM__TOKEN", "from-env")
     assert load_settings().crm.token.get_secret_value() == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ("[scoring]\ngreen = 30\n", "green (30) must be above yellow (40)"),
+        ("[scoring]\npeople_active_days = 40\n", "people_active_days (40) must be below"),
+        ("[tiers]\nhigh_touch_share = 0.6\n", "must be at most 1"),
+    ],
+)
+def test_settings_that_contradict_each_other_are_one_line(
+    isolated_env, capsys, toml: str, said: str
+) -> None:
+    (isolated_env / "config.toml").write_text(toml)
+    assert main(["doctor"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and "\n" not in err

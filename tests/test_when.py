@@ -74,8 +74,41 @@ def test_parse_due_understands_what_a_csm_types(text: str, expected: date) -> No
     assert parse_due(text, TODAY) == expected
 
 
-@pytest.mark.parametrize("text", ["", "someday", "+3h", "in three days", "2026-02-30", "12/01"])
+@pytest.mark.parametrize("text", ["", "someday", "+3h", "in three days", "2026-02-30", "13/13"])
 def test_parse_due_refuses_garbage_in_one_line(text: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_due(text, TODAY)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12/15", date(2026, 12, 15)),  # month/day, as a US portal writes it
+        ("dec 15", date(2026, 12, 15)),
+        ("15 Dec", date(2026, 12, 15)),
+        ("December 15th", date(2026, 12, 15)),
+        ("11/20", date(2027, 11, 20)),  # already past this year: next year's
+        ("25/12", date(2026, 12, 25)),  # 25 cannot be a month: day/month
+        ("jan 3", date(2027, 1, 3)),
+        ("12/01/2026", date(2026, 12, 1)),
+    ],
+)
+def test_parse_due_takes_calendar_days_without_a_year(text: str, expected: date) -> None:
+    assert parse_due(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last fri", datetime(2026, 11, 20, 12, 0, tzinfo=UTC)),
+        ("last mon", datetime(2026, 11, 16, 12, 0, tzinfo=UTC)),  # today is Monday: the one before
+        ("last fri 14:00", datetime(2026, 11, 20, 14, 0, tzinfo=UTC)),
+        ("11/20", datetime(2026, 11, 20, 12, 0, tzinfo=UTC)),
+        ("nov 20 9am", datetime(2026, 11, 20, 9, 0, tzinfo=UTC)),
+        ("dec 15", datetime(2025, 12, 15, 12, 0, tzinfo=UTC)),  # a touch happened: last year's
+        ("20 Nov 2026 16:30", datetime(2026, 11, 20, 16, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_when_takes_last_weekday_and_calendar_days(text: str, expected: datetime) -> None:
+    assert parse_when(text, NOW) == expected

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 from csm_tui.config import Settings
+from csm_tui.sources.http import HttpPolicy
 from csm_tui.store import outbox
 from csm_tui.store.db import open_cache, schema_version, table_counts
+from csm_tui.sync.engine import Spend
 
 
 def _size(n: int) -> str:
@@ -38,6 +41,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             size += wal.stat().st_size
         lines.append(f"cache size      {_size(size)}")
         lines.append(f"schema version  {schema_version(db.conn)}")
+        check = str(db.execute("PRAGMA integrity_check").fetchone()[0])
+        lines.append(
+            "integrity       ok (PRAGMA integrity_check)"
+            if check == "ok"
+            else f"integrity       DAMAGED: {check[:200]} (a sync sets the file aside and rebuilds)"
+        )
         lines.append(f"crm             {settings.crm.base_url}")
         lines.append(f"crm token       {'set' if settings.crm.token else 'not set'}")
         lines.append(f"crm owner       {settings.crm.owner_email or '(whole portal)'}")
@@ -58,6 +67,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             state = row["ok"] or "never succeeded"
             err = f"  (last error: {row['err']})" if row["err"] else ""
             lines.append(f"  {row['source']:<12}{state}{err}")
+        spend = Spend.read(db)
+        today = date.today().isoformat()
+        budget = HttpPolicy.from_settings(settings).crm_daily
+        used = spend.crm_today if spend.day == today else 0
+        lines.append(
+            f"  crm requests  {used:,} of the daily {budget:,} (http.crm_daily) by this "
+            "workspace's syncs today"
+        )
         waiting = outbox.counts(db)
         lines.append("")
         lines.append(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 from csm_tui.config import Settings
 from csm_tui.domain.models import plain
@@ -30,6 +32,24 @@ def describe(item: outbox.OutboxItem) -> str:
     return item.kind
 
 
+def _confirmed_discard(db: Any, target: str, args: argparse.Namespace) -> bool:
+    """Discarding drops an action the CRM never got: say which one and ask (or --yes)."""
+    try:
+        item = outbox.find(db, target)
+    except outbox.AmbiguousIdError as exc:
+        raise OutboxError(str(exc)) from None
+    if item is None:
+        return True  # the action itself says "no such item"
+    if getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        raise OutboxError(
+            f"Discarding {item.id[:8]} ({describe(item)}) needs a confirmation: add --yes."
+        )
+    answer = input(f"Discard {item.id[:8]}, {describe(item)}? It never reaches the CRM. [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """List the outbox, or retry / discard one item by id (or an unambiguous id prefix)."""
     db = open_cache(settings.cache_path, create=False)
@@ -37,6 +57,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         target = getattr(args, "retry", None) or getattr(args, "discard", None)
         if target:
             action = outbox.retry if getattr(args, "retry", None) else outbox.discard
+            if action is outbox.discard and not _confirmed_discard(db, target, args):
+                print("Nothing discarded.")
+                return 1
             try:
                 changed = action(db, target)
             except outbox.AmbiguousIdError as exc:

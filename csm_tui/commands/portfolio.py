@@ -71,7 +71,9 @@ def report_lines(report: PortfolioReport, workspace: str) -> list[str]:
         f"  ARR at risk    {amount(report.arr_at_risk):>11}   "
         f"{_count(report.arr_at_risk_accounts, 'red account')} renewing within 90 days",
     ]
-    for name, matrix in (("Logo", report.cohorts_logo), ("Revenue", report.cohorts_revenue)):
+    # The revenue cohorts are capped at each cohort's starting ARR (expansion not counted).
+    cohorts = (("Logo", report.cohorts_logo), ("Gross revenue", report.cohorts_revenue))
+    for name, matrix in cohorts:
         lines.append("")
         lines.append(
             f"{name} retention by month of contract start (M0 = 100%; blank = not reached yet)"

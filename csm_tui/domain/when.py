@@ -33,8 +33,21 @@ _UNIT_WORDS = {
 _AGO = re.compile(r"^(\d{1,4})\s*([a-z]+)\s+ago$")
 _CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WHEN_HINT = "try 'now', '2h ago', 'yesterday 14:00', 'mon', '2026-11-20 15:00'"
-_DUE_HINT = "try 'tomorrow', 'in 3 days', '+3d', 'fri', 'next week', '2026-12-01'"
+_WHEN_HINT = (
+    "try 'now', '2h ago', 'yesterday 14:00', 'mon', 'last fri', 'dec 15', '12/15 9am', "
+    "'2026-11-20 15:00'"
+)
+_DUE_HINT = (
+    "try 'tomorrow', 'in 3 days', '+3d', 'fri', 'next week', 'dec 15', '12/15', '2026-12-01'"
+)
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# A calendar day without its year: '12/15' (month/day, as US portals write it; '15/12' is read
+# day/month since 15 cannot be a month), 'dec 15', '15 dec', 'december 15, 2026'; then the rest.
+_NUMERIC_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?(?:\s+(.*))?$")
+_NAMED_DAY = re.compile(
+    r"^([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?(?:\s+(.*))?$"
+)
+_DAY_NAMED = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3,9})\.?(?:\s+(\d{4}))?(?:\s+(.*))?$")
 
 
 def _weekday(word: str) -> int | None:
@@ -64,6 +77,65 @@ def _clock(text: str) -> time | None:
     if hour > 23 or minute > 59:
         return None
     return time(hour, minute)
+
+
+def _month(word: str) -> int | None:
+    """1 for 'jan', 'January', 'janv' is not a month; None if not a month name."""
+    full = (
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december",
+    )  # fmt: skip
+    for index, prefix in enumerate(MONTHS):
+        if word.startswith(prefix) and full[index].startswith(word.rstrip(".")):
+            return index + 1
+    if word == "sept":
+        return 9
+    return None
+
+
+def _calendar_day(raw: str, today: date, *, ahead: bool) -> tuple[date, str] | None:
+    """A day written without (or with) its year, and the text after it.
+
+    Without a year it is the nearest such day on the side the caller needs: a touch happened
+    (the latest one not after today), a next step is due (the first one from today on).
+    """
+    month = day = year = None
+    rest = ""
+    if found := _NUMERIC_DAY.match(raw):
+        first, second = int(found.group(1)), int(found.group(2))
+        month, day = (second, first) if first > 12 >= second else (first, second)
+        year = int(found.group(3)) if found.group(3) else None
+        rest = found.group(4) or ""
+    elif (found := _NAMED_DAY.match(raw)) and _month(found.group(1)):
+        month, day = _month(found.group(1)), int(found.group(2))
+        year = int(found.group(3)) if found.group(3) else None
+        rest = found.group(4) or ""
+    elif (found := _DAY_NAMED.match(raw)) and _month(found.group(2)):
+        month, day = _month(found.group(2)), int(found.group(1))
+        year = int(found.group(3)) if found.group(3) else None
+        rest = found.group(4) or ""
+    if month is None or day is None:
+        return None
+    if year is not None and year < 100:
+        year += 2000
+    try:
+        if year is not None:
+            return date(year, month, day), rest
+        candidate = date(today.year, month, day)
+    except ValueError:
+        raise ValueError(f"no such day: {raw!r}") from None
+    if ahead and candidate < today:
+        candidate = _same_day_in(today.year + 1, month, day)
+    elif not ahead and candidate > today:
+        candidate = _same_day_in(today.year - 1, month, day)
+    return candidate, rest
+
+
+def _same_day_in(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:  # 29 February in a year without one
+        return date(year, month, 28)
 
 
 def _iso_day(text: str) -> date | None:
@@ -104,6 +176,16 @@ def parse_when(text: str, now: datetime) -> datetime:
     day: date | None
     clock: time | None
     clock_only = _clock(raw)
+    calendar = _calendar_day(raw, now.date(), ahead=False) if clock_only is None else None
+    if raw.startswith("last "):  # 'last fri': the one before today, never today
+        weekday = _weekday(raw.split()[1]) if len(raw.split()) > 1 else None
+        if weekday is None:
+            raise ValueError(f"not a time: {text!r}: {_WHEN_HINT}")
+        back = (now.date().weekday() - weekday) % 7 or 7
+        day_word = (now.date() - timedelta(days=back)).isoformat()
+        rest = " ".join(raw.split()[2:])
+    elif calendar is not None:
+        day_word, rest = calendar[0].isoformat(), calendar[1]
     if clock_only is not None:
         day, clock = now.date(), clock_only
     else:
@@ -157,6 +239,8 @@ def parse_due(text: str, today: date) -> date:
         year = today.year + (1 if month == 1 else 0)
         return date(year, month, 1)
     found = re.match(r"^(?:in\s+|\+)?(\d{1,3})\s*([a-z]+)$", raw)
+    if found and _month(found.group(2)) is not None:
+        found = None  # '15 dec' is a day, not fifteen units of 'dec'
     if found:
         unit = _UNIT_WORDS.get(found.group(2))
         if unit not in ("d", "w"):
@@ -170,4 +254,7 @@ def parse_due(text: str, today: date) -> date:
     day = _iso_day(raw)
     if day is not None:
         return day
+    calendar = _calendar_day(raw, today, ahead=True)
+    if calendar is not None and not calendar[1]:
+        return calendar[0]
     raise ValueError(f"not a date: {text!r}: {_DUE_HINT}")

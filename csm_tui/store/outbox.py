@@ -109,6 +109,16 @@ def items(
     return [_item(r) for r in rows]
 
 
+def find(db: sqlite_utils.Database, item_id: str) -> OutboxItem | None:
+    """The waiting or failed item named by ``item_id`` (its id, or a unique prefix of at least
+    MIN_PREFIX characters); None if there is none. Raises AmbiguousIdError."""
+    target = _resolve(db, item_id, (PENDING, FAILED))
+    if target is None:
+        return None
+    row = next(iter(db.query("SELECT * FROM outbox WHERE id = ?", [target])), None)
+    return _item(row) if row is not None else None
+
+
 def pending_item(db: sqlite_utils.Database, item_id: str) -> OutboxItem | None:
     """The item if it still waits to be pushed (not undone, discarded, failed or done)."""
     row = next(
@@ -146,7 +156,10 @@ def mark_failed(db: sqlite_utils.Database, item_id: str, error: str) -> None:
 
 
 class AmbiguousIdError(ValueError):
-    """An id prefix matches more than one outbox item; the message lists them."""
+    """An id prefix matches more than one outbox item, or is too short to name one surely."""
+
+
+MIN_PREFIX = 6  # a shorter prefix names an item by luck (two characters matched a pending call)
 
 
 def _resolve(db: sqlite_utils.Database, item_id: str, states: tuple[str, ...]) -> str | None:
@@ -158,6 +171,11 @@ def _resolve(db: sqlite_utils.Database, item_id: str, states: tuple[str, ...]) -
     prefix = item_id.strip().lower()
     if not prefix or not all(c in "0123456789abcdef" for c in prefix):
         return None
+    if len(prefix) < MIN_PREFIX:
+        raise AmbiguousIdError(
+            f"{item_id!r} is too short to name an outbox item surely: give at least "
+            f"{MIN_PREFIX} characters of its id (`csm-tui outbox` lists them)"
+        )
     marks = ",".join("?" for _ in states)
     found = [
         row["id"]

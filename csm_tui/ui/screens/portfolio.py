@@ -337,7 +337,8 @@ class PortfolioScreen(Screen[None]):
         palette = self._palette()
         self.query_one("#metrics", Static).update(metrics_table(report, palette))
         matrix = report.cohorts_revenue if self.revenue else report.cohorts_logo
-        kind = "Revenue" if self.revenue else "Logo"
+        # Capped at each cohort's starting ARR (expansion not counted): gross, like GRR.
+        kind = "Gross revenue" if self.revenue else "Logo"
         title = Text.assemble(
             (f"{kind} retention by month of contract start", "bold"),
             ("  (M0 = 100%; blank = not reached yet; c switches)", palette.muted),
