@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=_positive_int, default=300, help="accounts (default 300)")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--no-open", action="store_true", help="fill the workspace, do not open the app")
+    p.add_argument(
+        "--fresh", action="store_true", help="start over, dropping what you logged in the demo"
+    )
 
     p = add("sync", "push the outbox to the CRM, then pull the CRM and analytics into the cache")
     p.add_argument("--full", action="store_true", help="ignore cursors and pull everything")
@@ -177,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("csm-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `csm-tui today | head`: the reader has what it wanted. Say nothing more, as cat does
+        # (stdout is pointed at /dev/null so the interpreter's final flush stays quiet too).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         if os.environ.get("CSM_TUI_DEBUG"):
             raise

@@ -68,6 +68,28 @@ def demo_inbox(hubspot: Any, owner_email: str) -> str:
     return str(inboxes[0]) if inboxes else owner_email
 
 
+def _local_work(settings: Settings) -> int:
+    """What the CSM did in the demo workspace that a rebuild would lose (0 without a cache)."""
+    if not settings.cache_path.exists():
+        return 0
+    try:
+        db = open_cache(settings.cache_path, create=False)
+    except CsmError:
+        return 0  # damaged or foreign: rebuilding it loses nothing worth keeping
+    try:
+        found = 0
+        for sql in (
+            "SELECT COUNT(*) FROM touches WHERE origin != 'crm'",
+            "SELECT COUNT(*) FROM next_steps WHERE origin != 'crm'",
+            "SELECT COUNT(*) FROM snoozes",
+            "SELECT COUNT(*) FROM enrollments WHERE origin != 'crm'",
+        ):
+            found += int(db.execute(sql).fetchone()[0])
+        return found
+    finally:
+        db.conn.close()
+
+
 def _fresh_cache(settings: Settings) -> None:
     """Delete the demo cache (and its WAL files) so it always matches the fakes."""
     path = settings.cache_path
@@ -100,12 +122,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     demo = demo_settings(
         settings, owner_email, hub.token, ph.token, sender_email=demo_inbox(hub, owner_email)
     )
-    _fresh_cache(demo)
+    kept = 0 if getattr(args, "fresh", False) else _local_work(demo)
+    if kept:
+        print(
+            f"Keeping the demo workspace: it holds {kept} thing(s) you logged or planned "
+            "(`csm-tui demo --fresh` starts over)."
+        )
+    else:
+        _fresh_cache(demo)
     print(f"Generating {args.accounts} accounts (seed {args.seed}) and syncing the demo workspace…")
     try:
-        # In-process fakes have no rate budget to respect: only the real services need pacing.
+        # The fakes enforce the real budgets on a simulated clock: no real waits.
         report = sync_blocking(
-            demo, full=True, transport=transport_factory(), today=today, policy=IN_PROCESS
+            demo, full=not kept, transport=transport_factory(), today=today, policy=IN_PROCESS
         )
     except CsmError as exc:
         raise CsmError(f"The demo sync failed: {exc}") from None
@@ -123,7 +152,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     )
     for warning in report.warnings:
         print(f"note: {plain(warning)}")
-    print(f"Cache: {demo.cache_path} (read it with --workspace demo; `csm-tui demo` rebuilds it)")
+    print(
+        f"Cache: {demo.cache_path} (read it with --workspace demo; `csm-tui demo` keeps what you "
+        "logged there, `csm-tui demo --fresh` rebuilds it)"
+    )
     if args.no_open:
         return 0
     try:
