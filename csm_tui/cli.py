@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", metavar="NAME", help="only accounts in this segment")
     p.add_argument("--limit", type=_positive_int, default=None, help="at most N accounts")
 
+    p = add("digest", "what changed in the book since a day (bands, escalations, quiet champions…)")
+    p.add_argument(
+        "--since", metavar="WHEN", default="yesterday", help="yesterday (default), 7d, 2w, a date"
+    )
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+
     p = add("portfolio", "book metrics (NRR, GRR, churn, NPS, CSAT, bands) and cohorts")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--period", choices=["90d", "quarter", "year"], default="90d")
@@ -141,6 +147,7 @@ COMMANDS = {
     "demo": "demo",
     "sync": "sync",
     "today": "today",
+    "digest": "digest",
     "portfolio": "portfolio",
     "cohorts": "cohorts",
     "log": "log",

@@ -321,7 +321,10 @@ def _rescore_alone(
         ranked_by = [(acc, this_week, tiers[acc], seat_now[acc]) for acc in book.inputs]
         if _stale_reference(db, ranked_by):
             references = ranked_by
-    _store(db, account_ids, list(book.inputs), computed_at, writes, references, past_rows)
+    _store(
+        db, account_ids, list(book.inputs), computed_at, writes, references, past_rows,
+        today.isoformat(),
+    )  # fmt: skip
     return RescoreResult(len(rows), len(past_rows), computed_at)
 
 
@@ -476,7 +479,7 @@ def _rescore_shared(
     writes.new += theirs_written.new
     writes.changed += theirs_written.changed
     writes.history += theirs_written.history
-    _store(db, None, ids, computed_at, writes, references, [])
+    _store(db, None, ids, computed_at, writes, references, [], today.isoformat())
     return RescoreResult(len(everyone), 0, computed_at, 1 if helper.failed else 2)
 
 
@@ -603,6 +606,7 @@ def _store(
     writes: _Writes,
     references: list[tuple[str, str, str, float]] | None,
     past_rows: list[tuple[str, str, int]],
+    today_text: str,
 ) -> None:
     """Write the changed scores and history, and ``references`` when given, in one transaction.
 
@@ -658,6 +662,12 @@ def _store(
         db.conn.executemany(
             "INSERT OR REPLACE INTO score_history (account_id, week, health) VALUES (?, ?, ?)",
             past_rows + writes.history,
+        )
+        # Today's snapshot of what was rescored (the digest compares two days).
+        db.conn.execute(
+            "INSERT OR REPLACE INTO score_days (account_id, day, health, band, stage, drivers) "
+            "SELECT account_id, ?, health, band, stage, drivers FROM scores WHERE 1 = 1" + only,
+            [today_text, *params],
         )
 
 

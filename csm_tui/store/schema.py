@@ -374,6 +374,26 @@ def _v7_ticket_signals_may_be_unknown(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v8_score_days(conn: sqlite3.Connection) -> None:
+    """Each account's score as of each day a rescore ran (the latest of the day): what changed
+    since yesterday, or since any day, is read from two of these (csm-tui digest)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE score_days (
+            account_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            health INTEGER,
+            band TEXT,
+            stage TEXT,
+            drivers TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (account_id, day)
+        ) WITHOUT ROWID;
+        CREATE INDEX idx_score_days_day ON score_days(day);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
@@ -382,5 +402,6 @@ MIGRATIONS: list[Migration] = [
     _v5_usage_summary,
     _v6_sequences_per_user,
     _v7_ticket_signals_may_be_unknown,
+    _v8_score_days,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
