@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--segment", metavar="NAME", help="only accounts in this segment")
     p.add_argument("--limit", type=_positive_int, default=None, help="at most N accounts")
+    p.add_argument("--due", action="store_true", help="the next steps due today or overdue")
+    p.add_argument("--csv", action="store_true", help="CSV, for a spreadsheet")
+
+    p = add("step", "complete, reschedule or retitle a next step (pushed to the CRM task)")
+    p.add_argument("step_id", metavar="ID", help="the step's id (see `csm-tui today --due`)")
+    p.add_argument("--done", action="store_true", help="mark it done")
+    p.add_argument("--reopen", action="store_true", help="mark it open again")
+    p.add_argument("--due", metavar="DATE", help="reschedule: 'fri', 'in 3 days', 'dec 15'")
+    p.add_argument("--title", metavar="TEXT", help="a new title")
 
     p = add("digest", "what changed in the book since a day (bands, escalations, quiet champions…)")
     p.add_argument(
@@ -148,6 +157,7 @@ COMMANDS = {
     "sync": "sync",
     "today": "today",
     "digest": "digest",
+    "step": "step",
     "portfolio": "portfolio",
     "cohorts": "cohorts",
     "log": "log",

@@ -83,6 +83,7 @@ def _local_work(settings: Settings) -> int:
             "SELECT COUNT(*) FROM next_steps WHERE origin != 'crm'",
             "SELECT COUNT(*) FROM snoozes",
             "SELECT COUNT(*) FROM enrollments WHERE origin != 'crm'",
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'step_change' AND state != 'done'",
         ):
             found += int(db.execute(sql).fetchone()[0])
         return found

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import sqlite_utils
 
@@ -76,9 +77,67 @@ def table(rows: list[AttentionRow], today: date) -> str:
     return "\n".join(lines)
 
 
+CSV_COLUMNS = ("rank", "account_id", "name", "health", "band", "trend", "stage", "tier", "arr",
+               "renewal_date", "owner", "reasons")  # fmt: skip
+DUE_COLUMNS = ("step_id", "due_date", "days_late", "account_id", "account", "title")
+
+
+def write_csv(rows: list[dict[str, object]], columns: tuple[str, ...]) -> None:
+    """The rows as CSV on stdout (a spreadsheet opens it as the view)."""
+    out = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    out.writeheader()
+    for row in rows:
+        out.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+
+
+def due_steps(
+    db: sqlite_utils.Database, today: date, within_days: int = 0
+) -> list[dict[str, object]]:
+    """Open next steps due by ``today`` (+ ``within_days``), the most overdue first."""
+    rows = db.conn.execute(
+        "SELECT n.id, n.due_date, n.account_id, a.name, n.title FROM next_steps n "
+        "JOIN accounts a ON a.id = n.account_id WHERE n.done = 0 AND a.archived = 0 "
+        "AND n.due_date IS NOT NULL AND n.due_date <= ? ORDER BY n.due_date, a.name, n.id",
+        [(today + timedelta(days=within_days)).isoformat()],
+    ).fetchall()
+    return [
+        {
+            "step_id": r[0],
+            "due_date": r[1],
+            "days_late": (today - date.fromisoformat(r[1][:10])).days,
+            "account_id": r[2],
+            "account": plain(r[3] or r[2]),
+            "title": plain(r[4]),
+        }
+        for r in rows
+    ]
+
+
+def due_table(steps: list[dict[str, object]], today: date) -> str:
+    """The due queue as a plain-text table."""
+    lines = [
+        f"Next steps due by {today.isoformat()}",
+        f"{'id':<20} {'due':<10} {'late':>5}  {'account':<28} step",
+    ]
+    for s in steps:
+        late = int(str(s["days_late"]))
+        when = f"{late} d" if late > 0 else "today" if late == 0 else f"in {-late} d"
+        lines.append(
+            f"{s['step_id']!s:<20} {str(s['due_date'])[:10]:<10} {when:>5}  "
+            f"{_fit(str(s['account']), 28):<28} {s['title']}"
+        )
+    if not steps:
+        lines.append("  nothing due: every next step is on time")
+    lines.append("")
+    lines.append("`csm-tui step ID --done` completes one; `--due DATE` reschedules it.")
+    return "\n".join(lines)
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the ranked list."""
+    """Print the ranked list (or, with --due, the next steps due)."""
     today = local_today()
+    if getattr(args, "due", False):
+        return _run_due(settings, args, today)
     if getattr(args, "segment", None):
         resolve_segment(settings, args.segment)  # an unknown name fails before any work
     db = open_cache(settings.cache_path, create=False)
@@ -95,6 +154,24 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         json.dump([r.as_json() for r in rows], sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
+    elif getattr(args, "csv", False):
+        write_csv([{**r.as_json(), "reasons": " · ".join(r.reasons)} for r in rows], CSV_COLUMNS)
     else:
         print(table(rows, today))
+    return 0
+
+
+def _run_due(settings: Settings, args: argparse.Namespace, today: date) -> int:
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        steps = due_steps(db, today)
+    finally:
+        db.conn.close()
+    if args.json:
+        json.dump(steps, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    elif getattr(args, "csv", False):
+        write_csv(steps, DUE_COLUMNS)
+    else:
+        print(due_table(steps, today))
     return 0

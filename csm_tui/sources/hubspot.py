@@ -273,6 +273,14 @@ class HubSpot:
 
     # -- writing --------------------------------------------------------------------------
 
+    async def update(self, obj_type: str, record_id: str, properties: Mapping[str, Any]) -> None:
+        """Set properties of one record (``PATCH``: the same values twice change nothing)."""
+        await self.client.request(
+            "PATCH",
+            f"/crm/v3/objects/{obj_type}/{record_id}",
+            json_body={"properties": dict(properties)},
+        )
+
     async def create(
         self,
         obj_type: str,

@@ -6,6 +6,7 @@ such thing). The outbox payloads defined here are what `csm_tui.sync.push` sends
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -111,6 +112,63 @@ def add_next_step(
         db, table="next_steps", row=row, kind="next_step", payload=payload, created_at=now
     )
     return step_id
+
+
+def change_next_step(
+    db: sqlite_utils.Database,
+    *,
+    step_id: str,
+    done: bool | None = None,
+    due_date: date | None = None,
+    title: str | None = None,
+) -> str:
+    """Complete, reschedule or retitle a next step, locally at once and in the CRM on the next
+    sync (the task's status, due date or subject; setting them twice changes nothing, so a
+    retried push is harmless). Returns the outbox id."""
+    if done is None and due_date is None and title is None:
+        raise ActionError("nothing to change: say done, a due date or a title")
+    if title is not None and not title.strip():
+        raise ActionError("a next step needs a title")
+    step = db.execute(
+        "SELECT account_id, done, due_date, title FROM next_steps WHERE id = ?", [step_id]
+    ).fetchone()
+    if step is None:
+        raise ActionError(f"no next step has the id {step_id!r}")
+    before = {"done": step[1], "due_date": step[2], "title": step[3]}
+    changes: dict[str, Any] = {}
+    if done is not None:
+        changes["done"] = 1 if done else 0
+    if due_date is not None:
+        changes["due_date"] = due_date.isoformat()
+    if title is not None:
+        changes["title"] = title.strip()
+    now = utc_now()
+    outbox_id = new_id()
+    with transaction(db):
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        db.execute(f"UPDATE next_steps SET {sets} WHERE id = ?", [*changes.values(), step_id])
+        db.table("outbox").insert(
+            {
+                "id": outbox_id,
+                "kind": "step_change",
+                "ref_id": step_id,
+                "payload": json.dumps(
+                    {
+                        "account_id": step[0],
+                        **changes,
+                        "before": {k: before[k] for k in changes},  # what undo restores
+                    },
+                    sort_keys=True,
+                ),
+                "state": PENDING,
+                "attempts": 0,
+                "last_error": None,
+                "remote_id": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return outbox_id
 
 
 def snooze(db: sqlite_utils.Database, *, account_id: str, until: date, reason: str = "") -> None:
@@ -228,6 +286,23 @@ def undo_last(db: sqlite_utils.Database) -> Undone | None:
         account_id = None
         kinds: dict[str, int] = {}
         for item in batch:
+            if item["kind"] == "step_change":  # a change is undone by restoring, not deleting
+                payload = json.loads(
+                    db.execute("SELECT payload FROM outbox WHERE id = ?", [item["id"]]).fetchone()[
+                        0
+                    ]
+                )
+                restore = payload.get("before") or {}
+                if restore:
+                    sets = ", ".join(f"{k} = ?" for k in restore)
+                    db.execute(
+                        f"UPDATE next_steps SET {sets} WHERE id = ?",
+                        [*restore.values(), item["ref_id"]],
+                    )
+                account_id = account_id or payload.get("account_id")
+                db.execute("DELETE FROM outbox WHERE id = ?", [item["id"]])
+                kinds["step_change"] = kinds.get("step_change", 0) + 1
+                continue
             table = _TABLE_OF_KIND[item["kind"]]
             row = next(
                 iter(db.query(f"SELECT * FROM {table} WHERE id = ?", [item["ref_id"]])), None
@@ -247,4 +322,5 @@ def _describe_batch(kinds: dict[str, int]) -> str:
         return "logged touch and its next step" if "next_step" in kinds else "logged touch"
     if kinds.get("enrollment", 0) > 1:
         return f"{kinds['enrollment']} enrollments"
-    return {"next_step": "next step", "enrollment": "enrollment"}.get(next(iter(kinds)), "action")
+    names = {"next_step": "next step", "enrollment": "enrollment", "step_change": "step change"}
+    return names.get(next(iter(kinds)), "action")

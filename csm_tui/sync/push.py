@@ -161,7 +161,7 @@ def feature_of(item: OutboxItem) -> str:
     """The CRM feature an outbox item needs: a missing scope stops that feature, not the push."""
     if item.kind == "enrollment":
         return "sequences"
-    if item.kind == "next_step":
+    if item.kind in ("next_step", "step_change"):
         return "tasks"
     return TOUCH_TYPE.get(str(item.payload.get("kind") or "note"), "notes")
 
@@ -263,9 +263,11 @@ class Pusher:
 
     def _done(self, item: OutboxItem, remote_id: str | None) -> None:
         """Outbox row done and the local row linked to the CRM record, in one transaction."""
-        table = LOCAL_TABLE[item.kind]
+        table = LOCAL_TABLE.get(item.kind)
         with transaction(self.db):
             outbox.mark_done(self.db, item.id, remote_id)
+            if table is None:  # a change to a record the CRM already has: nothing to link
+                return
             if table == "enrollments":
                 self.db.execute(
                     "UPDATE enrollments SET remote_id=?, state=? WHERE id=?",
@@ -287,6 +289,8 @@ class Pusher:
         try:
             if item.kind == "enrollment":
                 return await self._enroll(item)
+            if item.kind == "step_change":
+                return await self._change_task(item)
             owner = self._owner_of(item.payload.get("account_id"))
             if item.kind == "touch":
                 obj_type, props, assoc = touch_record(item, owner)
@@ -308,6 +312,28 @@ class Pusher:
             raise PushFailed(
                 f"the outbox item is malformed ({type(exc).__name__}: {exc})"
             ) from None
+
+    async def _change_task(self, item: OutboxItem) -> str | None:
+        """Complete, reschedule or retitle the task behind a next step (setting the same values
+        again changes nothing: a retried push cannot double anything)."""
+        row = self.db.execute(
+            "SELECT remote_id FROM next_steps WHERE id = ?", [item.ref_id]
+        ).fetchone()
+        task_id = item.ref_id.removeprefix("crm:tasks:") if item.ref_id.startswith("crm:") else None
+        task_id = task_id or (str(row[0]) if row and row[0] else None)
+        if task_id is None:
+            # The step itself has not reached the CRM yet (its create failed or waits).
+            raise TransientError("its next step is not in the CRM yet; it waits for it")
+        p = item.payload
+        props: dict[str, Any] = {}
+        if "done" in p:
+            props["hs_task_status"] = "COMPLETED" if p["done"] else "NOT_STARTED"
+        if p.get("due_date"):
+            props["hs_timestamp"] = hs_time(f"{p['due_date']}T09:00:00+00:00")
+        if p.get("title"):
+            props["hs_task_subject"] = str(p["title"])
+        await self.hs.update("tasks", task_id, props)
+        return task_id
 
     async def _create_once(
         self, item: OutboxItem, obj_type: str, props: dict[str, Any], assoc: list[dict[str, Any]]
