@@ -1,6 +1,6 @@
 """What the fake HubSpot portal holds: its property schema, association types and scopes.
 
-Sources are named beside each table (tags as in /work/shared/VENDOR-CONTRACTS.md): HS-spec is
+Sources are named beside each table (tags as in the team's shared VENDOR-CONTRACTS.md): HS-spec is
 ``HubSpot/HubSpot-public-api-spec-collection``, HS-py is ``HubSpot/hubspot-api-python``.
 """
 
