@@ -180,7 +180,7 @@ def _default_weights() -> dict[str, float]:
 
 
 class ScoringSettings(Section):
-    """Health score weights and thresholds (DESIGN.md section 6)."""
+    """Health score weights and thresholds (docs/ARCHITECTURE.md)."""
 
     weights: dict[str, float] = Field(default_factory=_default_weights)
     green: int = Field(default=70, ge=0, le=100)

@@ -27,7 +27,7 @@ class Feature:
     scopes: tuple[str, ...]
 
 
-# The private app's scopes per feature (VENDOR-CONTRACTS.md 1.5, 1.6, 1.8; HS-spec security).
+# The private app's scopes per feature (csm_tui/fakes/CONTRACT.md, 1.6, 1.8; HS-spec security).
 # The README's scope table lists the same.
 FEATURES: tuple[Feature, ...] = (
     Feature("the book (companies)", ("crm.objects.companies.read",)),

@@ -1,4 +1,4 @@
-"""csm_tui.domain: pure rules, plain data in and out (DESIGN.md section 2).
+"""csm_tui.domain: pure rules, plain data in and out (docs/ARCHITECTURE.md).
 
 models (inputs, rules, scores, band symbols, `plain`), scoring (health and drivers), lifecycle
 (stage and why), tiers (coverage tiers, cadences), history (trend, sustained drop), ranking

@@ -1,4 +1,4 @@
-"""Lifecycle stage: the first rule that holds, each with its reason (DESIGN.md section 6).
+"""Lifecycle stage: the first rule that holds, each with its reason (docs/ARCHITECTURE.md).
 
 Win-back > Renewal > Onboarding > Expansion > Adoption > Retention; the CRM's cs_stage overrides.
 """

@@ -1,4 +1,4 @@
-"""Portfolio metrics over a period (DESIGN.md section 7): retention, churn, surveys, health.
+"""Portfolio metrics over a period (docs/ARCHITECTURE.md): retention, churn, surveys, health.
 
 Pure functions over plain data: the store loads the inputs, ``today`` is always passed in.
 Every ratio is a float (0..1, NRR may exceed 1; NPS is -100..+100) or ``None`` when it cannot be

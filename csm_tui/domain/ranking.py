@@ -1,7 +1,7 @@
 """Attention priority and the short reason chips that say why an account is on top.
 
 priority = value × (0.45 risk + 0.20 momentum + 0.20 urgency + 0.15 neglect) + 10 for an overdue
-next step (DESIGN.md section 6), capped at 100. Win-back accounts are not daily work: priority 0.
+next step (docs/ARCHITECTURE.md), capped at 100. Win-back accounts are not daily work: priority 0.
 """
 
 from __future__ import annotations

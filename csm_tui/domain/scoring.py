@@ -1,4 +1,4 @@
-"""The health score (DESIGN.md section 6): six components, each explained in points and words.
+"""The health score (docs/ARCHITECTURE.md): six components, each explained in points and words.
 
 Health = weighted mean of the sub-scores (0-100) of the components that have data; a component
 without data is left out and its weight shared by the rest in proportion. Drivers give each

@@ -1,4 +1,4 @@
-"""Stateful fake HubSpot and PostHog APIs and the demo portfolio generator (DESIGN.md section 2).
+"""Stateful fake HubSpot and PostHog APIs and the demo portfolio generator (docs/ARCHITECTURE.md).
 
 - ``portfolio.generate_portfolio``: a deterministic demo book (``Portfolio``);
 - ``hubspot.FakeHubSpot``, ``posthog.FakePostHog``: ``handler(httpx.Request) -> httpx.Response``;

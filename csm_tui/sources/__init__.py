@@ -1,1 +1,1 @@
-"""csm_tui.sources: see DESIGN.md section 2."""
+"""csm_tui.sources: see docs/ARCHITECTURE.md."""

@@ -1,5 +1,5 @@
 """HubSpot CRM v3/v4: list and search paging, owners, associations, engagement creates,
-sequences and enrollments (DESIGN.md section 4)."""
+sequences and enrollments (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -340,7 +340,7 @@ class HubSpot:
 
     async def token_info(self, token: str) -> dict[str, Any]:
         """What a private app token may do: ``{userId, hubId, appId, scopes}``; a 401 means the
-        token itself is bad (VENDOR-CONTRACTS.md 1.8)."""
+        token itself is bad (csm_tui/fakes/CONTRACT.md)."""
 
         def shaped(body: Any) -> dict[str, Any]:
             if not isinstance(body, dict) or not isinstance(body.get("scopes"), list):

@@ -1,1 +1,1 @@
-"""csm_tui.store: see DESIGN.md section 2."""
+"""csm_tui.store: see docs/ARCHITECTURE.md."""

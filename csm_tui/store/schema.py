@@ -29,7 +29,7 @@ def _run(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _v1_core(conn: sqlite3.Connection) -> None:
-    """The tables of DESIGN.md section 3."""
+    """The tables of docs/ARCHITECTURE.md."""
     _run(
         conn,
         """

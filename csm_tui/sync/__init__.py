@@ -1,1 +1,1 @@
-"""csm_tui.sync: see DESIGN.md section 2."""
+"""csm_tui.sync: see docs/ARCHITECTURE.md."""

@@ -213,7 +213,7 @@ def missing_properties(
 
     ``available`` maps an object type to the property names the portal has (the properties
     API); object types it leaves out were not checked and count as fine. Unused ("") names
-    are never missing. HubSpot ignores unknown names on reads (VENDOR-CONTRACTS.md 1.1), so
+    are never missing. HubSpot ignores unknown names on reads (csm_tui/fakes/CONTRACT.md), so
     this is the only way to tell a missing property from an empty one.
     """
     found: list[tuple[str, str, str]] = []
