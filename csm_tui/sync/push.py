@@ -52,7 +52,7 @@ MARKER_SEARCH_PROPERTY = {
 }
 LOCAL_TABLE = {"touch": "touches", "next_step": "next_steps", "enrollment": "enrollments"}
 # A 403 on an enrollment that names no scope: most often the user lacks the paid seat that
-# sequences need (VENDOR-CONTRACTS.md 1.6).
+# sequences need (csm_tui/fakes/CONTRACT.md).
 SEAT_HINT = (
     "enrolling needs a Sales Hub or Service Hub Professional or Enterprise seat assigned to the "
     "account owner in HubSpot"
@@ -343,8 +343,13 @@ class Pusher:
         After a create whose outcome is unknown (the answer was lost, or made no sense), one
         lookup follows; if it finds nothing the item waits. HubSpot's search shows a new record
         only after a delay, so the item is created again only once SEARCH_CATCH_UP has passed
-        since that create and the marker is still not found.
+        since that create and the marker is still not found, and no pull has linked the local
+        row to the record meanwhile (a pull reads the book's records whole, marker included,
+        whatever the search shows).
         """
+        linked = self._linked(item)
+        if linked is not None:
+            return linked
         marker, prop = item.id, MARKER_SEARCH_PROPERTY[obj_type]
         found = await self.hs.find_by_marker(obj_type, prop, marker)
         if found is not None:
@@ -372,6 +377,15 @@ class Pusher:
                 "again before any new create"
             ) from None
         return str(created["id"])
+
+    def _linked(self, item: OutboxItem) -> str | None:
+        """The CRM record a pull already linked to the item's local row: it read that record,
+        with the item's marker, through a batch read (current, unlike search), so it exists
+        even while the search does not show it yet."""
+        row = self.db.execute(
+            f"SELECT remote_id FROM {LOCAL_TABLE[item.kind]} WHERE id=?", [item.ref_id]
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     def _sender(self, payload: dict[str, Any]) -> tuple[str, str]:
         """The senderEmail to send and, when it is the account owner's login email, why (to

@@ -1,84 +1,273 @@
-"""Messages that workers post to the app; the app's handlers own every widget update."""
+"""The messages of the app: what workers, screens and the command palette post to it.
+
+Messages go up, methods go down: a worker never touches a widget and a screen never calls the
+app; each posts one of these, and the app's handlers (csm_tui/ui/app.py, which routes them to
+its parts) are the only code that changes what another screen shows.
+
+Plain classes rather than dataclasses: each dataclass cost the app's start-up ~0.25 ms (its
+methods are generated and compiled at import), and there are some twenty of them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from textual.message import Message
 
 if TYPE_CHECKING:
     from csm_tui.store.detail import AccountDetail
     from csm_tui.store.views import AttentionItem, StatusInfo
+    from csm_tui.sync.progress import SyncReport
+
+# -- from the workers -----------------------------------------------------------------------
 
 
-@dataclass
 class RowsLoaded(Message):
-    """A fresh attention list (the answer to request ``generation``)."""
+    """A fresh attention list (the answer to request ``generation``).
 
-    rows: list[AttentionItem]
-    generation: int
-    total_accounts: int
-    name_width: int | None = None  # the name column these rows want (measured in the worker)
-    first_page: bool = False  # only the top of the list: the rest follows in another message
+    ``name_width``: the name column these rows want (measured in the worker); ``first_page``:
+    only the top of the list, the rest follows in another message."""
+
+    def __init__(
+        self,
+        rows: list[AttentionItem],
+        generation: int,
+        total_accounts: int,
+        name_width: int | None = None,
+        first_page: bool = False,
+    ) -> None:
+        super().__init__()
+        self.rows = rows
+        self.generation = generation
+        self.total_accounts = total_accounts
+        self.name_width = name_width
+        self.first_page = first_page
 
 
-@dataclass
 class DetailLoaded(Message):
     """One account's detail, for the pane or the account screen."""
 
-    account_id: str
-    detail: AccountDetail | None
+    def __init__(self, account_id: str, detail: AccountDetail | None) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.detail = detail
 
 
-@dataclass
 class StatusLoaded(Message):
     """Sync and outbox numbers for the status line."""
 
-    info: StatusInfo
+    def __init__(self, info: StatusInfo) -> None:
+        super().__init__()
+        self.info = info
 
 
-@dataclass
 class ActionDone(Message):
-    """A local action was written and the account rescored."""
+    """A local action was written and the account rescored.
 
-    account_id: str | None
-    text: str
-    row: AttentionItem | None = None
-    reload: bool = False
-    # Read in the worker right after the rescore, so the UI shows them without another read.
-    fresh: bool = False  # True when ``row`` and ``detail`` are the account's state now
-    detail: AccountDetail | None = None
-    status: StatusInfo | None = None  # the status line's numbers after the action
+    ``row``, ``detail`` and ``status`` are read in the worker right after the rescore, so the UI
+    shows them without another read; ``fresh`` is True when ``row`` and ``detail`` are the
+    account's state now. ``reload``: the whole list is to be read again (the marks cleared)."""
+
+    def __init__(
+        self,
+        account_id: str | None,
+        text: str,
+        row: AttentionItem | None = None,
+        reload: bool = False,
+        fresh: bool = False,
+        detail: AccountDetail | None = None,
+        status: StatusInfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.text = text
+        self.row = row
+        self.reload = reload
+        self.fresh = fresh
+        self.detail = detail
+        self.status = status
 
 
-@dataclass
 class ActionFailed(Message):
-    """A local action could not be written; ``text`` is one line for the user."""
+    """A local action (or a read) failed; ``text`` is one line for the user."""
 
-    text: str
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
-@dataclass
 class SyncProgressed(Message):
     """The sync moved on (stage, object, done, total)."""
 
-    stage: str
-    object: str
-    done: int
-    total: int | None
-    message: str = ""
+    def __init__(
+        self, stage: str, object: str, done: int, total: int | None, message: str = ""
+    ) -> None:
+        super().__init__()
+        self.stage = stage
+        self.object = object
+        self.done = done
+        self.total = total
+        self.message = message
 
     def can_replace(self, message: Message) -> bool:
         # A newer progress report makes an older one that is still queued worthless.
         return isinstance(message, SyncProgressed)
 
 
-@dataclass
 class SyncFinished(Message):
-    """The sync ended: ``error`` is None on success; ``offline`` when the network was out of reach."""
+    """The sync ended: ``error`` is None on success; ``offline`` when the network was out of reach;
+    ``busy`` when another sync held the workspace (not a failure)."""
 
-    report: Any
-    error: str | None
-    offline: bool
-    busy: bool = False  # another sync held the workspace: not a failure
+    def __init__(
+        self, report: SyncReport | None, error: str | None, offline: bool, busy: bool = False
+    ) -> None:
+        super().__init__()
+        self.report = report
+        self.error = error
+        self.offline = offline
+        self.busy = busy
+
+
+class ContactsLoaded(Message):
+    """The contacts the log-touch form offers, read for ``account_id``: (contact id, label)."""
+
+    def __init__(self, account_id: str, account_name: str, contacts: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.account_name = account_name
+        self.contacts = contacts
+
+
+class SettingsValidated(Message):
+    """The settings the app opened without are validated (see csm_tui/opening.py)."""
+
+
+class SettingsFailed(Message):
+    """The settings could not be validated: the app leaves with ``exit_code`` and ``text``."""
+
+    def __init__(self, exit_code: int, text: str) -> None:
+        super().__init__()
+        self.exit_code = exit_code
+        self.text = text
+
+
+# -- from the screens ----------------------------------------------------------------------
+
+
+class MainScreenReady(Message):
+    """The main screen is composed, its first page of rows on it: read the rest."""
+
+
+class AccountHighlighted(Message):
+    """The list's cursor is on ``account_id`` (None: the list is empty): its detail is
+    wanted once the cursor rests."""
+
+    def __init__(self, account_id: str | None) -> None:
+        super().__init__()
+        self.account_id = account_id
+
+
+class DetailRequested(Message):
+    """Read ``account_id``'s detail now (the account screen opened)."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+
+
+class OpenAccountRequested(Message):
+    """Open the account screen on ``account_id``."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+
+
+class LogTouchRequested(Message):
+    """Open the log-touch form for one account."""
+
+    def __init__(self, account_id: str, account_name: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.account_name = account_name
+
+
+class NextStepRequested(Message):
+    """Open the next-step form for one account."""
+
+    def __init__(self, account_id: str, account_name: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.account_name = account_name
+
+
+class SnoozeRequested(Message):
+    """Open the snooze form for one account."""
+
+    def __init__(self, account_id: str, account_name: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.account_name = account_name
+
+
+class EnrollRequested(Message):
+    """Open the enroll form for these accounts."""
+
+    def __init__(self, account_ids: list[str]) -> None:
+        super().__init__()
+        self.account_ids = account_ids
+
+
+class SegmentChoiceRequested(Message):
+    """Open the segment chooser."""
+
+
+class ViewRequested(Message):
+    """Show ``segment`` (None: every account), filtered by ``text`` (None: unfiltered)."""
+
+    def __init__(self, segment: str | None, text: str | None) -> None:
+        super().__init__()
+        self.segment = segment
+        self.text = text
+
+
+class ThemeRequested(Message):
+    """Switch to the theme ``name``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+# -- from the command palette: actions of the app itself, and actions of the screen they act on
+# (the app routes those down: to the list, to the account screen on top, or to the main screen).
+
+AppAction = Literal["help", "sync", "undo", "next_theme", "portfolio", "quit"]
+ScreenAction = Literal[
+    "log_touch",
+    "next_step",
+    "snooze",
+    "enroll",
+    "open_account",
+    "toggle_mark",
+    "mark_all",
+    "clear_marks",
+    "filter",
+    "segment",
+]
+
+
+class AppActionRequested(Message):
+    """Run one of the app's own actions (chosen in the command palette)."""
+
+    def __init__(self, action: AppAction) -> None:
+        super().__init__()
+        self.action = action
+
+
+class ScreenActionRequested(Message):
+    """Run a screen's action (chosen in the command palette)."""
+
+    def __init__(self, action: ScreenAction) -> None:
+        super().__init__()
+        self.action = action

@@ -1,65 +1,84 @@
-"""The command palette's provider: every action of the app, each segment and each theme."""
+"""The command palette's provider: every action of the app, each segment and each theme.
+
+A command posts a message (csm_tui.ui.messages) to the app, which routes it; the palette calls
+nothing of the app's own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 
-if TYPE_CHECKING:
-    from csm_tui.ui.app import CsmApp
+from csm_tui.ui.messages import (
+    AppAction,
+    AppActionRequested,
+    ScreenAction,
+    ScreenActionRequested,
+    ThemeRequested,
+    ViewRequested,
+)
 
 
-def palette_commands(app: CsmApp) -> list[tuple[str, str, Callable[[], object]]]:
+@runtime_checkable
+class PaletteSource(Protocol):
+    """What the palette reads of the app: where to post, the segments and the themes."""
+
+    csm_theme_names: list[str]
+
+    def segment_names(self) -> list[str]: ...
+
+    def post_message(self, message: Message) -> bool: ...
+
+
+def palette_commands(app: PaletteSource) -> list[tuple[str, str, Callable[[], object]]]:
     """(name, help, callback) for everything the palette offers."""
-    run = app.run_screen_action
+
+    def send(message: Callable[[], Message]) -> Callable[[], object]:
+        return lambda: app.post_message(message())  # a new message each time: one post each
+
+    def run(action: ScreenAction) -> Callable[[], object]:
+        return send(partial(ScreenActionRequested, action))
+
+    def app_action(action: AppAction) -> Callable[[], object]:
+        return send(partial(AppActionRequested, action))
+
     commands: list[tuple[str, str, Callable[[], object]]] = [
-        ("Log a touch", "Record a call, email, meeting or note (l)", partial(run, "log_touch")),
-        ("Plan a next step", "Add a next step with a due date (n)", partial(run, "next_step")),
-        ("Snooze account", "Hide the account until a date (z)", partial(run, "snooze")),
-        (
-            "Enroll in a sequence",
-            "Marked accounts, or the highlighted one (s)",
-            partial(run, "enroll"),
-        ),
-        (
-            "Open account",
-            "Everything about the highlighted account (enter)",
-            partial(run, "open_account"),
-        ),
+        ("Log a touch", "Record a call, email, meeting or note (l)", run("log_touch")),
+        ("Plan a next step", "Add a next step with a due date (n)", run("next_step")),
+        ("Snooze account", "Hide the account until a date (z)", run("snooze")),
+        ("Enroll in a sequence", "Marked accounts, or the highlighted one (s)", run("enroll")),
+        ("Open account", "Everything about the highlighted account (enter)", run("open_account")),
         (
             "Mark / unmark account",
             "Toggle the mark on the highlighted account (space)",
-            partial(run, "toggle_mark"),
+            run("toggle_mark"),
         ),
-        ("Mark all in view", "Mark every listed account (a)", partial(run, "mark_all")),
-        ("Clear marks", "Unmark every account", app.clear_marks),
-        ("Filter", "By name, domain or a word from the notes (/)", partial(run, "filter")),
+        ("Mark all in view", "Mark every listed account (a)", run("mark_all")),
+        ("Clear marks", "Unmark every account", run("clear_marks")),
+        ("Filter", "By name, domain or a word from the notes (/)", run("filter")),
         (
             "Clear filter and segment",
             "Show every account",
-            partial(app.set_view, segment=None, text=None),
+            send(partial(ViewRequested, None, None)),
         ),
-        ("Choose segment", "Show one saved segment (f)", partial(run, "segment")),
-        ("Portfolio", "Book metrics and cohorts (p)", app.action_portfolio),
-        ("Sync now", "Push the outbox and pull the CRM and analytics (r)", app.action_sync),
-        ("Undo last action", "Take back the last action not yet pushed (u)", app.action_undo),
-        ("Next theme", "Cycle the csm-tui themes (t)", app.action_next_theme),
-        ("Help", "Every key (?)", app.action_help),
-        ("Quit", "Leave csm-tui (q)", app.action_quit),
+        ("Choose segment", "Show one saved segment (f)", run("segment")),
+        ("Portfolio", "Book metrics and cohorts (p)", app_action("portfolio")),
+        ("Sync now", "Push the outbox and pull the CRM and analytics (r)", app_action("sync")),
+        ("Undo last action", "Take back the last action not yet pushed (u)", app_action("undo")),
+        ("Next theme", "Cycle the csm-tui themes (t)", app_action("next_theme")),
+        ("Help", "Every key (?)", app_action("help")),
+        ("Quit", "Leave csm-tui (q)", app_action("quit")),
     ]
     for name in app.segment_names():
-        commands.append(
-            (
-                f"Segment: {name}",
-                "Show only this segment",
-                partial(app.set_view, segment=name, text=None),
-            )
-        )
+        view = send(partial(ViewRequested, name, None))
+        commands.append((f"Segment: {name}", "Show only this segment", view))
     for theme in app.csm_theme_names:
-        commands.append((f"Theme: {theme}", "Switch to this theme", partial(app.use_theme, theme)))
+        chosen = send(partial(ThemeRequested, theme))
+        commands.append((f"Theme: {theme}", "Switch to this theme", chosen))
     return commands
 
 
@@ -67,7 +86,8 @@ class CsmCommands(Provider):
     """Offers every csm-tui action in the command palette."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        return palette_commands(cast("CsmApp", self.app))
+        app = self.app
+        return palette_commands(app) if isinstance(app, PaletteSource) else []
 
     async def discover(self) -> Hits:
         """All commands, before anything is typed."""

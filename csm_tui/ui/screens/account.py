@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -10,14 +11,24 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from csm_tui.ui.keymap import ACCOUNT_BINDINGS
+from csm_tui.ui.messages import (
+    DetailRequested,
+    EnrollRequested,
+    LogTouchRequested,
+    NextStepRequested,
+    SnoozeRequested,
+)
 from csm_tui.ui.widgets.detail_pane import AccountView
 
 if TYPE_CHECKING:
-    from csm_tui.ui.app import CsmApp
+    from csm_tui.store.detail import AccountDetail
 
 
 class AccountScreen(Screen[None]):
-    """One account in full; l/n/z/s act on it, escape goes back."""
+    """One account in full; l/n/z/s act on it (posted to the app), escape goes back.
+
+    The app reads the account's detail and shows it here (``show_detail``).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [*ACCOUNT_BINDINGS]
 
@@ -26,23 +37,26 @@ class AccountScreen(Screen[None]):
         self.account_id = account_id
         self.account_name = ""
 
-    @property
-    def csm(self) -> CsmApp:
-        """The app, typed."""
-        return cast("CsmApp", self.app)
-
     def compose(self) -> ComposeResult:
         yield AccountView(full=True, id="account-view")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.view.focus()
-        self.csm.load_detail(self.account_id)
+        self.post_message(DetailRequested(self.account_id))
 
     @property
     def view(self) -> AccountView:
         """The account view."""
         return self.query_one(AccountView)
+
+    def show_detail(self, detail: AccountDetail | None, today: date) -> None:
+        """Show the account as ``detail`` says (None: it is no longer in the cache)."""
+        if detail is None:
+            self.view.show_message("This account is no longer in the cache.")
+        else:
+            self.account_name = detail.name
+            self.view.show(detail, today)
 
     def action_back(self) -> None:
         self.dismiss()
@@ -54,13 +68,13 @@ class AccountScreen(Screen[None]):
         self.view.scroll_up(animate=False)
 
     def action_log_touch(self) -> None:
-        self.csm.start_log_touch(self.account_id, self.account_name)
+        self.post_message(LogTouchRequested(self.account_id, self.account_name))
 
     def action_next_step(self) -> None:
-        self.csm.start_next_step(self.account_id, self.account_name)
+        self.post_message(NextStepRequested(self.account_id, self.account_name))
 
     def action_snooze(self) -> None:
-        self.csm.start_snooze(self.account_id, self.account_name)
+        self.post_message(SnoozeRequested(self.account_id, self.account_name))
 
     def action_enroll(self) -> None:
-        self.csm.start_enroll([self.account_id])
+        self.post_message(EnrollRequested([self.account_id]))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING, ClassVar, cast
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.actions import SkipAction
@@ -16,6 +17,17 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from csm_tui.ui.keymap import MAIN_BINDINGS
+from csm_tui.ui.messages import (
+    AccountHighlighted,
+    EnrollRequested,
+    LogTouchRequested,
+    MainScreenReady,
+    NextStepRequested,
+    OpenAccountRequested,
+    SegmentChoiceRequested,
+    SnoozeRequested,
+    ViewRequested,
+)
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.attention_list import AttentionList
 from csm_tui.ui.widgets.content_updates import update_if_changed
@@ -24,7 +36,8 @@ from csm_tui.ui.widgets.stable_footer import StableFooter
 from csm_tui.ui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
-    from csm_tui.ui.app import CsmApp
+    from csm_tui.store.views import AttentionItem
+    from csm_tui.ui.messages import RowsLoaded
 
 NARROW_WIDTH = 110  # below this the detail pane goes under the list instead of beside it
 
@@ -45,18 +58,30 @@ def view_bar_content(
 
 
 class MainScreen(Screen[None]):
-    """The morning view: who needs you today, and why."""
+    """The morning view: who needs you today, and why.
+
+    It owns what it shows (the segment, the filter, the rows); the app reads the rows for it and
+    shows them here. Whatever the user asks of it that is not its own to do, it posts as a
+    message (csm_tui.ui.messages) for the app to route.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [*MAIN_BINDINGS]
 
-    def __init__(self, today: date) -> None:
+    def __init__(
+        self,
+        today: date,
+        clock: Callable[[], datetime],
+        first_page: RowsLoaded | None = None,
+    ) -> None:
+        """``first_page``: the top of the list, read before the screen was built so that its
+        first frame shows them (the rest follows once it is up: MainScreenReady)."""
         super().__init__(id="main")
         self.today = today
-
-    @property
-    def csm(self) -> CsmApp:
-        """The app, typed."""
-        return cast("CsmApp", self.app)
+        self.clock = clock
+        self.segment: str | None = None  # the segment shown (None: every account)
+        self.filter_text: str | None = None  # the filter (None: none)
+        self.total_accounts = 0  # in the cache, listed or not
+        self._first_page = first_page
 
     def compose(self) -> ComposeResult:
         yield Static(view_bar_content(None, None, 0, 0, True), id="view-bar")
@@ -68,7 +93,11 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(AttentionList).focus()
-        self.csm.main_screen_ready()
+        first, self._first_page = self._first_page, None
+        if first is not None:
+            self.show_rows(first.rows, first.total_accounts, name_width=first.name_width)
+            self.update_view_bar(loading=True)  # the whole list follows
+        self.post_message(MainScreenReady())
         # Ready before anyone can press /: keys typed right after it go to the box only if it
         # is mounted by then (a box mounted by the / itself lost them).
         self.call_after_refresh(self._filter_box)
@@ -91,13 +120,40 @@ class MainScreen(Screen[None]):
         """The status line."""
         return self.query_one(StatusLine)
 
+    def set_view(self, segment: str | None, text: str | None) -> None:
+        """Show ``segment`` filtered by ``text`` from now on (the app reads the rows for it)."""
+        self.segment = segment
+        self.filter_text = text
+
+    def show_rows(
+        self,
+        rows: list[AttentionItem],
+        total_accounts: int,
+        *,
+        keep: str | None = None,
+        name_width: int | None = None,
+        announce: bool = True,
+    ) -> None:
+        """Show ``rows`` (of ``total_accounts`` in the cache), the cursor on ``keep`` if it is
+        listed (AttentionList.set_rows says what ``name_width`` and ``announce`` are)."""
+        self.total_accounts = total_accounts
+        attention = self.attention
+        if self.segment or self.filter_text:
+            attention.empty_text = "No account matches. Press escape to show every account."
+        else:
+            attention.empty_text = "No accounts in the cache yet. Press r to sync."
+        attention.set_rows(rows, keep=keep, name_width=name_width, announce=announce)
+
     def update_view_bar(self, loading: bool = False) -> None:
         """Show the current segment, filter and counts."""
-        app = self.csm
         update_if_changed(
             self.query_one("#view-bar", Static),
             view_bar_content(
-                app.segment, app.filter_text, len(self.attention.rows), app.total_accounts, loading
+                self.segment,
+                self.filter_text,
+                len(self.attention.rows),
+                self.total_accounts,
+                loading,
             ),
         )
 
@@ -105,16 +161,16 @@ class MainScreen(Screen[None]):
 
     @on(AttentionList.Highlighted)
     def _highlighted(self, event: AttentionList.Highlighted) -> None:
-        self.csm.schedule_detail(event.item.account_id if event.item else None)
+        self.post_message(AccountHighlighted(event.item.account_id if event.item else None))
 
     @on(AttentionList.Selected)
     def _selected(self, event: AttentionList.Selected) -> None:
-        self.csm.open_account(event.item.account_id)
+        self.post_message(OpenAccountRequested(event.item.account_id))
 
     @on(AttentionList.MarksChanged)
     def _marks(self, event: AttentionList.MarksChanged) -> None:
         self.status.marked = event.count
-        self.csm.redraw_status()
+        self.status.redraw(self.clock())
 
     # -- actions --------------------------------------------------------------------------
 
@@ -127,29 +183,29 @@ class MainScreen(Screen[None]):
 
     def action_open_account(self) -> None:
         if found := self._current():
-            self.csm.open_account(found[0])
+            self.post_message(OpenAccountRequested(found[0]))
 
     def action_log_touch(self) -> None:
         if found := self._current():
-            self.csm.start_log_touch(*found)
+            self.post_message(LogTouchRequested(*found))
 
     def action_next_step(self) -> None:
         if found := self._current():
-            self.csm.start_next_step(*found)
+            self.post_message(NextStepRequested(*found))
 
     def action_snooze(self) -> None:
         if found := self._current():
-            self.csm.start_snooze(*found)
+            self.post_message(SnoozeRequested(*found))
 
     def action_enroll(self) -> None:
         ids = self.attention.marked_ids()
         if not ids and (found := self._current()):
             ids = [found[0]]
         if ids:
-            self.csm.start_enroll(ids)
+            self.post_message(EnrollRequested(ids))
 
     def action_segment(self) -> None:
-        self.csm.start_segment()
+        self.post_message(SegmentChoiceRequested())
 
     def _filter_box(self) -> Input:
         """The filter box, mounted after the first frame (it cost that frame ~5 ms), hidden."""
@@ -164,7 +220,7 @@ class MainScreen(Screen[None]):
         if isinstance(self.focused, Input):  # a priority key: in the box, / is a character
             raise SkipAction()
         box = self._filter_box()
-        box.value = self.csm.filter_text or ""
+        box.value = self.filter_text or ""
         box.display = True
         # Focus now, not after the queued keys: whatever is typed right after / is the filter.
         self.set_focus(box)
@@ -175,11 +231,11 @@ class MainScreen(Screen[None]):
             box.display = False
             self.attention.focus()
             return
-        if self.csm.filter_text or self.csm.segment:
-            self.csm.set_view(segment=None, text=None)
+        if self.filter_text or self.segment:
+            self.post_message(ViewRequested(None, None))
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.input.display = False
         self.attention.focus()
-        self.csm.set_view(segment=self.csm.segment, text=event.value.strip() or None)
+        self.post_message(ViewRequested(self.segment, event.value.strip() or None))
