@@ -6,7 +6,7 @@ import dataclasses
 from datetime import date, timedelta
 
 import sqlite_utils
-from test_scoring_cache import TODAY, CacheBuilder
+from support.cache_builder import TODAY, CacheBuilder
 
 from csm_tui.config import Settings
 from csm_tui.domain.ranking import PriorityInput, arr_share, attention, urgency
@@ -47,7 +47,8 @@ def test_priority_follows_the_design_formula() -> None:
     risk, momentum, urgent, neglect = 59, 85, 100, 100 * (31 - 14) / 14
     expected = 1.0 * (0.45 * risk + 0.20 * momentum + 0.20 * urgent + 0.15 * min(100, neglect))
     assert p.value == round(min(100, expected), 2)
-    assert p.chips[:3] == ("Health 41 (−17 in 4 wk)", "Renews in 23 d", "No touch 31 d")
+    # A renewal within 30 days is always said first; the rest by their weight.
+    assert p.chips[:3] == ("Renews in 23 d", "Health 41 (−17 in 4 wk)", "No touch 31 d")
 
 
 def test_each_worse_factor_raises_priority() -> None:
@@ -138,7 +139,7 @@ def test_an_at_risk_account_says_why_in_chips(
     rescore(db, settings, TODAY)
     top = attention_list(db, settings, TODAY, limit=1)[0]
     assert top.account_id == "r1" and top.band == "red"
-    assert top.reasons[0].startswith("Renews in 20 d") or top.reasons[0].startswith("Health ")
+    assert top.reasons[0] == "Renews in 20 d"
     assert any(c.startswith("Usage −") for c in top.reasons)
     assert any(c == "No touch 120 d" for c in top.reasons)
 
@@ -181,3 +182,32 @@ def test_json_rows_carry_the_documented_keys(db: sqlite_utils.Database, settings
     }
     assert set(row["drivers"][0]) == {"component", "points", "max", "reason"}
     assert dataclasses.is_dataclass(attention_list(db, settings, TODAY)[0])
+
+
+def test_escalations_usage_cliffs_and_near_renewals_are_always_said_first() -> None:
+    crowded = item(
+        health=30,
+        band="red",
+        trend=-20,
+        renewal_date=D + timedelta(days=12),
+        last_touch=D - timedelta(days=90),
+        overdue_steps=2,
+        oldest_overdue_days=9,
+        escalations=1,
+        usage_change=-0.82,
+        cause_chip="Admin quiet 31 d",
+    )
+    chips = attention(crowded, D).chips
+    assert chips[:3] == ("Renews in 12 d", "Escalation open", "Usage −82%")
+    assert len(chips) == 4  # the strongest of the rest fills the last place
+
+
+def test_a_usage_cliff_or_an_escalation_raises_priority_that_a_touch_cannot_lower() -> None:
+    base = attention(item(health=60, band="yellow"), D).value
+    cliff = attention(item(health=60, band="yellow", usage_change=-0.82), D).value
+    escalated = attention(item(health=60, band="yellow", escalations=1), D).value
+    assert cliff > base and escalated == round(base + 10, 2)
+    # A touch today (neglect 0) and a health bump do not take the cliff's momentum away.
+    touched = attention(item(health=70, band="green", usage_change=-0.82, last_touch=D), D)
+    assert "Usage −82%" in touched.chips
+    assert touched.value > attention(item(health=70, band="green", last_touch=D), D).value

@@ -28,6 +28,8 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 AT_RISK = {"sudden_drop", "renewal_at_risk", "slow_decline", "champion_quiet"}
 # Chips that name a cause (the others say how urgent: health, renewal, neglect, overdue step).
 CAUSES = (
+    "Escalation open",  # an open escalation is always said (and is the support driver's cause)
+    "escalations",
     "Usage ",
     "Low use per seat",
     "No product use",

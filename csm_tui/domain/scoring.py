@@ -402,6 +402,10 @@ def _relationship(
     cadence = max(1, ctx.cadence_days)
     last = None
     for t in inputs.touches:
+        # A touch that went badly is no relationship credit (it lowers sentiment instead): a
+        # negative call never raises health.
+        if t.sentiment == "negative":
+            continue
         if t.occurred <= today and (last is None or t.occurred > last):
             last = t.occurred
     overdue = [
@@ -411,7 +415,8 @@ def _relationship(
     ]
     if last is None:
         base = 0.0
-        reason = "No touch on record"
+        went_badly = any(t.sentiment == "negative" and t.occurred <= today for t in inputs.touches)
+        reason = "Only negative touches on record" if went_badly else "No touch on record"
     else:
         days = (today - last).days
         base = _linear(days, cadence, 2 * cadence)
