@@ -398,6 +398,21 @@ def test_relationship_follows_the_cadence_and_overdue_steps() -> None:
     assert sub(10, (NextStep("Send deck", days_ago(2)),)) == 75
 
 
+def test_a_negative_touch_never_raises_health() -> None:
+    quiet = story(touches=(Touch(days_ago(70), "positive"),))
+    after_a_bad_call = story(
+        touches=(Touch(days_ago(70), "positive"), Touch(days_ago(0), "negative"))
+    )
+    before = health(quiet, BookContext(cadence_days=30), TODAY)
+    after = health(after_a_bad_call, BookContext(cadence_days=30), TODAY)
+    assert after.score is not None and before.score is not None
+    assert after.score <= before.score
+    relationship = {c.name: c for c in after.components}["relationship"]
+    assert relationship.subscore == 0  # the last good touch is 70 days old
+    good_call = story(touches=(Touch(days_ago(70), "positive"), Touch(days_ago(0), "positive")))
+    assert (health(good_call, BookContext(cadence_days=30), TODAY).score or 0) > before.score
+
+
 def test_largest_remainder_keeps_the_total_and_the_caps() -> None:
     shown = largest_remainder({"a": 10.6, "b": 10.6, "c": 10.8}, 32, {"a": 11, "b": 11, "c": 11})
     assert sum(shown.values()) == 32 and shown["c"] == 11
