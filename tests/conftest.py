@@ -15,6 +15,10 @@ from csm_tui.fakes.portfolio import Portfolio
 from csm_tui.fakes.router import FakeApis
 from csm_tui.store.db import open_cache
 
+# The reliability suites' loopback world (its fixtures: portfolio, module_env, base_cache, world);
+# a test module's own fixture of the same name wins.
+pytest_plugins = ["support.loopback"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

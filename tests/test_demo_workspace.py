@@ -19,7 +19,9 @@ def demo_rows(sql: str) -> list[tuple]:
 def test_running_the_demo_again_keeps_a_logged_call_and_pushes_it(capsys) -> None:
     assert main(["demo", "--no-open", "--accounts", "30"]) == 0
     account = demo_rows("SELECT id FROM accounts ORDER BY id LIMIT 1")[0][0]
-    assert main(["log", account, "--workspace", "demo", "--kind", "call", "--summary", "Kept?"]) == 0
+    assert (
+        main(["log", account, "--workspace", "demo", "--kind", "call", "--summary", "Kept?"]) == 0
+    )
     capsys.readouterr()
 
     assert main(["demo", "--no-open", "--accounts", "30"]) == 0

@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from support.readme import README
 
 from csm_tui.cli import build_parser, main
 from csm_tui.commands.doctor_remote import FEATURES, RemoteReport, check_remote, run_remote
@@ -103,8 +104,6 @@ def test_an_unknown_owner_and_group_index_are_reported_with_their_fixes(apis: Fa
 
 
 def test_every_feature_scope_is_in_the_readme_and_the_flag_is_wired() -> None:
-    from test_readme import README
-
     for feature in FEATURES:
         row = f"| {feature.name} | {', '.join(f'`{s}`' for s in feature.scopes)} |"
         assert row in README, row

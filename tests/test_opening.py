@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from test_ui_app import fill_cache, make_app, names, settle
+from support.apps import fill_cache, make_app, names, settle
 
 from csm_tui.config import Settings, load_settings
 from csm_tui.opening import Opening, remember, remembered

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from test_sync_crm import FAST, TODAY, Clock, crm_settings
+from support.clocks import Clock
+from support.sync import FAST, TODAY, crm_settings
 
 from csm_tui.config import Settings
 from csm_tui.fakes.portfolio import Portfolio, generate_portfolio

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from pydantic import BaseModel
+from support.readme import README, ROOT
 
 from csm_tui.config import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -1,6 +1,6 @@
 """Concurrency: the app open while `csm-tui sync` runs from cron, and two syncs at once.
 
-The cron sync is the real command in a subprocess (the wrapper of test_reliability_crash),
+The cron sync is the real command in a subprocess (the wrapper of support.loopback),
 held still inside one of its write transactions (it holds SQLite's write lock and the sync
 lock there) until the test lets it go on, so every overlap below happens for certain.
 """
@@ -16,18 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_reliability_crash import (  # noqa: F401  (fixtures)
-    TODAY,
-    World,
-    base_cache,
-    book_company_ids,
-    finish,
-    integrity_ok,
-    module_env,
-    portfolio,
-    world,
-)
-from test_ui_app import names, settle
+from support.apps import names, settle
+from support.loopback import TODAY, World, book_company_ids, finish, integrity_ok
 
 from csm_tui.ui.app import CsmApp
 
@@ -35,8 +25,8 @@ HOLD_AT = r"INSERT INTO sync_state .*'companies'"  # inside the companies' last 
 
 
 @pytest.fixture
-def make_world(world: Callable[..., World]) -> Callable[..., World]:  # noqa: F811
-    """A case's world: both fakes on loopback and a synced cache (see test_reliability_crash),
+def make_world(world: Callable[..., World]) -> Callable[..., World]:
+    """A case's world: both fakes on loopback and a synced cache (see support.loopback),
     the fakes' clock at least a minute past the CRM's edits.
 
     HubSpot's search shows a change only after its index lag (30 s by default in the fake,
@@ -109,10 +99,10 @@ async def test_the_open_app_reads_and_saves_while_a_cron_sync_holds_the_write_lo
         assert shown
         cron = HeldSync(w, tmp_path)
         await asyncio.to_thread(cron.wait_held)
-        app.reload_rows()  # readers never wait for the writer (WAL)
+        app.listing.reload_rows()  # readers never wait for the writer (WAL)
         await settle(pilot)
         assert len(names(app)) >= len(shown)  # (a failed read would leave a one-line notice)
-        app.snooze_account(snoozed, TODAY + timedelta(days=7), "on holiday")
+        app.saving.snooze_account(snoozed, TODAY + timedelta(days=7), "on holiday")
         await pilot.pause(0.2)  # the save waits for the sync's transaction (busy_timeout)
         code, _, err = await asyncio.to_thread(cron.go)
         assert code == 0, err

@@ -8,29 +8,25 @@ the records, and the modified-date search of a later sync.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from support.clocks import Clock
-from support.sync import BOOK_TABLES, FAST, table_rows
+from support.sync import ALL_TABLES, SMALL_PAGES, TODAY, both_settings, state, table_rows
 
-from csm_tui.config import Settings, load_settings
+from csm_tui.config import Settings
 from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
 from csm_tui.fakes.router import FakeApis
 from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import SyncError, sync_blocking
 from csm_tui.sync.progress import SyncReport
 
-TODAY = date(2026, 11, 16)
-SMALL_PAGES = dataclasses.replace(FAST, analytics_page_size=400)
-ALL_TABLES = (*BOOK_TABLES, "usage_weekly", "user_activity")
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -50,24 +46,6 @@ def module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
         mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
         yield root
-
-
-def both_settings(owner_email: str, workspace: str = "default") -> Settings:
-    """Settings pointed at both in-process fakes."""
-    return load_settings(
-        workspace=workspace,
-        crm={"base_url": "http://127.0.0.1:9", "token": "demo-hubspot-token", "owner_email": owner_email},
-        analytics={"base_url": "http://127.0.0.1:9", "token": "demo-posthog-token", "project_id": "1"},
-    )  # fmt: skip
-
-
-def state(settings: Settings) -> dict[tuple[str, str], str | None]:
-    """(source, object) -> cursor of every row of sync_state."""
-    db = open_cache(settings.cache_path, create=False)
-    try:
-        return {(r["source"], r["object"]): r["cursor"] for r in db["sync_state"].rows}
-    finally:
-        db.conn.close()
 
 
 def recorded_errors(settings: Settings) -> dict[tuple[str, str], str]:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_reliability_crash import FAST_ENV
-from test_sync_crm import FAST, Clock
-from test_sync_engine import both_settings
+from support.apps import settle
+from support.clocks import Clock
+from support.sync import FAST, FAST_ENV, both_settings
 from textual.pilot import Pilot
 
 from csm_tui.cli import main
@@ -157,12 +157,6 @@ def app_on(settings: Settings) -> CsmApp:
     app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
     app.detail_debounce = 0
     return app
-
-
-async def settle(pilot: Pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def screen_text(app: CsmApp) -> str:

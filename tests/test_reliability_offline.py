@@ -1,7 +1,7 @@
 """Offline durability: what the CSM records survives a crash, waits in the outbox, reaches the
 CRM once, and a refused push stays in sight (with its error) until the user decides.
 
-Every case runs against both fakes on loopback (the world of test_reliability_crash), whose
+Every case runs against both fakes on loopback (the world of support.loopback), whose
 ``created`` counters count every create the CRM performed.
 """
 
@@ -13,27 +13,23 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from test_reliability_crash import (  # noqa: F401  (fixtures)
+from support.clocks import Clock
+from support.loopback import (
     SUBPROCESS_TIMEOUT,
     TODAY,
     World,
-    base_cache,
     book_company_ids,
-    change_time,
     finish,
     free_contact,
     integrity_ok,
-    module_env,
-    portfolio,
-    world,
 )
-from test_sync_crm import FAST, Clock, crm_settings
+from support.sync import FAST, crm_settings
 
 from csm_tui.cli import main
 from csm_tui.fakes.portfolio import Portfolio
@@ -41,6 +37,13 @@ from csm_tui.fakes.router import FakeApis
 from csm_tui.store import actions, outbox, views
 from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import sync_blocking
+
+
+def change_time(p: Portfolio) -> datetime:
+    """Seven hours after the portfolio's "now": when these cases' touches took place (the
+    crash suite's former change time, no longer shared)."""
+    return p.now + timedelta(hours=7)
+
 
 # Saves one action through csm_tui.store.actions (what the app calls), prints the ids, then
 # dies by SIGKILL before the connection is closed (the write may be in the WAL file only).
@@ -102,8 +105,8 @@ def action_args(w: World, kind: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_world(world: Callable[..., World]) -> Callable[..., World]:  # noqa: F811
-    """A case's world: both fakes on loopback and a synced cache (see test_reliability_crash)."""
+def make_world(world: Callable[..., World]) -> Callable[..., World]:
+    """A case's world: both fakes on loopback and a synced cache (see support.loopback)."""
     return world
 
 
@@ -265,7 +268,7 @@ def test_a_refused_push_stays_failed_with_its_error_until_retried_or_discarded(
     assert "2 failed" in capsys.readouterr().out
 
     assert main(["outbox", "--retry", failed["touch"].id[:10]]) == 0
-    assert main(["outbox", "--discard", failed["enrollment"].id[:10]]) == 0
+    assert main(["outbox", "--discard", failed["enrollment"].id[:10], "--yes"]) == 0
     assert main(["sync", "--crm-only"]) == 0
     assert dict(w.apis.hubspot.created) == {"notes": 1, "calls": 1, "tasks": 1}
     db = open_cache(w.settings.cache_path)
@@ -277,8 +280,8 @@ def test_a_refused_push_stays_failed_with_its_error_until_retried_or_discarded(
 
 
 @pytest.fixture
-def book(portfolio: Portfolio) -> Portfolio:  # noqa: F811
-    """The generated portfolio of test_reliability_crash."""
+def book(portfolio: Portfolio) -> Portfolio:
+    """The generated portfolio of support.loopback."""
     return portfolio
 
 

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from rich.console import Console
 from rich.traceback import Traceback
-from test_reliability_crash import FAST_ENV
-from test_sync_crm import FAST, Clock
+from support.clocks import Clock
+from support.sync import FAST, FAST_ENV
 
 from csm_tui.cli import main
 from csm_tui.config import load_settings

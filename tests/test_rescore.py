@@ -9,7 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 import sqlite_utils
-from test_scoring_cache import TODAY, CacheBuilder
+from support.cache_builder import TODAY, CacheBuilder
+from support.scores import scores, small_book
 
 from csm_tui.config import Settings
 from csm_tui.domain.history import health_dropped, trend_points
@@ -21,20 +22,6 @@ from csm_tui.store.rescore import rescore
 from csm_tui.store.scoring_inputs import load_book
 
 WEEK = week_start(TODAY)
-
-
-def scores(db: sqlite_utils.Database) -> dict[str, dict]:
-    return {r["account_id"]: r for r in db.query("SELECT * FROM scores")}
-
-
-def small_book(cache: CacheBuilder, n: int = 6) -> None:
-    for i in range(n):
-        cache.healthy(f"h{i}", arr=10_000 * (i + 1))
-    cache.account("quiet", arr=15_000)
-    cache.usage("quiet", scale={1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5})
-    cache.touch("quiet", 120)
-    cache.contact("quiet", "admin@quiet.example.com", "admin", 20)
-    cache.survey("quiet", 8, 30)
 
 
 def test_every_active_account_gets_a_score_whose_drivers_add_up(

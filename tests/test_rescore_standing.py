@@ -7,8 +7,8 @@ from bisect import bisect_left, bisect_right
 import sqlite_utils
 from hypothesis import given
 from hypothesis import strategies as st
-from test_rescore import scores, small_book
-from test_scoring_cache import TODAY, CacheBuilder
+from support.cache_builder import TODAY, CacheBuilder
+from support.scores import scores, small_book
 
 from csm_tui.config import Settings
 from csm_tui.domain.ranking import arr_share

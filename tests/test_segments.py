@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlite_utils
-from test_scoring_cache import TODAY, CacheBuilder
+from support.cache_builder import TODAY, CacheBuilder
 
 from csm_tui.config import SegmentSetting, Settings
 from csm_tui.domain.segments import (

@@ -6,8 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from support.clocks import Clock
-from support.sync import FAST, crm_settings
-from test_sync_crm import TODAY
+from support.sync import FAST, TODAY, crm_settings
 
 from csm_tui.fakes.hubspot import FakeHubSpot
 from csm_tui.fakes.router import paced_transport

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
 
 import httpx
 import pytest
 from support.clocks import Clock
-from support.sync import BOOK_TABLES, FAST, crm_settings, table_rows
+from support.sync import BOOK_TABLES, FAST, TODAY, crm_settings, table_rows
 
 from csm_tui.config import Settings
 from csm_tui.fakes.hubspot import FakeHubSpot
@@ -18,8 +17,6 @@ from csm_tui.fakes.router import paced_transport
 from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import SyncError, sync_blocking
 from csm_tui.sync.progress import SyncReport
-
-TODAY = date(2026, 11, 16)
 
 
 def sync(

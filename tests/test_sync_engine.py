@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from support.clocks import Clock
-from support.sync import BOOK_TABLES, FAST, table_rows
+from support.sync import (
+    ALL_TABLES,
+    BOOK_TABLES,
+    SMALL_PAGES,
+    TODAY,
+    both_settings,
+    state,
+    table_rows,
+)
 
 from csm_tui.config import Settings, load_settings
 from csm_tui.fakes.portfolio import Portfolio, generate_portfolio
@@ -21,18 +28,6 @@ from csm_tui.sync.lock import SyncBusyError, sync_lock
 from csm_tui.sync.progress import SyncReport
 from csm_tui.sync.pull_crm import TABLE
 
-TODAY = date(2026, 11, 16)
-SMALL_PAGES = dataclasses.replace(FAST, analytics_page_size=400)
-ALL_TABLES = (*BOOK_TABLES, "usage_weekly", "user_activity")
-
-
-def both_settings(owner_email: str, workspace: str = "default") -> Settings:
-    return load_settings(
-        workspace=workspace,
-        crm={"base_url": "http://127.0.0.1:9", "token": "demo-hubspot-token", "owner_email": owner_email},
-        analytics={"base_url": "http://127.0.0.1:9", "token": "demo-posthog-token", "project_id": "1"},
-    )  # fmt: skip
-
 
 @pytest.fixture
 def portfolio() -> Portfolio:
@@ -42,14 +37,6 @@ def portfolio() -> Portfolio:
 def run(settings: Settings, apis: FakeApis, clock: Clock, **kw: Any) -> SyncReport:
     kw.setdefault("policy", SMALL_PAGES)
     return sync_blocking(settings, transport=apis.transport(), clock=clock, today=TODAY, **kw)
-
-
-def state(settings: Settings) -> dict[tuple[str, str], str | None]:
-    db = open_cache(settings.cache_path, create=False)
-    try:
-        return {(r["source"], r["object"]): r["cursor"] for r in db["sync_state"].rows}
-    finally:
-        db.conn.close()
 
 
 def test_analytics_land_per_account_week_and_event_and_unmatched_groups_are_counted(

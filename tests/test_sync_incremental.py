@@ -4,7 +4,6 @@ sets the cache aside before anything is written."""
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -12,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_sync_crm import FAST, TODAY, Clock, table_rows
-from test_sync_engine import ALL_TABLES, both_settings
+from support.clocks import Clock
+from support.sync import ALL_TABLES, SMALL_PAGES, TODAY, both_settings, table_rows
 
 import csm_tui.sync.engine as engine
 from csm_tui.config import Settings
@@ -23,8 +22,6 @@ from csm_tui.store.db import CacheError, open_cache
 from csm_tui.store.rescore import rescore
 from csm_tui.sync.engine import SyncError, sync_blocking
 from csm_tui.sync.progress import SyncReport
-
-POLICY = dataclasses.replace(FAST, analytics_page_size=400)
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def run(settings: Settings, apis: FakeApis, clock: Clock, **kw: Any) -> SyncRepo
         transport=apis.transport(),
         clock=clock,
         today=clock.now.date(),
-        policy=POLICY,
+        policy=SMALL_PAGES,
         **kw,
     )
 

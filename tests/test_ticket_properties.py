@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sqlite_utils
-from test_scoring_cache import TODAY, CacheBuilder
+from support.cache_builder import TODAY, CacheBuilder
 
 from csm_tui.config import Settings, load_settings
 from csm_tui.domain.models import BookContext

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import sqlite_utils
-from test_scoring_cache import TODAY, CacheBuilder
+from support.cache_builder import TODAY, CacheBuilder
 
 import csm_tui.commands.today as today_cmd
 from csm_tui.cli import main

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from test_ui_flows import CONTACTS, NOW, TODAY, Host, build_book, build_portfolio, settle
+from support.apps import settle
+from support.flows import CONTACTS, NOW, TODAY, Host, build_book, build_portfolio
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioSet, Select, TextArea
 

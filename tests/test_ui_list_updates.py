@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date
 
 import sqlite_utils
-from test_ui_app import fill_cache, make_app, settle
+from support.apps import fill_cache, make_app, settle
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.widgets import Static

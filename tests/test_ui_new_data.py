@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlite_utils
-from test_ui_app import fill_cache, make_app, settle
+from support.apps import fill_cache, make_app, settle
 
 from csm_tui.config import Settings
 from csm_tui.ui.messages import RowsLoaded
@@ -28,8 +28,10 @@ async def test_keys_pressed_while_new_data_is_read_are_not_undone(
         assert app.main.attention.current == rows[0]
         requests: list[int] = []
         # Hold the read back, as a slow cache would, to press a key while it is under way.
-        monkeypatch.setattr(app, "_load_rows", lambda generation, *_: requests.append(generation))
-        app._show_new_data()  # what a sync that just finished (here or in cron) asks for
+        monkeypatch.setattr(
+            app.listing, "_load_rows", lambda generation, *_: requests.append(generation)
+        )
+        app.listing.show_new_data()  # what a sync that just finished (here or in cron) asks for
         await pilot.press("j", "j")
         app.post_message(RowsLoaded(rows, requests[-1], len(rows), name_width_of(rows)))
         await settle(pilot)

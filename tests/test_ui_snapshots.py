@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import sqlite_utils
-from test_ui_app import NOW, TODAY, fill_cache
+from support.apps import NOW, TODAY, fill_cache, settle
 from textual.pilot import Pilot
 
 from csm_tui.config import Settings
@@ -25,13 +25,6 @@ def app(settings: Settings, db: sqlite_utils.Database) -> CsmApp:
     app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
     app.detail_debounce = 0  # snapshots wait for workers, not for timers
     return app
-
-
-async def settle(pilot: Pilot) -> None:
-    """Let the workers finish and their messages be handled."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def then(*keys: str) -> Callable[[Pilot], Awaitable[None]]:

@@ -11,8 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import sqlite_utils
-from test_scoring_cache import TODAY, CacheBuilder
-from test_sync_crm import FAST, Clock
+from support.cache_builder import TODAY, CacheBuilder
+from support.clocks import Clock
+from support.sync import FAST
 
 from csm_tui.config import Settings, load_settings
 from csm_tui.domain.models import week_start
