@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from csm_tui.store.db import utc_now
-from csm_tui.store.outbox import PENDING, UNCONFIRMED, new_id, record_local_action
+from csm_tui.store.outbox import PENDING, UNCONFIRMED, add_item, new_id, record_local_action
 from csm_tui.store.transaction import transaction
 
 TOUCH_KINDS = ("call", "email", "meeting", "qbr", "note")
@@ -143,30 +143,19 @@ def change_next_step(
     if title is not None:
         changes["title"] = title.strip()
     now = utc_now()
-    outbox_id = new_id()
     with transaction(db):
         sets = ", ".join(f"{k} = ?" for k in changes)
         db.execute(f"UPDATE next_steps SET {sets} WHERE id = ?", [*changes.values(), step_id])
-        db.table("outbox").insert(
-            {
-                "id": outbox_id,
-                "kind": "step_change",
-                "ref_id": step_id,
-                "payload": json.dumps(
-                    {
-                        "account_id": step[0],
-                        **changes,
-                        "before": {k: before[k] for k in changes},  # what undo restores
-                    },
-                    sort_keys=True,
-                ),
-                "state": PENDING,
-                "attempts": 0,
-                "last_error": None,
-                "remote_id": None,
-                "created_at": now,
-                "updated_at": now,
-            }
+        outbox_id = add_item(
+            db,
+            kind="step_change",
+            ref_id=step_id,
+            payload={
+                "account_id": step[0],
+                **changes,
+                "before": {k: before[k] for k in changes},  # what undo restores
+            },
+            now=now,
         )
     return outbox_id
 

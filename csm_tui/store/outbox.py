@@ -38,6 +38,34 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def add_item(
+    db: sqlite_utils.Database,
+    *,
+    kind: str,
+    ref_id: str,
+    payload: dict[str, Any] | None,
+    now: str,
+) -> str:
+    """Queue one outbox item (inside the caller's transaction, with the local write it pushes);
+    its id."""
+    outbox_id = new_id()
+    db.table("outbox").insert(
+        {
+            "id": outbox_id,
+            "kind": kind,
+            "ref_id": ref_id,
+            "payload": json.dumps(payload or {}, sort_keys=True),
+            "state": PENDING,
+            "attempts": 0,
+            "last_error": None,
+            "remote_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    return outbox_id
+
+
 def record_local_action(
     db: sqlite_utils.Database,
     *,
@@ -61,22 +89,13 @@ def record_local_action(
             db.table(table).insert(row)
         if kind is None:
             return None
-        outbox_id = new_id()
-        db.table("outbox").insert(
-            {
-                "id": outbox_id,
-                "kind": kind,
-                "ref_id": str(row.get("id") or row.get("account_id")),
-                "payload": json.dumps(payload or {}, sort_keys=True),
-                "state": PENDING,
-                "attempts": 0,
-                "last_error": None,
-                "remote_id": None,
-                "created_at": now,
-                "updated_at": now,
-            }
+        return add_item(
+            db,
+            kind=kind,
+            ref_id=str(row.get("id") or row.get("account_id")),
+            payload=payload,
+            now=now,
         )
-        return outbox_id
 
 
 def _pk(table: str) -> str:
