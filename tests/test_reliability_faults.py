@@ -9,8 +9,7 @@ the records, and the modified-date search of a later sync.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,19 +32,6 @@ Handler = Callable[[httpx.Request], httpx.Response]
 @pytest.fixture(scope="module")
 def portfolio() -> Portfolio:
     return generate_portfolio(20, 5, today=TODAY)
-
-
-@pytest.fixture(scope="module")
-def module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Module fixtures run outside the per-test isolation: give them their own."""
-    root = tmp_path_factory.mktemp("faults")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.upper().startswith("CSM_TUI_"):
-                mp.delenv(key)
-        mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
-        mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        yield root
 
 
 def recorded_errors(settings: Settings) -> dict[tuple[str, str], str]:
