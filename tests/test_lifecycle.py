@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from csm_tui.domain.lifecycle import lifecycle_stage, stage_from_crm
+from csm_tui.domain.lifecycle import expansion_strength, lifecycle_stage, stage_from_crm
 from csm_tui.domain.models import Account
 
 TODAY = date(2026, 11, 23)
@@ -96,3 +96,16 @@ def test_usage_growth_in_the_first_90_days_is_a_ramp_up_not_expansion() -> None:
     young = account(contract_start=TODAY - timedelta(days=80))
     assert stage(young, usage_ratio=1.8).name == "Retention"
     assert stage(young, seats_used=48).name == "Expansion"  # full seats still count
+
+
+def test_expansion_strength_orders_full_growing_large_accounts_first() -> None:
+    today = date(2026, 3, 2)
+    acc = Account(id="a", name="A", seats=10, contract_start=date(2024, 1, 1))
+    full = expansion_strength(acc, seats_used=10, usage_ratio=2.0, arr_share=1.0, today=today)
+    assert full == 100
+    weak = expansion_strength(acc, seats_used=2, usage_ratio=1.3, arr_share=0.1, today=today)
+    assert 1 <= weak < full
+    # Growth in the first 90 days of a contract is ramp-up: it adds nothing.
+    new = Account(id="n", name="N", seats=10, contract_start=today - timedelta(days=30))
+    ramp = expansion_strength(new, seats_used=2, usage_ratio=3.0, arr_share=0.1, today=today)
+    assert ramp == expansion_strength(new, seats_used=2, usage_ratio=None, arr_share=0.1)

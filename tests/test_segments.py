@@ -110,3 +110,26 @@ def test_the_list_filters_by_a_segment_from_the_settings(
         attention_list(db, settings, TODAY, segment="Nope")
     assert "Known segments: Renewals at risk, Going dark" in str(err.value)
     assert "Top tier" in str(err.value) and err.value.exit_code == 2
+
+
+def test_opportunities_rank_among_themselves_by_strength(
+    db: sqlite_utils.Database, settings: Settings
+) -> None:
+    # By risk, the small account renewing soon would come first; as an opportunity, the large
+    # one with every seat taken and usage doubled is the stronger one.
+    cache = CacheBuilder(db)
+    growth = {ago: 2.0 for ago in range(1, 5)}
+    cache.healthy("big", name="Big Co", arr=90_000, seats=10)
+    cache.usage("big", scale=growth)
+    cache.healthy("small", name="Small Co", arr=5_000, seats=40, renews_in_days=45)
+    cache.usage("small", scale={ago: 1.8 for ago in range(1, 5)})
+    for i in range(3):
+        cache.healthy(f"h{i}", arr=20_000)
+    rescore(db, settings, TODAY)
+
+    everyone = [r.name for r in attention_list(db, settings, TODAY) if r.opportunity]
+    assert everyone.index("Small Co") < everyone.index("Big Co")  # risk order
+    ready = [r.name for r in attention_list(db, settings, TODAY, segment="Expansion-ready")]
+    assert ready[:2] == ["Big Co", "Small Co"]
+    strengths = dict(db.conn.execute("SELECT account_id, opportunity FROM scores").fetchall())
+    assert 1 <= strengths["small"] < strengths["big"] <= 100

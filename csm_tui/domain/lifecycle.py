@@ -66,6 +66,36 @@ def expansion_signal(
     return None
 
 
+def expansion_strength(
+    account: Account,
+    *,
+    seats_used: int | None,
+    usage_ratio: float | None,
+    arr_share: float,
+    today: date | None = None,
+) -> int:
+    """How ready an expansion-ready account is to grow, 1-100, to rank opportunities among
+    themselves (the attention priority ranks risk, which puts the weakest opportunity first).
+
+    0.40 seats in use (a full contract, or over it: 1) + 0.35 usage growth (doubled: 1)
+    + 0.25 the account's ARR percentile in the book: a full, growing, large account first.
+    Growth in the first 90 days of a contract is ramp-up and counts for nothing, as in
+    ``expansion_signal``.
+    """
+    seats = 0.0
+    if account.seats and seats_used is not None:
+        seats = min(1.0, seats_used / account.seats)
+    if (
+        today is not None
+        and account.contract_start is not None
+        and (today - account.contract_start).days <= ONBOARDING_DAYS
+    ):
+        usage_ratio = None
+    growth = 0.0 if usage_ratio is None else min(1.0, max(0.0, usage_ratio - 1.0))
+    share = min(1.0, max(0.0, arr_share))
+    return 1 + round(99 * (0.40 * seats + 0.35 * growth + 0.25 * share))
+
+
 def lifecycle_stage(
     account: Account,
     today: date,

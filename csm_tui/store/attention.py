@@ -143,6 +143,10 @@ def attention_list(
         [today.isoformat()],
     ).fetchall()
     rows.sort(key=lambda r: (-(r[6] or 0.0), -(r[12] or 0.0), (r[1] or "").casefold(), r[0]))
+    if chosen is not None and chosen.opportunity:
+        # Opportunities rank among themselves, by their strength (scores.opportunity, 1-100):
+        # by risk, the weakest opportunity would come first. Stable: ties keep the risk order.
+        rows.sort(key=lambda r: -(r[16] or 0))
     needle = (text or "").strip().casefold()
     result: list[AttentionRow] = []
     for r in rows:

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from csm_tui.domain.history import health_dropped, trend_points
-from csm_tui.domain.lifecycle import expansion_signal, lifecycle_stage
+from csm_tui.domain.lifecycle import expansion_signal, expansion_strength, lifecycle_stage
 from csm_tui.domain.models import (
     AccountInputs,
     BookContext,
@@ -741,6 +741,19 @@ def _score_row(
         )
         is not None
     )
+    share = arr_share(acc.arr, book.arr_places.get(acc.id, book.arrs))
+    # Stored in ``opportunity``: 0 for none, else 1-100, so opportunities rank among themselves.
+    strength = (
+        expansion_strength(
+            acc,
+            seats_used=inp.seats_used,
+            usage_ratio=h.usage.growth_ratio,
+            arr_share=share,
+            today=today,
+        )
+        if opportunity
+        else 0
+    )
     last_touch = None
     for t in inp.touches:
         if t.occurred <= today and (last_touch is None or t.occurred > last_touch):
@@ -754,7 +767,7 @@ def _score_row(
             acc.renewal_date,  # renewal_date
             last_touch,  # last_touch
             ctx.cadence_days,  # cadence_days
-            arr_share(acc.arr, book.arr_places.get(acc.id, book.arrs)),  # arr_share
+            share,  # arr_share
             len(overdue),  # overdue_steps
             max((today - d).days for d in overdue) if overdue else 0,  # oldest_overdue_days
             stage.name,  # stage
@@ -782,5 +795,5 @@ def _score_row(
         priority.value,
         _json_strings(priority.chips),
         trend,
-        int(opportunity),
+        strength,
     )
