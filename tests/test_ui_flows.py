@@ -287,14 +287,17 @@ def test_every_real_key_lands_in_a_named_help_group() -> None:
     assert ("L", "Log a touch (call, email, meeting, QBR, note)") in remapped["Act on accounts"]
 
 
-async def test_welcome_says_how_to_configure_and_escape_continues(tmp_path: Path) -> None:
-    app = Host(lambda: WelcomeScreen(tmp_path / "config.toml", tmp_path / "data"))
+async def test_welcome_says_how_to_configure_and_escape_continues() -> None:
+    # Paths as a user has them (only shown, never opened): a test's own tmp path can be long
+    # enough to wrap, which the screen does rightly and the search below would miss.
+    home = Path("/home/casey/.config/csm-tui")
+    app = Host(lambda: WelcomeScreen(home / "config.toml", home / "data"))
     async with app.run_test(size=(120, 40)) as pilot:
         text = screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
     for needed in ("CSM_TUI_CRM__TOKEN", "CSM_TUI_ANALYTICS__TOKEN", "CSM_TUI_ANALYTICS__PROJECT_ID",
-                   "csm-tui demo", str(tmp_path / "config.toml"), "[crm]"):  # fmt: skip
+                   "csm-tui demo", str(home / "config.toml"), "[crm]"):  # fmt: skip
         assert needed in text
     assert app.results == [None]
 

@@ -326,7 +326,7 @@ class ApiClient:
                 ) from None
         unsent = 0
 
-        def backoff(exc: Exception) -> bool | float:
+        def backoff(exc: BaseException) -> bool | float:
             nonlocal unsent
             if isinstance(exc, _Retry) and not exc.sent:
                 unsent += 1
@@ -361,7 +361,7 @@ class ApiClient:
             )
         )
 
-    def _backoff(self, exc: Exception) -> bool | float:
+    def _backoff(self, exc: BaseException) -> bool | float:
         """stamina hook: retry our transient failures, honouring the server's wait when given."""
         if not isinstance(exc, _Retry):
             return False
