@@ -2,9 +2,10 @@
 
 The day's ``score_days`` row is what the CSM saw, so it is given when there is one; otherwise the
 score is computed again from the cache's own dated inputs as they were on that day: usage of the
-weeks before the day's week, touches, tickets, surveys and next steps dated up to the day. The
-tiers and the use-per-seat peers are the book's on that day too (ARRs are today's: the cache keeps
-no older ones to rank by).
+weeks before the day's week, touches, tickets, surveys and next steps dated up to the day. Each
+account's use per seat is ranked among its tier's on that day; the tiers are the latest
+rescore's (ARRs are today's: the cache keeps no older ones), as when a rescore fills in past
+weeks, so the weekly history and this agree.
 
 What the cache does not date cannot be taken back: a contact's or product user's last activity
 is its latest, a next step done since is gone, a ticket's priority and escalation are today's.
@@ -119,7 +120,12 @@ def computed_health(
             replace(t, per_seat=seat_then[t.id]) if t.id in seat_then else t
             for t in _book_seats(db, spec, day)
         ]
-    tiers = {acc: tier for acc, (tier, _) in assign_tiers(everyone, spec.tier_rules).items()}
+    # The tiers the latest rescore gave (as a rescore scores the past weeks it fills in: the
+    # weekly history and this agree); an account never ranked gets the day's own.
+    tiers = _stored_tiers(db)
+    if any(t.id not in tiers for t in everyone):
+        for acc, (tier, _) in assign_tiers(everyone, spec.tier_rules).items():
+            tiers.setdefault(acc, tier)
     peers = _peers_by_tier(everyone, tiers)
     scored = {}
     for acc, inp in book.inputs.items():
@@ -150,6 +156,15 @@ def _active_ids(db: Connected, account_ids: Collection[str] | None) -> list[str]
         sql += " AND id IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(sorted(set(account_ids))))
     return [r[0] for r in db.conn.execute(sql + " ORDER BY id", params)]
+
+
+def _stored_tiers(db: Connected) -> dict[str, str]:
+    return {
+        acc: tier
+        for acc, tier in db.conn.execute(
+            "SELECT account_id, tier FROM scores WHERE tier IS NOT NULL"
+        )
+    }
 
 
 def _peers_by_tier(
