@@ -153,6 +153,29 @@ def test_the_text_names_each_component_that_moved_largest_first(
     )
 
 
+def test_the_change_ends_at_the_score_the_list_shows(
+    db: sqlite_utils.Database, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The morning after, before a sync: the list still shows the last rescore's score."""
+    small_book(CacheBuilder(db))
+    rescore(db, settings, TODAY)
+    shown = [
+        {"component": "usage", "points": 11, "max": 30, "reason": "Usage −50% vs prior 8 weeks"},
+        {"component": "relationship", "points": 0, "max": 70, "reason": "Last touch 120 days ago"},
+    ]
+    db.execute(
+        "UPDATE scores SET health = 11, drivers = ? WHERE account_id = 'quiet'", [json.dumps(shown)]
+    )
+
+    assert command.run(settings, args("quiet", "1w"), today=TODAY + timedelta(days=1)) == 0
+    found = json.loads(capsys.readouterr().out)
+
+    assert found["health_after"] == 11
+    after = {d["component"]: d["points_after"] for d in found["deltas"]}
+    assert after["usage"] == 11 and after["relationship"] == 0
+    assert sum(d["delta"] for d in found["deltas"]) == found["change"]
+
+
 def test_bad_input_is_one_line(db: sqlite_utils.Database, settings: Settings) -> None:
     cache = CacheBuilder(db)
     small_book(cache)

@@ -91,10 +91,14 @@ class ScoreChange:
         return (self.after or 0) - (self.before or 0)
 
     def moved(self) -> list[DriverDelta]:
-        """The components whose points changed, the largest move first."""
+        """The components whose points changed, the largest move first (what no driver
+        explains last)."""
         order = {c: i for i, c in enumerate(COMPONENTS)}
         found = [d for d in self.deltas if d.delta]
-        return sorted(found, key=lambda d: (-abs(d.delta), order.get(d.component, 99)))
+        return sorted(
+            found,
+            key=lambda d: (d.component == UNEXPLAINED, -abs(d.delta), order.get(d.component, 99)),
+        )
 
     def headline(self) -> str:
         """'Health 72 → 58 (−14) from 2026-11-09 to 2026-12-07'."""

@@ -6,8 +6,9 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from csm_tui.domain.models import Health
 from csm_tui.domain.score_change import ScoreChange, explain_change, span_week
-from csm_tui.store.as_of import health_as_of
+from csm_tui.store.as_of import health_as_of, health_from_drivers
 from csm_tui.store.dates import cache_day
 
 if TYPE_CHECKING:
@@ -64,8 +65,23 @@ def score_change_since(
     since: date | int,
     today: date,
 ) -> ScoreChange | None:
-    """One account's change to ``today`` since a day, or since its weekly score ``since`` weeks
-    back (an int: the score the list's 4-week trend compares with)."""
+    """One account's change to its score now (the one the list and the detail show) since a
+    day, or since its weekly score ``since`` weeks back (an int: the score the list's 4-week
+    trend compares with)."""
     if isinstance(since, int):
         since = weekly_score_day(db, account_id, span_week(today, since))
-    return score_change(db, settings, account_id, since, today)
+    now = shown_health(db, account_id)
+    if now is None:  # never scored: as it would be today
+        return score_change(db, settings, account_id, since, today)
+    before = health_as_of(db, settings, since, [account_id]).get(account_id)
+    return None if before is None else explain_change(before, now, since, today)
+
+
+def shown_health(db: Connected, account_id: str) -> Health | None:
+    """The account's score as the list and the detail show it (the scores table), if active."""
+    row = db.conn.execute(
+        "SELECT s.health, s.band, s.drivers FROM scores s JOIN accounts a ON a.id = s.account_id "
+        "WHERE s.account_id = ? AND a.archived = 0",
+        [account_id],
+    ).fetchone()
+    return None if row is None else health_from_drivers(row[0], row[1], row[2])
