@@ -12,6 +12,7 @@ import sqlite_utils
 from support.cache_builder import TODAY, CacheBuilder
 from support.scores import small_book
 
+from csm_tui.cli import main
 from csm_tui.commands import demo
 from csm_tui.commands import explain as command
 from csm_tui.config import Settings
@@ -190,6 +191,18 @@ def test_bad_input_is_one_line(db: sqlite_utils.Database, settings: Settings) ->
         command.run(settings, args("quiet", "0w"), today=TODAY)
     with pytest.raises(command.ExplainError, match="is archived"):
         command.run(settings, args("Old Account"), today=TODAY)
+
+
+def test_the_command_line_says_what_is_wrong_in_one_line(
+    db: sqlite_utils.Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_book(CacheBuilder(db))
+
+    assert main(["explain", "no such account"]) == 2
+    err = capsys.readouterr().err
+    assert err == "csm-tui: No account matches 'no such account' (by id, domain or name).\n"
+    assert main(["explain", "quiet", "--since", "someday"]) == 2
+    assert capsys.readouterr().err.startswith("csm-tui: not a day to compare with: 'someday'")
 
 
 # -- the pure rule ---------------------------------------------------------------------------
