@@ -104,12 +104,14 @@ def computed_health(
     spec = scoring_settings(settings)
     rules = spec.rules
     whole_book = account_ids is None
+    # (The score reads no ARR ranks: the cheaper way to load them for a few accounts.)
     few = not whole_book and len(set(account_ids or ())) <= FEW_ACCOUNTS
     book = load_book(db, spec, day, account_ids, past_weeks=False, book_arrs=not few)
     if not book.inputs:
         return {}
     seat_then = {acc: recent_per_seat(inp.recent) for acc, inp in book.inputs.items() if inp.recent}
-    # Tiers and peers are the whole book's on the day, whichever accounts are asked for.
+    # Each account's use per seat is ranked among the whole book's of the day (its tier's),
+    # whichever accounts are asked for.
     if whole_book:
         everyone = [
             TierInput(acc, inp.account.name, inp.account.arr, seat_then.get(acc, 0.0))
