@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
 
+    p = add("explain", "why an account's health moved since a day, component by component")
+    p.add_argument("account", metavar="ACCOUNT", help="account id, domain or unambiguous name")
+    p.add_argument(
+        "--since", metavar="WHEN", default="4w", help="4w (default), 1w, yesterday, a date"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = add("portfolio", "book metrics (NRR, GRR, churn, NPS, CSAT, bands) and cohorts")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--period", choices=["90d", "quarter", "year"], default="90d")
@@ -157,6 +164,7 @@ COMMANDS = {
     "sync": "sync",
     "today": "today",
     "digest": "digest",
+    "explain": "explain",
     "step": "step",
     "portfolio": "portfolio",
     "cohorts": "cohorts",

@@ -41,6 +41,9 @@ from csm_tui.ui.messages import (
     EnrollRequested,
     LogTouchRequested,
     MainScreenReady,
+    MovesLoaded,
+    MoveSpanRequested,
+    MovesRequested,
     NextStepRequested,
     OpenAccountRequested,
     RowsLoaded,
@@ -265,6 +268,18 @@ class CsmApp(App[int]):
     @on(DetailLoaded)
     def _detail_loaded(self, message: DetailLoaded) -> None:
         self.listing.detail_loaded(message)
+
+    @on(MovesRequested)
+    def _moves_requested(self, message: MovesRequested) -> None:
+        self.listing.load_moves(message.account_id)
+
+    @on(MovesLoaded)
+    def _moves_loaded(self, message: MovesLoaded) -> None:
+        self.listing.moves_loaded(message)
+
+    @on(MoveSpanRequested)
+    def _move_span_requested(self, message: MoveSpanRequested) -> None:
+        self.listing.next_move_span()
 
     @on(OpenAccountRequested)
     def _open_account_requested(self, message: OpenAccountRequested) -> None:

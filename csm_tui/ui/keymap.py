@@ -91,6 +91,14 @@ ACCOUNT_ACTIONS: list[Binding] = [
         id="enroll",
         tooltip="Enroll marked accounts (or this one) in a sequence",
     ),
+    Binding(
+        "m",
+        "move_span",
+        "Why moved",
+        id="move-span",
+        tooltip="Why the health moved: compare with 1, 4 or 13 weeks back",
+        show=False,
+    ),
 ]
 
 MAIN_BINDINGS: list[Binding] = [

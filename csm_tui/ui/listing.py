@@ -16,7 +16,7 @@ from textual.css.query import NoMatches
 
 from csm_tui.store import views
 from csm_tui.ui.host import CsmHost, thread_worker
-from csm_tui.ui.messages import ActionFailed, DetailLoaded, RowsLoaded
+from csm_tui.ui.messages import ActionFailed, DetailLoaded, MovesLoaded, RowsLoaded
 from csm_tui.ui.screens.account import AccountScreen
 from csm_tui.ui.threads import cache_db, one_line, reader
 
@@ -53,6 +53,7 @@ class Listing:
         self._first_rows = True
         self._first_page_of = 0  # the generation whose first page is shown
         self._detail_timer: Timer | None = None
+        self.move_weeks = 4  # the span of "Why it moved" (domain.score_change.DEFAULT_SPAN)
 
     # -- the rows -------------------------------------------------------------------------
 
@@ -238,6 +239,55 @@ class Listing:
             main.detail.show_message("This account is no longer in the cache.")
         else:
             main.detail.show(message.detail, today)
+
+    # -- why the health moved --------------------------------------------------------------
+
+    def load_moves(self, account_id: str) -> None:
+        """Read why the account's health moved over the current span, in a worker."""
+        work = partial(self._read_moves, account_id, self.move_weeks)
+        thread_worker(self.host, work, "moves")
+
+    def _read_moves(self, account_id: str, weeks: int) -> None:
+        from csm_tui.store.score_changes import score_change_since  # not for the first frame
+
+        host = self.host
+        try:
+            settings = host.settings
+            with cache_db(host.opening.cache_path) as db:
+                change = score_change_since(db, settings, account_id, weeks, host.today)
+        except Exception as exc:  # one line for the user; the section says it has nothing
+            host.post_message(ActionFailed(f"Cannot explain the score: {one_line(exc)}"))
+            change = None
+        host.post_message(MovesLoaded(account_id, weeks, change))
+
+    def moves_loaded(self, message: MovesLoaded) -> None:
+        """Show why an account's health moved wherever the account is shown."""
+        if message.weeks != self.move_weeks:  # read for a span since left
+            return
+        for screen in self.account_screens(message.account_id):
+            screen.view.show_moves(message.account_id, message.weeks, message.change)
+        main = self.host.shown_main()
+        current = None if main is None else main.attention.current
+        if main is not None and current is not None and current.account_id == message.account_id:
+            main.detail.show_moves(message.account_id, message.weeks, message.change)
+
+    def next_move_span(self) -> None:
+        """Explain over the next span (1, 4, 13 weeks), for the accounts shown."""
+        from csm_tui.domain.score_change import SPANS
+
+        at = SPANS.index(self.move_weeks) if self.move_weeks in SPANS else -1
+        self.move_weeks = SPANS[(at + 1) % len(SPANS)]
+        shown = {s.account_id for s in self.host.screen_stack if isinstance(s, AccountScreen)}
+        main = self.host.shown_main()
+        current = None if main is None else main.attention.current
+        if current is not None and current.account_id:
+            shown.add(current.account_id)
+        for account_id in sorted(shown):
+            for screen in self.account_screens(account_id):
+                screen.view.moves_pending(self.move_weeks)
+            if main is not None and current is not None and current.account_id == account_id:
+                main.detail.moves_pending(self.move_weeks)
+            self.load_moves(account_id)
 
     def account_screens(self, account_id: str) -> list[AccountScreen]:
         """The account screens open on ``account_id``."""

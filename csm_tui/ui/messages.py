@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from csm_tui.domain.score_change import ScoreChange
     from csm_tui.store.detail import AccountDetail
     from csm_tui.store.views import AttentionItem, StatusInfo
     from csm_tui.sync.progress import SyncReport
@@ -51,6 +52,17 @@ class DetailLoaded(Message):
         super().__init__()
         self.account_id = account_id
         self.detail = detail
+
+
+class MovesLoaded(Message):
+    """Why ``account_id``'s health moved since its weekly score ``weeks`` back (None: no score
+    to compare with)."""
+
+    def __init__(self, account_id: str, weeks: int, change: ScoreChange | None) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.weeks = weeks
+        self.change = change
 
 
 class StatusLoaded(Message):
@@ -173,6 +185,18 @@ class DetailRequested(Message):
     def __init__(self, account_id: str) -> None:
         super().__init__()
         self.account_id = account_id
+
+
+class MovesRequested(Message):
+    """Read why ``account_id``'s health moved (the detail shows it, or its score changed)."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+
+
+class MoveSpanRequested(Message):
+    """Explain the health's move over the next span (1, 4 or 13 weeks back)."""
 
 
 class OpenAccountRequested(Message):

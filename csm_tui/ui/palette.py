@@ -16,6 +16,7 @@ from textual.message import Message
 from csm_tui.ui.messages import (
     AppAction,
     AppActionRequested,
+    MoveSpanRequested,
     ScreenAction,
     ScreenActionRequested,
     ThemeRequested,
@@ -66,6 +67,11 @@ def palette_commands(app: PaletteSource) -> list[tuple[str, str, Callable[[], ob
             send(partial(ViewRequested, None, None)),
         ),
         ("Choose segment", "Show one saved segment (f)", run("segment")),
+        (
+            "Why the health moved: next span",
+            "Compare with 1, 4 or 13 weeks back (m)",
+            send(MoveSpanRequested),
+        ),
         ("Portfolio", "Book metrics and cohorts (p)", app_action("portfolio")),
         ("Sync now", "Push the outbox and pull the CRM and analytics (r)", app_action("sync")),
         ("Undo last action", "Take back the last action not yet pushed (u)", app_action("undo")),

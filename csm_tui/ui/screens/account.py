@@ -15,6 +15,7 @@ from csm_tui.ui.messages import (
     DetailRequested,
     EnrollRequested,
     LogTouchRequested,
+    MoveSpanRequested,
     NextStepRequested,
     SnoozeRequested,
 )
@@ -78,3 +79,6 @@ class AccountScreen(Screen[None]):
 
     def action_enroll(self) -> None:
         self.post_message(EnrollRequested([self.account_id]))
+
+    def action_move_span(self) -> None:
+        self.post_message(MoveSpanRequested())

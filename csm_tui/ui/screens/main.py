@@ -22,6 +22,7 @@ from csm_tui.ui.messages import (
     EnrollRequested,
     LogTouchRequested,
     MainScreenReady,
+    MoveSpanRequested,
     NextStepRequested,
     OpenAccountRequested,
     SegmentChoiceRequested,
@@ -203,6 +204,9 @@ class MainScreen(Screen[None]):
             ids = [found[0]]
         if ids:
             self.post_message(EnrollRequested(ids))
+
+    def action_move_span(self) -> None:
+        self.post_message(MoveSpanRequested())
 
     def action_segment(self) -> None:
         self.post_message(SegmentChoiceRequested())

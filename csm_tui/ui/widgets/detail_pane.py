@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
+from csm_tui.ui.messages import MovesRequested
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.driver_bars import DriverBars
@@ -25,12 +26,15 @@ from csm_tui.ui.widgets.formats import (
 )
 from csm_tui.ui.widgets.sparkline import Sparkline
 from csm_tui.ui.widgets.stage_stepper import StageStepper
+from csm_tui.ui.widgets.why_moved import moves_content
 
 if TYPE_CHECKING:
+    from csm_tui.domain.score_change import ScoreChange
     from csm_tui.store.detail import AccountDetail
 
 DRIVER_BAR_CELLS = 38  # name, bar, points and points lost before a driver's reason
 COMPACT_ROWS = 4
+DEFAULT_MOVE_WEEKS = 4  # the span "Why it moved" shows first (domain.score_change.DEFAULT_SPAN)
 FULL_ROWS = 30
 
 
@@ -186,6 +190,11 @@ class AccountView(VerticalScroll):
         self._shown: tuple[AccountDetail, date] | None = None
         self._parts_hidden = False  # show_message hid the parts an account has
         self._parts_mounted = full
+        # "Why it moved": what it shows (account, span, change) and the score it was asked for.
+        self._moves: tuple[str, int, ScoreChange | None] | None = None
+        self._moves_asked: tuple[object, ...] | None = None
+        self._reveal_moves = False  # the span key was pressed: bring the section into view
+        self._move_weeks = DEFAULT_MOVE_WEEKS  # the span last asked for or shown
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("Loading…", "$text-muted"), id="detail-header")
@@ -206,6 +215,7 @@ class AccountView(VerticalScroll):
             DriverBars(id="detail-drivers"),
             Sparkline(id="detail-usage"),
             Sparkline(id="detail-history"),
+            Static(id="detail-moves"),
             Static(id="detail-timeline"),
             Static(id="detail-contacts"),
             Static(id="detail-support"),
@@ -232,8 +242,9 @@ class AccountView(VerticalScroll):
         if not self._parts_mounted:
             return
         self._show_parts(False)
-        for name in ("timeline", "contacts", "support"):
+        for name in ("timeline", "contacts", "support", "moves"):
             self.query_one(f"#detail-{name}", Static).update("")
+        self._moves = self._moves_asked = None
 
     def _show_parts(self, shown: bool) -> None:
         self._parts_hidden = not shown
@@ -264,6 +275,7 @@ class AccountView(VerticalScroll):
         history = [v for _, v in detail.score_history]
         hist = f"{history[0]} → {history[-1]}" if history else ""
         self.query_one("#detail-history", Sparkline).show("Health ", history, hist, low=0, high=100)
+        self._ask_moves(detail)
         for name, content in (
             ("timeline", timeline_content(detail, today, rows)),
             ("contacts", contacts_content(detail, today, rows)),
@@ -272,3 +284,53 @@ class AccountView(VerticalScroll):
             update_if_changed(self.query_one(f"#detail-{name}", Static), content)
         if not self.full:
             self.scroll_home(animate=False)
+
+    # -- why it moved (csm_tui/ui/widgets/why_moved.py) ---------------------------------------
+
+    def _ask_moves(self, detail: AccountDetail) -> None:
+        """Ask for why the health moved when this account's score is not the one explained."""
+        score = (
+            detail.account_id,
+            detail.health,
+            tuple((d.component, d.points) for d in detail.drivers),
+        )
+        if score == self._moves_asked:
+            self._render_moves()
+            return
+        self._moves_asked = score
+        if self._moves is not None and self._moves[0] != detail.account_id:
+            self._moves = None  # another account's: not shown under this one
+        self._render_moves(reading=True)
+        self.post_message(MovesRequested(detail.account_id))
+
+    def moves_pending(self, weeks: int) -> None:
+        """A new span was asked for: say so until its answer comes."""
+        if self.account_id is not None and self._parts_mounted:
+            self._moves = (self.account_id, weeks, None)
+            self._move_weeks = weeks
+            self._reveal_moves = True
+            self._render_moves(reading=True)
+
+    def show_moves(self, account_id: str, weeks: int, change: ScoreChange | None) -> None:
+        """Show why ``account_id``'s health moved over ``weeks`` (if it is the one shown)."""
+        if account_id != self.account_id:
+            return
+        self._moves = (account_id, weeks, change)
+        self._move_weeks = weeks
+        if self._parts_mounted:
+            self._render_moves()
+            if self._reveal_moves:  # in the side pane it sits below the fold
+                self._reveal_moves = False
+                section = self.query_one("#detail-moves", Static)
+                self.call_after_refresh(section.scroll_visible, animate=False, top=True)
+
+    def _render_moves(self, *, reading: bool = False) -> None:
+        rows = FULL_ROWS if self.full else COMPACT_ROWS
+        weeks = self._moves[1] if self._moves is not None else self._move_weeks
+        change = self._moves[2] if self._moves is not None else None
+        # A column spare: the scrollbar this section may bring narrows the pane after it is drawn.
+        width = (self.scrollable_content_region.width or 81) - 1
+        update_if_changed(
+            self.query_one("#detail-moves", Static),
+            moves_content(change, weeks, rows, width, reading=reading or self._moves is None),
+        )
