@@ -97,3 +97,14 @@ async def test_the_account_screen_shows_the_people_at_80_columns(settings: Setti
     assert on_account
     assert "tel +1 415 555 0142" in shown and "Ana Lima" in shown
     assert all(cell_len(line.rstrip()) <= 80 for line in shown.splitlines())
+
+
+def test_a_narrow_pane_shows_one_phone_so_last_active_fits(db) -> None:
+    fill_cache(db)
+    account = first_account(db)
+    add_people(db, account)
+    detail = account_detail(db, account, TODAY)
+    assert detail is not None
+    lines = contacts_content(detail, TODAY, 4, width=40).plain.splitlines()
+    ana = lines.index(next(ln for ln in lines if "Ana Lima" in ln))
+    assert lines[ana + 1].startswith("    tel +1 415 555 0142 · active 3 d ago")

@@ -130,13 +130,14 @@ def _fitted(parts: list[tuple[str, str]], width: int) -> Content:
     return Content.assemble(*out)
 
 
-def _phones(c: ContactRow) -> str:
+def _phones(c: ContactRow, width: int) -> str:
+    """The phones; a narrow view (the side pane) shows one, so last active still fits."""
     phone, mobile = clean(c.phone, 30), clean(c.mobile_phone, 30)
-    if phone and mobile:
+    if phone and mobile and width >= 60:
         return f"tel {phone} · mob {mobile}"
-    if mobile:
-        return f"mob {mobile}"
-    return f"tel {phone}" if phone else "no phone"
+    if phone:
+        return f"tel {phone}"
+    return f"mob {mobile}" if mobile else "no phone"
 
 
 def contacts_content(
@@ -165,7 +166,7 @@ def contacts_content(
         )
         details: list[tuple[str, str]] = [
             ("    ", ""),
-            (_phones(c), "" if c.phone or c.mobile_phone else "$text-muted"),
+            (_phones(c, width), "" if c.phone or c.mobile_phone else "$text-muted"),
             (f" · active {days_ago(c.last_active, today)}", "$text-muted"),
         ]
         if c.email:
