@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="WHEN", default="yesterday", help="yesterday (default), 7d, 2w, a date"
     )
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument(
+        "--post",
+        "--slack",
+        action="store_true",
+        help="also post it to Slack (digest.slack_webhook_url), once per period",
+    )
 
     p = add("portfolio", "book metrics (NRR, GRR, churn, NPS, CSAT, bands) and cohorts")
     p.add_argument("--json", action="store_true", help="machine-readable output")

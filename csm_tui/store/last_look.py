@@ -1,4 +1,4 @@
-""" "Since you last looked": the digest's changes since the app was last opened, each shown once.
+"""Since you last looked: the digest's changes since the app was last opened, each shown once.
 
 The cache is one per workspace, so ``local_state`` keeps this per workspace: the day the app was
 last opened and the changes it showed then. The digest counts in whole days (a change happened
@@ -9,16 +9,14 @@ new, and nothing is shown twice.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import sqlite_utils
-
 from csm_tui.domain.digest import Change
 from csm_tui.store.dates import cache_day
-from csm_tui.store.db import utc_now
+from csm_tui.store.db import Connected
 from csm_tui.store.digest import changes_since
+from csm_tui.store.local_state import read_state, write_state
 
 KEY = "app:last_look"
 MAX_REMEMBERED = 5_000  # fingerprints kept of what was shown (a book's worth of changes)
@@ -43,25 +41,14 @@ def fingerprint(change: Change) -> str:
     return f"{change.kind}|{change.account_id}|{change.text}"
 
 
-def _state(db: sqlite_utils.Database) -> dict[str, object]:
-    row = db.conn.execute("SELECT value FROM local_state WHERE key = ?", [KEY]).fetchone()
-    if row is None:
-        return {}
-    try:
-        value = json.loads(row[0])
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def look_since_last_open(db: sqlite_utils.Database, today: date) -> LastLook:
+def look_since_last_open(db: Connected, today: date) -> LastLook:
     """The changes since the app was last opened that it has not shown yet.
 
     The first opening has nothing to compare with: it shows nothing and is recorded at once.
     An opening with nothing new is recorded too; one with news is recorded by ``record_look``
     once it is shown (an opening that could not show it shows it next time).
     """
-    state = _state(db)
+    state = read_state(db, KEY)
     opened = cache_day(str(state.get("opened") or ""))
     if opened is None or opened > today:
         record_look(db, today, [])
@@ -77,13 +64,6 @@ def look_since_last_open(db: sqlite_utils.Database, today: date) -> LastLook:
     return LastLook(opened, new, seen)
 
 
-def record_look(db: sqlite_utils.Database, today: date, seen: tuple[str, ...] | list[str]) -> None:
+def record_look(db: Connected, today: date, seen: tuple[str, ...] | list[str]) -> None:
     """Remember this opening: its day and what it showed."""
-    value = json.dumps({"opened": today.isoformat(), "seen": list(seen)[-MAX_REMEMBERED:]})
-    with db.conn:
-        db.conn.execute(
-            "INSERT INTO local_state (key, value, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-            "updated_at = excluded.updated_at",
-            [KEY, value, utc_now()],
-        )
+    write_state(db, KEY, {"opened": today.isoformat(), "seen": list(seen)[-MAX_REMEMBERED:]})
