@@ -592,3 +592,20 @@ async def test_enrolling_50_needs_no_typing(settings, db) -> None:
         await pilot.pause()
     [requests] = app.results
     assert len(requests) == 50
+
+
+async def test_a_number_typed_fast_then_enter_is_read_whole(settings, db) -> None:
+    """Keys arriving in one burst (a fast typist, a paste, tmux) reach the input before enter."""
+    from textual import events
+
+    build_big_book(db, 60)
+    app = Host(lambda: EnrollScreen(settings, ["a1"], TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+        for key, char in (("6", "6"), ("0", "0"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # one burst: no pause between them
+        await settle(pilot)
+    [requests] = app.results
+    assert len(requests) == 60

@@ -383,6 +383,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         self.query_one("#typed").add_class("-shown")
         self.query_one("#typed-prompt", Static).update(typed_prompt(plan))
         self.query_one("#typed-count", Input).focus()
+        self.refresh_bindings()
 
     def _theme_style(self, variable: str) -> Style:
         """A foreground style from the theme (rich tables cannot read $variables)."""
@@ -398,6 +399,10 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
             return self.step == "audience"
         if action == "confirm":
             if self.step != "preview":
+                return False
+            if self.focused is self.query_one("#typed-count"):
+                # The input's own enter (Submitted) confirms: it comes after the digits typed
+                # before it, where a priority binding could run before they reached the input.
                 return False
             return True if self.plan is not None and self.plan.included else None
         if action == "include_escalated":
@@ -438,6 +443,11 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
                 typed.focus()
                 return
         self.dismiss(enrollment_requests(plan, self.sequence_id))
+
+    @on(Input.Submitted, "#typed-count")
+    def _typed_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
 
     def action_include_escalated(self, include: bool) -> None:
         """Include or leave out the accounts with an open escalation; the preview follows."""
