@@ -43,10 +43,23 @@ KIND_WIDTH, ACCOUNT_WIDTH = 12, 24
 MAX_ROWS = 300  # a long absence lists the worst first; the count above says how many in all
 
 
+# The headline's words for each kind: (one, several).
+COUNTED = {
+    "band_down": ("moved down a band", "moved down a band"),
+    "escalation": ("escalation", "escalations"),
+    "usage_cliff": ("usage cliff", "usage cliffs"),
+    "went_quiet": ("gone quiet", "gone quiet"),
+    "detractor": ("detractor", "detractors"),
+    "renewal": ("renewal milestone", "renewal milestones"),
+    "push_failed": ("failed push", "failed pushes"),
+    "band_up": ("moved up a band", "moved up a band"),
+}
+
+
 def headline(changes: tuple[Change, ...] | list[Change], since: date | None) -> Content:
-    """'Since Fri 20 Nov: 2 down a band · 1 escalation · ...'."""
+    """'Since Fri 20 Nov: 2 moved down a band · 1 escalation · 3 usage cliffs ...'."""
     counts = Counter(c.kind for c in changes)
-    parts = [f"{counts[k]} {KIND_LABELS.get(k, k).lower()}" for k in KINDS if counts[k]]
+    parts = [f"{counts[k]} {COUNTED.get(k, (k, k))[counts[k] != 1]}" for k in KINDS if counts[k]]
     when = since.strftime("%a %d %b") if since else "your last look"
     return Content.assemble((f"Since {when}: ", "bold"), " · ".join(parts) or "nothing new")
 
@@ -84,7 +97,6 @@ class SinceScreen(ModalScreen[str | None]):
     }
     SinceScreen #changes {
         height: auto;
-        max-height: 20;
     }
     SinceScreen #hint {
         color: $text-muted;
@@ -107,7 +119,8 @@ class SinceScreen(ModalScreen[str | None]):
         box.border_title = "Since you last looked"
         with box:
             yield Static(headline(self.changes, self.since), id="headline")
-            width = min(96, self.app.size.width - 6)  # the box, its border, padding, the list's
+            # The box's width less its border and padding, the list's scrollbar and padding.
+            width = min(100, self.app.size.width) - 8
             yield ChoiceList(
                 *(
                     Option(change_line(c, width), id=str(i))
@@ -129,6 +142,16 @@ class SinceScreen(ModalScreen[str | None]):
         changes = self.query_one("#changes", OptionList)
         changes.highlighted = 0 if self.changes else None
         changes.focus()
+        self._fit_list()
+
+    def on_resize(self) -> None:
+        self._fit_list()
+
+    def _fit_list(self) -> None:
+        """The list as tall as the terminal leaves room for, so the hint below stays on screen
+        (the footer, the box's border, a two-line headline, the hint and their margins)."""
+        room = self.app.size.height - 9
+        self.query_one("#changes").styles.max_height = max(3, min(20, room))
 
     def highlighted_change(self) -> Change | None:
         """The change under the cursor."""
