@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="WHEN", default="yesterday", help="yesterday (default), 7d, 2w, a date"
     )
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument(
+        "--post",
+        "--slack",
+        action="store_true",
+        help="also post it to Slack (digest.slack_webhook_url), once per period",
+    )
 
     p = add("explain", "why an account's health moved since a day, component by component")
     p.add_argument("account", metavar="ACCOUNT", help="account id, domain or unambiguous name")

@@ -179,6 +179,33 @@ def _default_weights() -> dict[str, float]:
     }
 
 
+class DigestSettings(Section):
+    """The digest (`csm-tui digest`)."""
+
+    # A Slack incoming webhook that `csm-tui digest --post` sends the digest to. The URL is the
+    # credential (whoever has it can post to the channel): kept secret, never printed in full.
+    slack_webhook_url: SecretStr | None = None
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        # The error never quotes the URL: it is a secret.
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be the https:// URL of a Slack incoming webhook")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError("must use https:// (plain http is allowed only for 127.0.0.1)")
+        return SecretStr(value.get_secret_value().strip())
+
+
+def masked_url(url: str) -> str:
+    """A secret URL as it may be shown: its scheme and host, the rest hidden."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…" if parts.scheme else "…"
+
+
 class ScoringSettings(Section):
     """Health score weights and thresholds (docs/ARCHITECTURE.md)."""
 
@@ -291,6 +318,7 @@ class Settings(WorkspacePaths, BaseSettings):
     crm: CrmSettings = Field(default_factory=CrmSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     tiers: TierSettings = Field(default_factory=TierSettings)
     segments: list[SegmentSetting] = Field(default_factory=list)

@@ -72,7 +72,7 @@ def config_warnings(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return warnings
-    if mode & 0o077 and re.search(r"^\s*token\s*=", text, re.MULTILINE):
+    if mode & 0o077 and re.search(r"^\s*(token|slack_webhook_url)\s*=", text, re.MULTILINE):
         warnings.append(
             f"warning: {path} holds a token and other users can read it; run: chmod 600 {path}"
         )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlite_utils
 
 from csm_tui.cli import main
 from csm_tui.commands import digest as command
-from csm_tui.config import load_settings
+from csm_tui.config import ConfigError, load_settings
 from csm_tui.domain.digest import parse_since, renewal_milestones, went_quiet
+from csm_tui.sources.slack import SlackError
 from csm_tui.store.digest import changes_since
+from csm_tui.store.local_state import read_state
 
 TODAY = date(2026, 12, 7)  # a Monday
 SINCE = date(2026, 12, 6)
@@ -116,3 +120,114 @@ def test_milestones_and_silence_count_only_crossings_inside_the_window() -> None
     assert renewal_milestones(date(2027, 1, 7), SINCE, TODAY) == []  # 30 days is tomorrow
     assert went_quiet(date(2026, 11, 7), SINCE, TODAY)
     assert not went_quiet(date(2026, 11, 6), SINCE, TODAY)  # already quiet yesterday
+
+
+# -- --post: Slack, once per period (a local fake webhook, never the network) ------------------
+
+WEBHOOK = "https://hooks.slack.com/services/T0SECRET/B0SECRET/xoxSECRETSECRETSECRET"
+
+
+class FakeWebhook:
+    """A Slack incoming webhook as its docs describe it: a JSON POST of {"text": ...}, 200 "ok";
+    ``refuse`` answers with that status and a short code instead."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.refuse: tuple[int, str] | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST" and str(request.url) == WEBHOOK
+        assert request.headers["content-type"] == "application/json"
+        body = json.loads(request.content)
+        assert set(body) == {"text"} and isinstance(body["text"], str)
+        if self.refuse is not None:
+            return httpx.Response(self.refuse[0], text=self.refuse[1])
+        self.texts.append(body["text"])
+        return httpx.Response(200, text="ok")
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> FakeWebhook:
+    monkeypatch.setenv("CSM_TUI_DIGEST__SLACK_WEBHOOK_URL", WEBHOOK)
+    return FakeWebhook()
+
+
+def post(fake: FakeWebhook) -> int:
+    args = type("Args", (), {"since": "yesterday", "format": "text", "post": True})()
+    return command.run(load_settings(), args, today=TODAY, transport=httpx.MockTransport(fake))
+
+
+def test_the_digest_is_posted_as_mrkdwn_once_per_period(
+    db: sqlite_utils.Database, webhook: FakeWebhook, capsys
+) -> None:
+    fill(db)
+    db["accounts"].update("a3", {"name": "<!channel> & Initech"})
+    assert post(webhook) == 0
+    assert post(webhook) == 0  # cron runs it again the same day
+    [text] = webhook.texts
+    lines = text.splitlines()
+    assert lines[0].startswith("*Since 2026-12-06 (to 2026-12-07): 1 moved down a band")
+    assert "• *Acme*: health 55 yellow -&gt; 38 red; NPS 3: Too slow; renews in 30 days" in lines
+    assert any(ln.startswith("• *&lt;!channel&gt; &amp; Initech*: ") for ln in lines)
+    assert "<!channel>" not in text  # Slack would ping the whole channel
+    err = capsys.readouterr().err
+    assert "posted to Slack\n" in err and "was posted to Slack already; not posting it again" in err
+    assert read_state(db, "slack_digest:2026-12-06..2026-12-07")["state"] == "posted"
+
+
+def test_a_failed_post_says_so_in_one_line_and_the_next_run_posts_it(
+    db: sqlite_utils.Database, webhook: FakeWebhook
+) -> None:
+    fill(db)
+    webhook.refuse = (404, "no_team")
+    with pytest.raises(SlackError) as refused:
+        post(webhook)
+    assert "(404 no_team); it will be posted on the next run" in str(refused.value)
+    assert "SECRET" not in str(refused.value) and "\n" not in str(refused.value)
+    assert read_state(db, "slack_digest:2026-12-06..2026-12-07")["state"] == "failed"
+    webhook.refuse = None
+    assert post(webhook) == 0
+    assert len(webhook.texts) == 1
+
+
+def test_a_crash_between_slacks_ok_and_the_record_posts_again_at_least_once(
+    db: sqlite_utils.Database, webhook: FakeWebhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(db)
+    real_write = command.write_state
+
+    def crash_on_posted(db: sqlite_utils.Database, key: str, value: dict[str, object]) -> None:
+        if value.get("state") == "posted":
+            raise KeyboardInterrupt  # the process dies after Slack's 200, before the record
+        real_write(db, key, value)
+
+    monkeypatch.setattr(command, "write_state", crash_on_posted)
+    with pytest.raises(KeyboardInterrupt):
+        post(webhook)
+    monkeypatch.setattr(command, "write_state", real_write)
+    assert post(webhook) == 0
+    assert post(webhook) == 0
+    assert len(webhook.texts) == 2  # once more after the crash, then never again
+
+
+def test_post_without_a_webhook_is_one_line(db: sqlite_utils.Database, capsys) -> None:
+    assert main(["digest", "--post"]) == 2
+    err = capsys.readouterr().err
+    assert "--post needs a Slack incoming webhook: set digest.slack_webhook_url" in err
+    assert err.count("\n") == 1
+
+
+def test_the_webhook_url_is_never_printed_in_full(
+    db: sqlite_utils.Database, webhook: FakeWebhook, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings()
+    assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
+    assert main(["doctor"]) in (0, 1)
+    out = capsys.readouterr()
+    assert "slack webhook   set (https://hooks.slack.com/…)" in out.out
+    assert "SECRET" not in out.out + out.err
+    monkeypatch.setenv("CSM_TUI_DIGEST__SLACK_WEBHOOK_URL", "http://hooks.example/SECRET")
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert "digest.slack_webhook_url: must use https://" in str(bad.value)
+    assert "SECRET" not in str(bad.value)

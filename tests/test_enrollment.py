@@ -12,14 +12,20 @@ from csm_tui.domain.enrollment import (
     CHURNED,
     NO_EMAIL,
     NO_SENDER,
+    OPEN_ESCALATION,
+    TYPED_CONFIRMATION_ABOVE,
     UNSUBSCRIBED,
     EnrollAccount,
     EnrollContact,
     PastEnrollment,
     exclusion_reason,
     in_audience,
+    is_open_escalation,
+    needs_typed_confirmation,
     plan_enrollment,
+    typed_count_matches,
 )
+from csm_tui.domain.models import Ticket
 
 TODAY = date(2026, 11, 23)
 ACME = EnrollAccount("a1", "Acme", sender_email="csm@us.test", user_id="u1")
@@ -108,3 +114,56 @@ def test_one_email_is_enrolled_once_even_if_two_contacts_share_it() -> None:
     plan = plan_enrollment([ACME], twins, [], audience="everyone", today=TODAY)
     assert len(plan.included) == 1
     assert plan.excluded[0].reason == "same email as another contact in this batch"
+
+
+# -- open escalations and large batches -------------------------------------------------------
+
+
+def test_an_account_with_an_open_escalation_is_left_out_unless_included() -> None:
+    escalated = EnrollAccount("a2", "Globex", sender_email="x@y", user_id="1", open_escalations=2)
+    people = [contact(id="c1"), contact(id="c2", account_id="a2", email="ann@globex.test")]
+
+    plan = plan_enrollment([ACME, escalated], people, [], audience="admins", today=TODAY)
+    assert [i.contact.id for i in plan.included] == ["c1"]
+    assert [(e.contact.id, e.reason) for e in plan.excluded] == [("c2", OPEN_ESCALATION)]
+    assert [a.name for a in plan.escalated] == ["Globex"] and not plan.escalated_included
+
+    kept = plan_enrollment(
+        [ACME, escalated], people, [], audience="admins", today=TODAY, include_escalated=True
+    )
+    assert [i.contact.id for i in kept.included] == ["c1", "c2"]
+    assert kept.excluded == () and kept.escalated_included
+    assert [a.name for a in kept.escalated] == ["Globex"]  # the preview still says so
+
+
+def test_a_churned_escalated_account_is_left_out_as_churned() -> None:
+    gone = EnrollAccount("a1", "Acme", churned=True, sender_email="x", user_id="1",
+                         open_escalations=1)  # fmt: skip
+    assert exclusion_reason(contact(), gone, [], TODAY) == CHURNED
+    plan = plan_enrollment([gone], [contact()], [], audience="admins", today=TODAY)
+    assert plan.escalated == ()  # not counted twice in the preview
+
+
+def test_an_escalation_counts_as_ranking_counts_it_open_escalated_or_urgent() -> None:
+    opened = date(2026, 11, 1)
+    assert is_open_escalation(Ticket(opened, escalated=True), TODAY)
+    assert is_open_escalation(Ticket(opened, priority="urgent", escalated=None), TODAY)
+    assert not is_open_escalation(Ticket(opened, priority="HIGH"), TODAY)
+    assert not is_open_escalation(Ticket(opened, escalated=None), TODAY)  # not known: no
+    assert not is_open_escalation(
+        Ticket(opened, closed=date(2026, 11, 20), is_closed=True, escalated=True), TODAY
+    )
+    assert not is_open_escalation(Ticket(date(2026, 11, 24), escalated=True), TODAY)  # future
+
+
+def test_more_than_50_contacts_are_confirmed_by_typing_how_many() -> None:
+    def plan_of(n: int):  # type: ignore[no-untyped-def]
+        people = [contact(id=f"c{i}", email=f"p{i}@acme.test") for i in range(n)]
+        return plan_enrollment([ACME], people, [], audience="admins", today=TODAY)
+
+    assert not needs_typed_confirmation(plan_of(TYPED_CONFIRMATION_ABOVE))
+    big = plan_of(1110)
+    assert needs_typed_confirmation(big)
+    assert typed_count_matches(big, "1110") and typed_count_matches(big, " 1,110 ")
+    for wrong in ("", "111", "1111", "yes", "-1110", "1110.0"):
+        assert not typed_count_matches(big, wrong), wrong

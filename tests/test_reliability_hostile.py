@@ -70,7 +70,12 @@ def make_hostile(apis: FakeApis, p: Portfolio) -> dict[str, str]:
         named[company] = text
         hub.update("companies", company, {"name": text})
         for cid in hub.associations_of("companies", company, "contacts"):
-            hub.update("contacts", cid, {"firstname": text, "lastname": text, "jobtitle": text})
+            hub.update(
+                "contacts",
+                cid,
+                {"firstname": text, "lastname": text, "jobtitle": text, "phone": text,
+                 "mobilephone": text},
+            )  # fmt: skip
         for tid in hub.associations_of("companies", company, "tickets"):
             hub.update("tickets", tid, {"subject": text, "content": text})
         for did in hub.associations_of("companies", company, "deals"):

@@ -69,6 +69,16 @@ def test_first_sync_fills_the_book_of_the_owner(portfolio: Portfolio, clock: Clo
         c["id"] for c in portfolio.contacts if c["associations"]["companies"][0] in mine
     }
     assert {dict(r)["id"] for r in rows["contacts"]} == contacts_of_mine
+    # Names, titles and phones where the CRM has them: some contacts, not all.
+    crm = {c["id"]: c["properties"] for c in portfolio.contacts}
+    cached = [dict(r) for r in rows["contacts"]]
+    for c in cached:
+        p = crm[c["id"]]
+        assert (c["first_name"], c["title"]) == (p.get("firstname"), p.get("jobtitle"))
+        assert (c["phone"], c["mobile_phone"]) == (p.get("phone"), p.get("mobilephone"))
+    for column in ("title", "phone", "mobile_phone"):
+        have = sum(1 for c in cached if c[column])
+        assert 0 < have < len(cached), column
     assert report.pulled["accounts" if "accounts" in report.pulled else "companies"] == len(mine)
     touches = {dict(r)["id"] for r in rows["touches"]}
     expected = {

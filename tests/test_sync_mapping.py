@@ -91,3 +91,19 @@ def test_a_contacts_own_sequence_properties_say_its_enrollment_without_another_r
     assert mapping.enrollment_from_properties(free, "9") is None
     silent = {"id": "7", "properties": {"hs_sequences_is_enrolled": None}}
     assert mapping.enrollment_from_properties(silent, "9") is False
+
+
+def test_a_contacts_title_and_phones_are_kept_and_blank_ones_are_none() -> None:
+    names = PropertyNames()
+    assert {"firstname", "lastname", "jobtitle", "phone", "mobilephone"} <= set(
+        mapping.properties_for("contacts", names)
+    )
+    full = {"id": "5", "properties": {"firstname": "Ana", "lastname": "Lima",
+            "jobtitle": "Head of Data", "phone": " +1 415 555 0142 ",
+            "mobilephone": "+44 20 7946 0123"}}  # fmt: skip
+    row = mapping.contact_row(full, names, "9")
+    assert (row["first_name"], row["last_name"], row["title"]) == ("Ana", "Lima", "Head of Data")
+    assert (row["phone"], row["mobile_phone"]) == ("+1 415 555 0142", "+44 20 7946 0123")
+    bare = {"id": "6", "properties": {"email": "x@y.test", "phone": "", "mobilephone": None}}
+    row = mapping.contact_row(bare, names, "9")
+    assert (row["title"], row["phone"], row["mobile_phone"]) == (None, None, None)

@@ -17,11 +17,13 @@ from textual.pilot import Pilot
 from textual.widgets import Input, RadioSet, Select, TextArea
 
 from csm_tui.config import Settings
+from csm_tui.domain.digest import Change
 from csm_tui.ui.keymap import help_rows
 from csm_tui.ui.screens.enroll import EnrollScreen
 from csm_tui.ui.screens.help import HelpScreen
 from csm_tui.ui.screens.log_touch import LogTouchScreen
 from csm_tui.ui.screens.portfolio import PortfolioScreen
+from csm_tui.ui.screens.since import SinceScreen
 from csm_tui.ui.screens.welcome import WelcomeScreen
 
 SIZES = [(120, 40), (80, 24)]
@@ -98,3 +100,20 @@ def test_first_run_welcome(snap_compare: Callable[..., bool]) -> None:
     config = Path("/home/csm/.config/csm-tui/config.toml")
     app = Host(lambda: WelcomeScreen(config, Path("/home/csm/.local/share/csm-tui")))
     assert snap_compare(app, terminal_size=(120, 40), run_before=then())
+
+
+SINCE = [
+    Change("band_down", "101", "Acme Analytics", "health 61 yellow -> 38 red"),
+    Change("escalation", "102", "[bold red]Acme[/]", "escalation opened: [blink]SSO down[/]"),
+    Change("usage_cliff", "103", "Globex Corporation International Holdings", "usage -62% vs the 8 weeks before"),
+    Change("went_quiet", "104", "Initech", "champion ana@initech.test quiet 30 days"),
+    Change("renewal", "105", "Hooli", "renews in 30 days"),
+    Change("push_failed", "", "", "touch 3f2a9c1e failed to push: CRM refused the note (400)"),
+    Change("band_up", "106", "Umbrella", "health 58 yellow -> 74 green"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_since_you_last_looked(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    app = Host(lambda: SinceScreen(SINCE, TODAY.replace(day=20)))
+    assert snap_compare(app, terminal_size=size, run_before=then("down"))

@@ -520,3 +520,95 @@ async def test_enroll_lists_move_with_j_and_k_like_the_attention_list(settings, 
     sequences = sorted(db["sequences"].rows, key=lambda r: r["name"])
     assert {r.sequence_id for r in requests} == {sequences[1]["id"]}
     assert len(requests) == 3
+
+
+async def test_enroll_leaves_out_escalated_accounts_until_e_includes_them(settings, db) -> None:
+    build_book(db)
+    db["tickets"].insert(
+        {"id": "t1", "account_id": "a2", "subject": "Outage", "status": "open",
+         "priority": "HIGH", "escalated": 1, "created_at": "2026-11-20T10:00:00+00:00"}
+    )  # fmt: skip
+    app = Host(enroll_screen(settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "down", "down", "down", "enter")  # everyone with an email
+        await pilot.pause()
+        left_out = screen_text(app)
+        out_plan = app.screen.plan
+        await pilot.press("e")
+        await pilot.pause()
+        included = screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert "1 account left out: open escalation (e: include them)" in left_out
+    assert [i.contact.name for i in out_plan.included] == ["Jane Doe"]
+    assert {e.contact.name for e in out_plan.excluded if e.reason == "open escalation"} == {
+        "Gil Moss",
+        "Hal Nye",
+    }
+    assert "Including 1 account with an open escalation (e: leave them out)" in included
+    [requests] = app.results
+    assert [r.contact_id for r in requests] == ["c1", "c7", "c8"]
+
+
+def build_big_book(db: Any, people: int) -> None:
+    """One account with ``people`` admins who may all be enrolled."""
+    db["owners"].insert({"id": "o1", "email": "csm@us.test", "user_id": "u1"})
+    db["accounts"].insert({"id": "a1", "name": "Acme", "owner_id": "o1"})
+    db["contacts"].insert_all(
+        {"id": f"c{i}", "account_id": "a1", "first_name": f"P{i}", "email": f"p{i}@acme.test",
+         "role": "admin"}
+        for i in range(people)
+    )  # fmt: skip
+    db["sequences"].insert({"id": "s1", "name": "Renewal nurture", "steps": 4})
+
+
+async def test_enrolling_more_than_50_asks_for_the_number_and_a_wrong_one_queues_nothing(
+    settings, db
+) -> None:
+    build_big_book(db, 1110)
+    app = Host(lambda: EnrollScreen(settings, ["a1"], TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "enter", "enter")  # sequence, admins, enter on the preview
+        await pilot.pause()
+        asked = screen_text(app)
+        after_one_enter = list(app.results)
+        await pilot.press(*"1111", "enter")
+        await pilot.pause()
+        refused = screen_text(app)
+        after_wrong = list(app.results)
+        await pilot.press(*"1110", "enter")
+        await pilot.pause()
+    assert "Type 1110 to enroll 1,110 contacts" in asked and after_one_enter == []
+    assert "You typed 1111, not 1110: nothing was queued." in refused and after_wrong == []
+    [requests] = app.results
+    assert len(requests) == 1110
+
+
+async def test_enrolling_50_needs_no_typing(settings, db) -> None:
+    build_big_book(db, 50)
+    app = Host(lambda: EnrollScreen(settings, ["a1"], TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+    [requests] = app.results
+    assert len(requests) == 50
+
+
+async def test_a_number_typed_fast_then_enter_is_read_whole(settings, db) -> None:
+    """Keys arriving in one burst (a fast typist, a paste, tmux) reach the input before enter."""
+    from textual import events
+
+    build_big_book(db, 60)
+    app = Host(lambda: EnrollScreen(settings, ["a1"], TODAY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+        for key, char in (("6", "6"), ("0", "0"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # one burst: no pause between them
+        await settle(pilot)
+    [requests] = app.results
+    assert len(requests) == 60

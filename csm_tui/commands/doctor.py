@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from csm_tui.config import Settings
+from csm_tui.config import Settings, masked_url
 from csm_tui.sources.http import HttpPolicy
 from csm_tui.store import outbox
 from csm_tui.store.db import open_cache, schema_version, table_counts
@@ -53,6 +53,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         lines.append(f"analytics       {settings.analytics.base_url}")
         lines.append(f"analytics proj  {settings.analytics.project_id or '(not set)'}")
         lines.append(f"analytics token {'set' if settings.analytics.token else 'not set'}")
+        webhook = settings.digest.slack_webhook_url
+        lines.append(
+            "slack webhook   "
+            + (f"set ({masked_url(webhook.get_secret_value())})" if webhook else "not set")
+        )
         lines.append("")
         lines.append("last sync")
         syncs = list(

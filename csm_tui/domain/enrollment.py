@@ -2,7 +2,9 @@
 
 The preview of the enroll modal shows exactly this plan, so a CSM sees every exclusion before
 anything is queued: the CRM would refuse some of them (unsubscribed, bounced, already enrolled),
-and the rest protect customers from being emailed twice.
+and the rest protect customers from being emailed twice, or while an escalation is open (a
+nurture email in the middle of an escalation reads as not listening; the CSM may include them).
+A batch of more than TYPED_CONFIRMATION_ABOVE contacts is confirmed by typing its size.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from csm_tui.domain.models import Ticket
 
 # Which contacts of the chosen accounts are wanted.
 AUDIENCES: dict[str, str] = {
@@ -27,6 +31,7 @@ _ROLES_OF_AUDIENCE: dict[str, frozenset[str] | None] = {
 
 # Exclusion reasons, in the order they are checked: a contact gets the first that applies.
 CHURNED = "churned account"
+OPEN_ESCALATION = "open escalation"
 NO_SENDER = "account owner unknown (no HubSpot user to send as)"
 NO_EMAIL = "no email"
 UNSUBSCRIBED = "unsubscribed"
@@ -37,6 +42,9 @@ RECENTLY_ENROLLED = "enrolled in the last {days} days"
 # Enrollment states that mean "in a sequence now" (queued ones are waiting to be pushed).
 ACTIVE_STATES = frozenset({"active", "queued"})
 RECENT_DAYS = 30
+# More contacts than this are enrolled only after the CSM types how many (one Enter is too easy
+# for a thousand emails).
+TYPED_CONFIRMATION_ABOVE = 50
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class EnrollAccount:
     churned: bool = False
     sender_email: str | None = None  # the account owner's email
     user_id: str | None = None  # the account owner's HubSpot user id
+    open_escalations: int = 0  # open escalated or urgent tickets, as ranking counts them
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ class EnrollmentPlan:
     excluded: tuple[Excluded, ...]
     accounts: int  # accounts asked for
     accounts_without_anyone: tuple[EnrollAccount, ...]  # none of their contacts can be enrolled
+    escalated: tuple[EnrollAccount, ...] = ()  # accounts with an open escalation
+    escalated_included: bool = False  # True: their contacts were not left out for it
 
     @property
     def accounts_included(self) -> int:
@@ -110,6 +121,22 @@ class EnrollmentPlan:
         for item in self.excluded:
             counts[item.reason] = counts.get(item.reason, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def is_open_escalation(ticket: Ticket, today: date) -> bool:
+    """An escalation as ranking counts one: open at the end of ``today``, escalated or urgent."""
+    return ticket.open_on(today) and bool(ticket.escalated or ticket.priority.upper() == "URGENT")
+
+
+def needs_typed_confirmation(plan: EnrollmentPlan) -> bool:
+    """True when the plan enrolls so many that the CSM must type how many."""
+    return len(plan.included) > TYPED_CONFIRMATION_ABOVE
+
+
+def typed_count_matches(plan: EnrollmentPlan, typed: str) -> bool:
+    """Whether ``typed`` is the number of contacts the plan enrolls ('1110' or '1,110')."""
+    digits = typed.strip().replace(",", "").replace(" ", "").replace("_", "")
+    return digits.isdigit() and int(digits) == len(plan.included)
 
 
 def in_audience(contact: EnrollContact, audience: str) -> bool:
@@ -126,10 +153,17 @@ def exclusion_reason(
     history: Iterable[PastEnrollment],
     today: date,
     recent_days: int = RECENT_DAYS,
+    *,
+    include_escalated: bool = False,
 ) -> str | None:
-    """Why ``contact`` must not be enrolled today, or None when it may be."""
+    """Why ``contact`` must not be enrolled today, or None when it may be.
+
+    An account with an open escalation is left out unless ``include_escalated``.
+    """
     if account.churned:
         return CHURNED
+    if account.open_escalations and not include_escalated:
+        return OPEN_ESCALATION
     if not account.sender_email or not account.user_id:
         return NO_SENDER
     if not (contact.email or "").strip():
@@ -155,10 +189,12 @@ def plan_enrollment(
     audience: str,
     today: date,
     recent_days: int = RECENT_DAYS,
+    include_escalated: bool = False,
 ) -> EnrollmentPlan:
     """Split the audience's contacts of ``accounts`` into included and excluded (with reasons).
 
     Contacts outside the audience are not listed at all; a contact listed twice counts once.
+    Accounts with an open escalation are left out unless ``include_escalated``.
     """
     by_id = {a.id: a for a in accounts}
     history: dict[str, list[PastEnrollment]] = {}
@@ -175,7 +211,14 @@ def plan_enrollment(
         if account is None or contact.id in seen or not in_audience(contact, audience):
             continue
         seen.add(contact.id)
-        reason = exclusion_reason(contact, account, history.get(contact.id, ()), today, recent_days)
+        reason = exclusion_reason(
+            contact,
+            account,
+            history.get(contact.id, ()),
+            today,
+            recent_days,
+            include_escalated=include_escalated,
+        )
         email = (contact.email or "").strip().lower()
         if reason is None and email in emails:
             reason = "same email as another contact in this batch"
@@ -185,8 +228,12 @@ def plan_enrollment(
         else:
             excluded.append(Excluded(contact, account, reason))
     reached = {item.account.id for item in included}
-    without = tuple(a for a in sorted(by_id.values(), key=_account_key) if a.id not in reached)
-    return EnrollmentPlan(tuple(included), tuple(excluded), len(by_id), without)
+    ordered = sorted(by_id.values(), key=_account_key)
+    without = tuple(a for a in ordered if a.id not in reached)
+    escalated = tuple(a for a in ordered if a.open_escalations and not a.churned)
+    return EnrollmentPlan(
+        tuple(included), tuple(excluded), len(by_id), without, escalated, include_escalated
+    )
 
 
 def _account_name_of(by_id: dict[str, EnrollAccount], contact: EnrollContact) -> str:

@@ -214,8 +214,12 @@ _OBJECT_PROPERTIES: dict[str, tuple[PropertyDef, ...]] = {
         _s("firstname", label="First Name"),
         _s("lastname", label="Last Name"),
         _s("email", label="Email", unique=True),
+        # Default contact properties the client reads for the people of an account: names, job
+        # title, phone and mobile phone (HS-docs contacts guide; HubSpot's default contact
+        # properties, knowledge.hubspot.com; CONTRACT.md "Contacts' people fields").
         _s("jobtitle", label="Job Title"),
-        _s("phone", field_type="phonenumber"),
+        _s("phone", label="Phone Number", field_type="phonenumber"),
+        _s("mobilephone", label="Mobile Phone Number", field_type="phonenumber"),
         _s("company", label="Company Name"),
         _e(
             "lifecyclestage",

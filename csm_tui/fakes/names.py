@@ -521,4 +521,12 @@ JOB_TITLES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Phone numbers that reach nobody: the US 555-0100..0199 range is reserved for fiction, and
+# Ofcom sets 020 7946 0000..0999 aside for drama. (country code, format of the local part)
+PHONE_PLANS: tuple[tuple[str, str], ...] = (
+    ("+1", "{area} 555 01{n:02d}"),
+    ("+44", "20 7946 0{n:03d}"),
+)
+US_AREA_CODES: tuple[str, ...] = ("212", "312", "415", "512", "617", "646", "720", "206")
+
 VENDOR_DOMAIN = "loopwise.io"

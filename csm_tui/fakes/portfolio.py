@@ -38,7 +38,9 @@ from csm_tui.fakes.names import (
     FIRST_NAMES,
     JOB_TITLES,
     LAST_NAMES,
+    PHONE_PLANS,
     TLDS,
+    US_AREA_CODES,
     VENDOR_DOMAIN,
 )
 
@@ -554,6 +556,7 @@ class _Builder:
                 "hs_email_optout": "false",
                 "lifecyclestage": "customer",
             }
+            self.contact_details(props, email)
             roll = rng.random()
             if roll < 0.03:
                 props["hs_email_optout"] = "true"
@@ -577,6 +580,28 @@ class _Builder:
             )
             is_user = role != "user" or rng.random() < 0.8
             a.contacts.append((rec["id"], role, email, first, is_user, props))
+
+    def contact_details(self, props: dict[str, str], email: str) -> None:
+        """Phones for some contacts, and no job title for a few, as a real CRM has them.
+
+        Drawn from a generator of their own (seeded by the contact), so the rest of the book
+        is the same with or without them.
+        """
+        rng = random.Random(f"{self.seed}:{email}")
+        if rng.random() < 0.15:
+            del props["jobtitle"]
+        code, local = PHONE_PLANS[0 if rng.random() < 0.7 else 1]
+
+        def number() -> str:
+            area = rng.choice(US_AREA_CODES)
+            return f"{code} " + local.format(
+                area=area, n=rng.randrange(100 if code == "+1" else 1000)
+            )
+
+        if rng.random() < 0.6:
+            props["phone"] = number()
+        if rng.random() < 0.25:
+            props["mobilephone"] = number()
 
     # -- product usage ---------------------------------------------------------------------
 
@@ -1101,6 +1126,7 @@ class _Builder:
                 if "firstname" in props:
                     props["firstname"] = text
                     props["jobtitle"] = text
+                    props["phone"] = text
                 elif "subject" in props:
                     props["subject"] = text
                     props["content"] = text

@@ -54,7 +54,7 @@ class NextStepRow:
 
 @dataclass(frozen=True, slots=True)
 class ContactRow:
-    """A contact with role, last activity and sequence state."""
+    """A contact with title, role, phones, last activity and sequence state."""
 
     contact_id: str
     name: str
@@ -63,6 +63,8 @@ class ContactRow:
     role: str
     last_active: str | None
     sequence: str
+    phone: str = ""
+    mobile_phone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +257,8 @@ def account_detail(db: sqlite_utils.Database, account_id: str, today: date) -> A
                 role=r["role"] or "user",
                 last_active=r["last_active"],
                 sequence=seq,
+                phone=r["phone"] or "",
+                mobile_phone=r["mobile_phone"] or "",
             )
         )
     tickets = [

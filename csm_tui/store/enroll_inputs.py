@@ -14,8 +14,10 @@ from csm_tui.domain.enrollment import (
     EnrollContact,
     EnrollmentPlan,
     PastEnrollment,
+    is_open_escalation,
     plan_enrollment,
 )
+from csm_tui.domain.models import Ticket
 from csm_tui.store.actions import EnrollmentRequest
 from csm_tui.store.dates import cache_day
 
@@ -38,10 +40,15 @@ class EnrollInputs:
     contacts: tuple[EnrollContact, ...]
     enrollments: tuple[PastEnrollment, ...]
 
-    def plan(self, audience: str, today: date) -> EnrollmentPlan:
+    def plan(self, audience: str, today: date, include_escalated: bool = False) -> EnrollmentPlan:
         """The preview for one audience (see `csm_tui.domain.enrollment.plan_enrollment`)."""
         return plan_enrollment(
-            self.accounts, self.contacts, self.enrollments, audience=audience, today=today
+            self.accounts,
+            self.contacts,
+            self.enrollments,
+            audience=audience,
+            today=today,
+            include_escalated=include_escalated,
         )
 
 
@@ -53,6 +60,33 @@ def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
 def _name(first: str | None, last: str | None, email: str | None) -> str:
     full = " ".join(p for p in ((first or "").strip(), (last or "").strip()) if p)
     return full or (email or "").strip() or "(no name)"
+
+
+def _open_escalations(
+    db: sqlite_utils.Database, chunk: Sequence[str], marks: str, today: date
+) -> dict[str, int]:
+    """Open escalations per account, by the rule ranking uses (domain.enrollment)."""
+    found: dict[str, int] = {}
+    for r in db.query(
+        "SELECT account_id, created_at, closed_at, LOWER(COALESCE(status, '')) AS status, "
+        "priority, escalated FROM tickets WHERE archived = 0 AND (escalated = 1 OR "
+        f"UPPER(priority) = 'URGENT') AND account_id IN ({marks})",
+        list(chunk),
+    ):
+        opened = cache_day(r["created_at"])
+        if opened is None:
+            continue
+        ticket = Ticket(
+            opened,
+            cache_day(r["closed_at"]),
+            r["status"] == "closed",
+            (r["priority"] or "").upper(),
+            None if r["escalated"] is None else bool(r["escalated"]),
+        )
+        if is_open_escalation(ticket, today):
+            account = str(r["account_id"])
+            found[account] = found.get(account, 0) + 1
+    return found
 
 
 def load_enroll_inputs(
@@ -72,6 +106,7 @@ def load_enroll_inputs(
     enrollments: list[PastEnrollment] = []
     for chunk in _chunks(wanted):
         marks = ",".join("?" for _ in chunk)
+        escalations = _open_escalations(db, chunk, marks, today)
         for r in db.query(
             "SELECT a.id, a.name, a.churned_on, o.email AS owner_email, o.user_id "
             f"FROM accounts a LEFT JOIN owners o ON o.id = a.owner_id WHERE a.id IN ({marks})",
@@ -85,6 +120,7 @@ def load_enroll_inputs(
                     churned=churned_on is not None and churned_on <= today,
                     sender_email=r["owner_email"] or None,
                     user_id=str(r["user_id"]) if r["user_id"] else None,
+                    open_escalations=escalations.get(str(r["id"]), 0),
                 )
             )
         for r in db.query(

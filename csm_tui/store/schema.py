@@ -394,6 +394,24 @@ def _v8_score_days(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v9_contact_phones_and_local_state(conn: sqlite3.Connection) -> None:
+    """Contacts' phone numbers (HubSpot ``phone`` and ``mobilephone``); ``local_state``: what
+    this machine remembers about itself, by key (when the app was last opened and what it
+    showed then; which digest periods were posted to Slack)."""
+    _run(
+        conn,
+        """
+        ALTER TABLE contacts ADD COLUMN phone TEXT;
+        ALTER TABLE contacts ADD COLUMN mobile_phone TEXT;
+        CREATE TABLE local_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL DEFAULT '{}',   -- JSON
+            updated_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
@@ -403,5 +421,6 @@ MIGRATIONS: list[Migration] = [
     _v6_sequences_per_user,
     _v7_ticket_signals_may_be_unknown,
     _v8_score_days,
+    _v9_contact_phones_and_local_state,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

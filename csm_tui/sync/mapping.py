@@ -250,6 +250,8 @@ def properties_for(obj_type: str, names: PropertyNames) -> list[str]:
             "lastname",
             "email",
             "jobtitle",
+            "phone",
+            "mobilephone",
             names.contact_role,
             names.unsubscribed,
             names.bounced,
@@ -332,6 +334,12 @@ def arr_history_rows(record: Mapping[str, Any], names: PropertyNames) -> list[di
     ]
 
 
+def text_or_none(value: Any) -> str | None:
+    """A text property as stored: trimmed, None when empty (HubSpot sends "" or null)."""
+    text = str(value or "").strip()
+    return text or None
+
+
 def contact_row(
     record: Mapping[str, Any], names: PropertyNames, account_id: str | None
 ) -> dict[str, Any]:
@@ -346,6 +354,8 @@ def contact_row(
         "last_name": p.get("lastname") or None,
         "email": email,
         "title": p.get("jobtitle") or None,
+        "phone": text_or_none(p.get("phone")),
+        "mobile_phone": text_or_none(p.get("mobilephone")),
         "role": role if role in ROLES else "user",
         "unsubscribed": flag(p.get(names.unsubscribed)),
         "bounced": 1 if str(p.get(names.bounced) or "").strip() else 0,

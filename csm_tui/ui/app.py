@@ -51,6 +51,7 @@ from csm_tui.ui.messages import (
     SegmentChoiceRequested,
     SettingsFailed,
     SettingsValidated,
+    SinceLastLookLoaded,
     SnoozeRequested,
     StatusLoaded,
     SyncFinished,
@@ -244,6 +245,60 @@ class CsmApp(App[int]):
                 from csm_tui.ui.screens.welcome import WelcomeScreen
 
                 self.push_screen(WelcomeScreen(self.settings.config_file, self.settings.data_dir))
+            else:
+                self._read_last_look()
+
+    # -- since you last looked (csm_tui/store/last_look.py) -------------------------------
+
+    @work(thread=True, group="last-look", exit_on_error=False)
+    def _read_last_look(self) -> None:
+        """What changed since the app was last opened, read off the UI thread."""
+        import sqlite3
+
+        from csm_tui.store.db import open_cache
+        from csm_tui.store.last_look import look_since_last_open
+
+        try:
+            db = open_cache(self.opening.cache_path, create=False)
+            try:
+                look = look_since_last_open(db, self.today)
+            finally:
+                db.conn.close()
+        except (CsmError, sqlite3.Error):
+            return  # a courtesy: the app works the same without it (csm-tui digest says it too)
+        if look.changes:
+            self.post_message(SinceLastLookLoaded(look))
+
+    @on(SinceLastLookLoaded)
+    def _since_last_look_loaded(self, message: SinceLastLookLoaded) -> None:
+        if self.screen is not self.shown_main():
+            return  # the CSM is already in a form: it is shown on the next opening
+        from csm_tui.ui.screens.since import SinceScreen
+
+        look = message.look
+        self.push_screen(SinceScreen(look.changes, look.since), self._since_closed)
+        self._record_last_look(look.seen)
+
+    @work(thread=True, group="last-look", exit_on_error=False)
+    def _record_last_look(self, seen: tuple[str, ...]) -> None:
+        """Remember that these changes were shown, so the next opening shows only news."""
+        import sqlite3
+
+        from csm_tui.store.db import open_cache
+        from csm_tui.store.last_look import record_look
+
+        try:
+            db = open_cache(self.opening.cache_path, create=False)
+            try:
+                record_look(db, self.today, seen)
+            finally:
+                db.conn.close()
+        except (CsmError, sqlite3.Error):
+            return
+
+    def _since_closed(self, account_id: str | None) -> None:
+        if account_id:
+            self.push_screen(AccountScreen(account_id))
 
     @on(ViewRequested)
     def _view_requested(self, message: ViewRequested) -> None:

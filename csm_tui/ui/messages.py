@@ -17,6 +17,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from csm_tui.domain.score_change import ScoreChange
     from csm_tui.store.detail import AccountDetail
+    from csm_tui.store.last_look import LastLook
     from csm_tui.store.views import AttentionItem, StatusInfo
     from csm_tui.sync.progress import SyncReport
 
@@ -161,6 +162,14 @@ class SettingsFailed(Message):
         super().__init__()
         self.exit_code = exit_code
         self.text = text
+
+
+class SinceLastLookLoaded(Message):
+    """What changed since the app was last opened and is not shown yet (``look.changes``)."""
+
+    def __init__(self, look: LastLook) -> None:
+        super().__init__()
+        self.look = look
 
 
 # -- from the screens ----------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Enroll the marked accounts' contacts in a sequence: choose the sequence, choose who, preview.
 
 The preview says how many accounts and contacts, and who is left out and why, before anything
-is queued. Confirming dismisses the `EnrollmentRequest`s; the app queues them in the outbox
-(`csm_tui.store.actions.enroll`). The cache is read in a thread worker with its own connection.
+is queued. Accounts with an open escalation are left out unless the CSM includes them (e). More
+than 50 contacts are enrolled only once their number is typed. Confirming dismisses the
+`EnrollmentRequest`s; the app queues them in the outbox (`csm_tui.store.actions.enroll`). The
+cache is read in a thread worker with its own connection.
 """
 
 from __future__ import annotations
@@ -23,11 +25,18 @@ from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import ContentSwitcher, Footer, OptionList, Static
+from textual.widgets import ContentSwitcher, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from csm_tui.config import Settings
-from csm_tui.domain.enrollment import AUDIENCES, EnrollmentPlan, in_audience
+from csm_tui.domain.enrollment import (
+    AUDIENCES,
+    OPEN_ESCALATION,
+    EnrollmentPlan,
+    in_audience,
+    needs_typed_confirmation,
+    typed_count_matches,
+)
 from csm_tui.errors import CsmError
 from csm_tui.store.actions import EnrollmentRequest
 from csm_tui.store.db import open_cache
@@ -63,6 +72,14 @@ def preview_summary(plan: EnrollmentPlan, sequence_name: str, audience: str) -> 
     if plan.excluded:
         text.append(f"\nExcluded {len(plan.excluded)}: ", style="bold")
         text.append(" · ".join(f"{n} {reason}" for reason, n in plan.reason_counts().items()))
+    if plan.escalated:
+        accounts = _plural(len(plan.escalated), "account")
+        if plan.escalated_included:
+            text.append(f"\nIncluding {accounts} with an {OPEN_ESCALATION}", style="bold")
+            text.append(" (e: leave them out)", style="dim")
+        else:
+            text.append(f"\n{accounts} left out: {OPEN_ESCALATION}", style="bold")
+            text.append(" (e: include them)", style="dim")
     if plan.accounts_without_anyone:
         names = ", ".join(clean(a.name, 30) for a in plan.accounts_without_anyone[:5])
         more = len(plan.accounts_without_anyone) - 5
@@ -78,6 +95,12 @@ def preview_summary(plan: EnrollmentPlan, sequence_name: str, audience: str) -> 
 # above the table cover everyone), so rendering it stays instant.
 MAX_INCLUDED_ROWS = 50
 MAX_EXCLUDED_ROWS = 250
+
+
+def typed_prompt(plan: EnrollmentPlan) -> str:
+    """What to type to enroll a large batch: 'Type 1110 to enroll 1,110 contacts.'"""
+    n = len(plan.included)
+    return f"Type {n} to enroll {n:,} contacts, then enter (escape: back)."
 
 
 def _cell(text: str) -> Text:
@@ -176,6 +199,22 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
     EnrollScreen #people {
         height: 1fr;
     }
+    EnrollScreen #typed {
+        height: auto;
+        display: none;
+    }
+    EnrollScreen #typed.-shown {
+        display: block;
+    }
+    EnrollScreen #typed-prompt {
+        color: $warning;
+    }
+    EnrollScreen #typed-prompt.-error {
+        color: $error;
+    }
+    EnrollScreen #typed-count {
+        width: 24;
+    }
     """
 
     # One key, a different action per step; check_action enables the one that applies, so the
@@ -185,6 +224,8 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         Binding("enter,ctrl+s", "confirm", "Enroll", priority=True),
         Binding("escape", "back", "Back"),
         Binding("escape", "cancel", "Cancel"),
+        Binding("e", "include_escalated(True)", "Include escalated"),
+        Binding("e", "include_escalated(False)", "Leave out escalated"),
     ]
 
     @dataclass
@@ -208,6 +249,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         self.sequence_id: str | None = None
         self.audience: str | None = None
         self.plan: EnrollmentPlan | None = None
+        self.include_escalated = False
         self.step = "sequence"
 
     def compose(self) -> ComposeResult:
@@ -223,6 +265,9 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
                 with Vertical(id="preview"):
                     yield Static(id="summary")
                     yield VerticalScroll(Static(id="people-table"), id="people")
+                    with Vertical(id="typed"):
+                        yield Static(id="typed-prompt")
+                        yield Input(id="typed-count", placeholder="how many", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -283,6 +328,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         self.query_one("#step-title", Static).update(STEP_TITLES[step])
         focus = {"sequence": "#sequences", "audience": "#audience", "preview": "#people"}[step]
         self.query_one(focus).focus()
+        self._hide_typed()
         self.refresh_bindings()
 
     @on(OptionList.OptionSelected, "#sequences")
@@ -311,16 +357,33 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
     @on(OptionList.OptionSelected, "#audience")
     def _audience_chosen(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        assert self.inputs is not None
         self.audience = event.option.id or "admins"
-        self.plan = self.inputs.plan(self.audience, self.today)
+        self._show_plan()
+        self._show("preview")
+
+    def _show_plan(self) -> None:
+        """Compute the plan for the chosen audience and show it in the preview."""
+        assert self.inputs is not None and self.audience is not None
+        self.plan = self.inputs.plan(self.audience, self.today, self.include_escalated)
         sequence = next(s for s in self.inputs.sequences if s.id == self.sequence_id)
         self.query_one("#summary", Static).update(
             preview_summary(self.plan, sequence.name, self.audience)
         )
         ok, out = self._theme_style("success"), self._theme_style("error")
         self.query_one("#people-table", Static).update(preview_people(self.plan, ok, out))
-        self._show("preview")
+
+    def _hide_typed(self) -> None:
+        typed = self.query_one("#typed")
+        typed.remove_class("-shown")
+        self.query_one("#typed-count", Input).value = ""
+        self.query_one("#typed-prompt", Static).remove_class("-error")
+
+    def _ask_typed(self, plan: EnrollmentPlan) -> None:
+        """Show the input a large batch is confirmed with."""
+        self.query_one("#typed").add_class("-shown")
+        self.query_one("#typed-prompt", Static).update(typed_prompt(plan))
+        self.query_one("#typed-count", Input).focus()
+        self.refresh_bindings()
 
     def _theme_style(self, variable: str) -> Style:
         """A foreground style from the theme (rich tables cannot read $variables)."""
@@ -337,7 +400,15 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         if action == "confirm":
             if self.step != "preview":
                 return False
+            if self.focused is self.query_one("#typed-count"):
+                # The input's own enter (Submitted) confirms: it comes after the digits typed
+                # before it, where a priority binding could run before they reached the input.
+                return False
             return True if self.plan is not None and self.plan.included else None
+        if action == "include_escalated":
+            if self.step != "preview" or self.plan is None or not self.plan.escalated:
+                return False
+            return parameters != (self.include_escalated,)  # the one that changes something
         if action == "back":
             return self.step != "sequence"
         if action == "cancel":
@@ -350,11 +421,43 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         self.query_one(target, OptionList).action_select()
 
     def action_confirm(self) -> None:
-        """Dismiss the requests for everyone included."""
-        if self.step != "preview" or self.plan is None or not self.plan.included:
+        """Dismiss the requests for everyone included; a large batch asks for its size first."""
+        plan = self.plan
+        if self.step != "preview" or plan is None or not plan.included:
             return
         assert self.sequence_id is not None
-        self.dismiss(enrollment_requests(self.plan, self.sequence_id))
+        if needs_typed_confirmation(plan):
+            if not self.query_one("#typed").has_class("-shown"):
+                self._ask_typed(plan)
+                return
+            typed = self.query_one("#typed-count", Input)
+            if not typed_count_matches(plan, typed.value):
+                prompt = self.query_one("#typed-prompt", Static)
+                shown = clean(typed.value, 20) or "nothing"
+                prompt.update(
+                    f"You typed {shown}, not {len(plan.included)}: nothing was queued. "
+                    + typed_prompt(plan)
+                )
+                prompt.add_class("-error")
+                typed.value = ""
+                typed.focus()
+                return
+        self.dismiss(enrollment_requests(plan, self.sequence_id))
+
+    @on(Input.Submitted, "#typed-count")
+    def _typed_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
+    def action_include_escalated(self, include: bool) -> None:
+        """Include or leave out the accounts with an open escalation; the preview follows."""
+        if self.step != "preview" or self.plan is None or not self.plan.escalated:
+            return
+        self.include_escalated = include
+        self._show_plan()
+        self._hide_typed()  # the count to type may have changed
+        self.query_one("#people").focus()
+        self.refresh_bindings()
 
     def action_back(self) -> None:
         """One step back."""

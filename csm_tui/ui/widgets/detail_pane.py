@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -13,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from csm_tui.ui.messages import MovesRequested
-from csm_tui.ui.safe_text import clean
+from csm_tui.ui.safe_text import clean, fit
 from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.driver_bars import DriverBars
 from csm_tui.ui.widgets.formats import (
@@ -30,7 +31,7 @@ from csm_tui.ui.widgets.why_moved import moves_content
 
 if TYPE_CHECKING:
     from csm_tui.domain.score_change import ScoreChange
-    from csm_tui.store.detail import AccountDetail
+    from csm_tui.store.detail import AccountDetail, ContactRow
 
 DRIVER_BAR_CELLS = 38  # name, bar, points and points lost before a driver's reason
 COMPACT_ROWS = 4
@@ -114,22 +115,69 @@ def timeline_content(d: AccountDetail, today: date, rows: int) -> Content:
     return Content("\n").join(lines)
 
 
-def contacts_content(d: AccountDetail, today: date, rows: int) -> Content:
-    """Contacts with role, last active and sequence state."""
+CONTACT_WIDTH = 78  # the people lines' width before the view is laid out (80 columns)
+
+
+def _fitted(parts: list[tuple[str, str]], width: int) -> Content:
+    """Styled pieces on one line, the line cropped to ``width`` cells with an ellipsis."""
+    out: list[tuple[str, str]] = []
+    room = width
+    for text, style in parts:
+        if room <= 0:
+            break
+        size = cell_len(text)
+        if size > room:
+            out.append((fit(text, room), style))
+            break
+        out.append((text, style))
+        room -= size
+    return Content.assemble(*out)
+
+
+def _phones(c: ContactRow, width: int) -> str:
+    """The phones; a narrow view (the side pane) shows one, so last active still fits."""
+    phone, mobile = clean(c.phone, 30), clean(c.mobile_phone, 30)
+    if phone and mobile and width >= 60:
+        return f"tel {phone} · mob {mobile}"
+    if phone:
+        return f"tel {phone}"
+    return f"mob {mobile}" if mobile else "no phone"
+
+
+def contacts_content(
+    d: AccountDetail, today: date, rows: int, width: int = CONTACT_WIDTH
+) -> Content:
+    """The people, two lines each: name, role and title; phones, last active, email and
+    sequence state, each line cropped to ``width`` so nothing wraps at 80 columns."""
     lines: list[Content] = [_section("Contacts")]
     if not d.contacts:
         lines.append(Content.styled("  none", "$text-muted"))
+    name_width = max(12, min(24, width // 3))
     for c in d.contacts[:rows]:
+        name = fit(clean(c.name, 80) or "(no name)", name_width)
+        title = clean(c.title, 80)
         lines.append(
-            Content.assemble(
-                ("  ", ""),
-                (clean(c.name, 40), "bold"),
-                (f" {c.role}", "$accent"),
-                (f" · {clean(c.email, 50)}", "$text-muted") if c.email else "",
-                (f" · active {days_ago(c.last_active, today)}", "$text-muted"),
-                (f" · {clean(c.sequence, 60)}", "$primary") if c.sequence else "",
+            _fitted(
+                [
+                    ("  ", ""),
+                    (name, "bold"),
+                    (" ", ""),
+                    (f"{c.role:<8}", "$accent"),
+                    (f" {title}" if title else " no title", "" if title else "$text-muted"),
+                ],
+                width,
             )
         )
+        details: list[tuple[str, str]] = [
+            ("    ", ""),
+            (_phones(c, width), "" if c.phone or c.mobile_phone else "$text-muted"),
+            (f" · active {days_ago(c.last_active, today)}", "$text-muted"),
+        ]
+        if c.email:
+            details.append((f" · {clean(c.email, 60)}", "$text-muted"))
+        if c.sequence:
+            details.append((f" · {clean(c.sequence, 60)}", "$primary"))
+        lines.append(_fitted(details, width))
     if len(d.contacts) > rows:
         lines.append(Content.styled(f"  … {len(d.contacts) - rows} more", "$text-muted"))
     return Content("\n").join(lines)
@@ -251,6 +299,11 @@ class AccountView(VerticalScroll):
         for widget in self.query("StageStepper, DriverBars, Sparkline, .detail-title"):
             widget.display = shown
 
+    def _people_width(self) -> int:
+        """The cells a contact line may take: the view's width, once it is laid out."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else CONTACT_WIDTH
+
     def show(self, detail: AccountDetail, today: date) -> None:
         """Render ``detail``."""
         self.account_id = detail.account_id
@@ -278,7 +331,7 @@ class AccountView(VerticalScroll):
         self._ask_moves(detail)
         for name, content in (
             ("timeline", timeline_content(detail, today, rows)),
-            ("contacts", contacts_content(detail, today, rows)),
+            ("contacts", contacts_content(detail, today, rows, self._people_width())),
             ("support", support_content(detail, today, rows)),
         ):
             update_if_changed(self.query_one(f"#detail-{name}", Static), content)

@@ -1,0 +1,32 @@
+"""What this machine remembers about itself, by key, in the cache's ``local_state`` table (one
+per workspace): when the app was last opened, which digest periods were posted to Slack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from csm_tui.store.db import Connected, utc_now
+
+
+def read_state(db: Connected, key: str) -> dict[str, Any]:
+    """The value kept under ``key`` ({} when none, or unreadable)."""
+    row = db.conn.execute("SELECT value FROM local_state WHERE key = ?", [key]).fetchone()
+    if row is None:
+        return {}
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def write_state(db: Connected, key: str, value: dict[str, Any]) -> None:
+    """Keep ``value`` under ``key``, committed at once."""
+    with db.conn:
+        db.conn.execute(
+            "INSERT INTO local_state (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            [key, json.dumps(value, ensure_ascii=False), utc_now()],
+        )
