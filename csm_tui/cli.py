@@ -50,13 +50,21 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, every sub-command with --help and --workspace."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--workspace",
-        metavar="NAME",
-        default=None,
-        help="workspace (a folder of its own under the data dir); default: 'default'",
-    )
+
+    def with_workspace(default: object) -> argparse.ArgumentParser:
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument(
+            "--workspace",
+            metavar="NAME",
+            default=default,
+            help="workspace (a folder of its own under the data dir); default: 'default'",
+        )
+        return common
+
+    common = with_workspace(None)
+    # A sub-command's own --workspace sets nothing when absent (SUPPRESS): a default there would
+    # overwrite the one given before the command (`csm-tui --workspace demo today`).
+    sub_common = with_workspace(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="csm-tui",
         description="Keyboard-driven triage for Customer Success Managers, from a local cache "
@@ -68,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, parents=[common], epilog=EPILOG)
+        p = sub.add_parser(name, help=help_, description=help_, parents=[sub_common], epilog=EPILOG)
         p.add_argument("--version", action=_VersionAction)
         return p
 

@@ -61,3 +61,15 @@ def test_python_dash_m_runs_the_same_command() -> None:
         [sys.executable, "-m", "csm_tui", "--version"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_the_workspace_may_be_named_before_or_after_the_command() -> None:
+    from csm_tui.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["--workspace", "demo", "today"], ["today", "--workspace", "demo"]):
+        assert parser.parse_args(argv).workspace == "demo", argv
+    assert parser.parse_args(["today"]).workspace is None
+    assert parser.parse_args([]).workspace is None
+    # Named twice, the one after the command wins (it is the nearer one).
+    assert parser.parse_args(["--workspace", "a", "today", "--workspace", "b"]).workspace == "b"
