@@ -21,9 +21,10 @@ from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import BindingType
+from textual.message import Message
 
 from csm_tui.errors import CsmError
 from csm_tui.opening import Opening
@@ -43,8 +44,10 @@ from csm_tui.ui.messages import (
     MainScreenReady,
     NextStepRequested,
     OpenAccountRequested,
+    OpensScreen,
     RowsLoaded,
     ScreenActionRequested,
+    ScreenSettled,
     SegmentChoiceRequested,
     SettingsFailed,
     SettingsValidated,
@@ -63,6 +66,7 @@ from csm_tui.ui.screens.main import MainScreen
 from csm_tui.ui.syncing import Syncing
 from csm_tui.ui.themes import VARIABLE_DEFAULTS
 from csm_tui.ui.theming import Theming
+from csm_tui.ui.type_ahead import HOLD_LIMIT, TypeAhead
 
 if TYPE_CHECKING:
     from textual.theme import Theme
@@ -125,6 +129,7 @@ class CsmApp(App[int]):
         self.syncing = Syncing(self, self.listing)
         self.saving = Saving(self, self.listing, self.syncing)
         self.theming = Theming(self, self.opening)
+        self.type_ahead = TypeAhead()
 
     # -- the settings ---------------------------------------------------------------------
 
@@ -230,6 +235,35 @@ class CsmApp(App[int]):
         which is when a worker's late answer may arrive."""
         return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
 
+    # -- keys typed while a screen opens (csm_tui/ui/type_ahead.py) -----------------------
+
+    def post_message(self, message: Message) -> bool:
+        """Queue ``message``; a request that opens a screen holds the keys typed behind it."""
+        if isinstance(message, OpensScreen) and not self.type_ahead.holding:
+            self.type_ahead.start()
+            self.set_timer(HOLD_LIMIT, self._release_keys)
+        return super().post_message(message)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self.type_ahead.holding:
+            self.type_ahead.hold(event)
+            return
+        await super().on_event(event)
+
+    @on(ScreenSettled)
+    async def _screen_settled(self, message: ScreenSettled) -> None:
+        await self._release_keys()
+
+    async def _release_keys(self) -> None:
+        """Hand the held keys on, in order, as if typed now (to the field that has focus)."""
+        held = self.type_ahead.release()
+        for n, key in enumerate(held):
+            if self.type_ahead.holding:  # a held key opened another screen: wait for it too
+                for later in held[n:]:
+                    self.type_ahead.hold(later)
+                return
+            await super().on_event(key)
+
     # -- the list and the detail (csm_tui/ui/listing.py) ----------------------------------
 
     @on(RowsLoaded)
@@ -297,8 +331,9 @@ class CsmApp(App[int]):
         self.saving.done(message)
 
     @on(ActionFailed)
-    def _action_failed(self, message: ActionFailed) -> None:
+    async def _action_failed(self, message: ActionFailed) -> None:
         self.saving.failed(message)
+        await self._release_keys()  # e.g. the form's contacts could not be read
 
     def action_undo(self) -> None:
         """Take back the last local action not yet pushed."""

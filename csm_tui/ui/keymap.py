@@ -81,6 +81,9 @@ ACCOUNT_ACTIONS: list[Binding] = [
         "Log",
         id="log-touch",
         tooltip="Log a touch (call, email, meeting, QBR, note)",
+        # Handled as the key arrives (see "/" below): the keys typed behind it are held for the
+        # form (csm_tui/ui/type_ahead.py), not sent to the list before the l is read.
+        priority=True,
     ),
     Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step"),
     Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),

@@ -154,6 +154,16 @@ class SettingsFailed(Message):
 # -- from the screens ----------------------------------------------------------------------
 
 
+class OpensScreen(Message):
+    """A request that opens a screen: the app holds the keys typed behind it until the screen
+    has settled (csm_tui/ui/type_ahead.py). Post it to the app itself (``self.app.post_message``)
+    from the key's action, so that the holding starts before the next key is taken."""
+
+
+class ScreenSettled(Message):
+    """A screen is up and its first field has focus: the keys held for it go to it now."""
+
+
 class MainScreenReady(Message):
     """The main screen is composed, its first page of rows on it: read the rest."""
 
@@ -183,7 +193,7 @@ class OpenAccountRequested(Message):
         self.account_id = account_id
 
 
-class LogTouchRequested(Message):
+class LogTouchRequested(OpensScreen):
     """Open the log-touch form for one account."""
 
     def __init__(self, account_id: str, account_name: str) -> None:

@@ -68,7 +68,8 @@ class AccountScreen(Screen[None]):
         self.view.scroll_up(animate=False)
 
     def action_log_touch(self) -> None:
-        self.post_message(LogTouchRequested(self.account_id, self.account_name))
+        # To the app at once: it holds the keys typed behind the l for the form.
+        self.app.post_message(LogTouchRequested(self.account_id, self.account_name))
 
     def action_next_step(self) -> None:
         self.post_message(NextStepRequested(self.account_id, self.account_name))

@@ -186,8 +186,11 @@ class MainScreen(Screen[None]):
             self.post_message(OpenAccountRequested(found[0]))
 
     def action_log_touch(self) -> None:
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, l is a letter
+            raise SkipAction()
         if found := self._current():
-            self.post_message(LogTouchRequested(*found))
+            # To the app at once: it holds the keys typed behind the l for the form.
+            self.app.post_message(LogTouchRequested(*found))
 
     def action_next_step(self) -> None:
         if found := self._current():
