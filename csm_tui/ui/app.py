@@ -28,6 +28,9 @@ from textual.message import Message
 
 from csm_tui.errors import CsmError
 from csm_tui.opening import Opening
+from csm_tui.ui.crm_link import CrmLink
+from csm_tui.ui.due_queue import DueQueue
+from csm_tui.ui.exporting import Exporting
 from csm_tui.ui.host import Clock, TransportFactory
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.listing import Listing
@@ -37,13 +40,20 @@ from csm_tui.ui.messages import (
     ActionFailed,
     AppActionRequested,
     ContactsLoaded,
+    CrmLinkLoaded,
     DetailLoaded,
     DetailRequested,
+    DueQueueRequested,
+    DueStepsLoaded,
+    DueStepsRequested,
     EnrollRequested,
+    ExportRequested,
+    ExportWritten,
     LogTouchRequested,
     MainScreenReady,
     NextStepRequested,
     OpenAccountRequested,
+    OpenInCrmRequested,
     OpensScreen,
     RowsLoaded,
     ScreenActionRequested,
@@ -53,6 +63,7 @@ from csm_tui.ui.messages import (
     SettingsValidated,
     SnoozeRequested,
     StatusLoaded,
+    StepChangeRequested,
     SyncFinished,
     SyncProgressed,
     ThemeRequested,
@@ -76,7 +87,8 @@ if TYPE_CHECKING:
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
 STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
 SYNC_WATCH_SECONDS = 5.0  # how often the open app looks for a sync made elsewhere
-ACCOUNT_ACTIONS = ("log_touch", "next_step", "snooze", "enroll")  # the account screen's own too
+ACCOUNT_ACTIONS = ("log_touch", "next_step", "snooze", "enroll", "open_in_crm")  # the account
+# screen's own too
 
 
 def _utc_now() -> datetime:
@@ -130,6 +142,9 @@ class CsmApp(App[int]):
         self.saving = Saving(self, self.listing, self.syncing)
         self.theming = Theming(self, self.opening)
         self.type_ahead = TypeAhead()
+        self.due_queue = DueQueue(self, self.saving)
+        self.exporting = Exporting(self)
+        self.crm_link = CrmLink(self)
 
     # -- the settings ---------------------------------------------------------------------
 
@@ -329,11 +344,46 @@ class CsmApp(App[int]):
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
         self.saving.done(message)
+        self.due_queue.refresh()  # a step done, moved or undone leaves or rejoins the queue
 
     @on(ActionFailed)
     async def _action_failed(self, message: ActionFailed) -> None:
         self.saving.failed(message)
         await self._release_keys()  # e.g. the form's contacts could not be read
+
+    # -- the due queue, links into the CRM, exports -----------------------------------------
+
+    @on(DueQueueRequested)
+    def _due_queue_requested(self, message: DueQueueRequested) -> None:
+        self.due_queue.open()
+
+    @on(DueStepsRequested)
+    def _due_steps_requested(self, message: DueStepsRequested) -> None:
+        self.due_queue.load()
+
+    @on(DueStepsLoaded)
+    def _due_steps_loaded(self, message: DueStepsLoaded) -> None:
+        self.due_queue.loaded(message)
+
+    @on(StepChangeRequested)
+    def _step_change_requested(self, message: StepChangeRequested) -> None:
+        self.due_queue.change(message)
+
+    @on(OpenInCrmRequested)
+    def _open_in_crm_requested(self, message: OpenInCrmRequested) -> None:
+        self.crm_link.open(message.account_id)
+
+    @on(CrmLinkLoaded)
+    def _crm_link_loaded(self, message: CrmLinkLoaded) -> None:
+        self.crm_link.loaded(message)
+
+    @on(ExportRequested)
+    def _export_requested(self, message: ExportRequested) -> None:
+        self.exporting.export(message)
+
+    @on(ExportWritten)
+    def _export_written(self, message: ExportWritten) -> None:
+        self.exporting.written(message)
 
     def action_undo(self) -> None:
         """Take back the last local action not yet pushed."""
@@ -352,6 +402,7 @@ class CsmApp(App[int]):
     @on(SyncFinished)
     def _sync_finished(self, message: SyncFinished) -> None:
         self.syncing.finished(message)
+        self.due_queue.refresh()
 
     @on(StatusLoaded)
     def _status_loaded(self, message: StatusLoaded) -> None:

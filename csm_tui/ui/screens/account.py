@@ -16,6 +16,7 @@ from csm_tui.ui.messages import (
     EnrollRequested,
     LogTouchRequested,
     NextStepRequested,
+    OpenInCrmRequested,
     SnoozeRequested,
 )
 from csm_tui.ui.widgets.detail_pane import AccountView
@@ -76,6 +77,9 @@ class AccountScreen(Screen[None]):
 
     def action_snooze(self) -> None:
         self.post_message(SnoozeRequested(self.account_id, self.account_name))
+
+    def action_open_in_crm(self) -> None:
+        self.post_message(OpenInCrmRequested(self.account_id))
 
     def action_enroll(self) -> None:
         self.post_message(EnrollRequested([self.account_id]))
