@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.apps import names, settle
+from support.apps import make_app, names, settle
 from support.clocks import Clock
 from textual import events
 
@@ -299,7 +299,7 @@ async def test_o_opens_copies_and_shows_the_hubspot_address(
 async def test_o_before_the_portal_is_known_says_to_sync(world: Any) -> None:
     settings, _, _ = world
     db = open_cache(settings.cache_path, create=False)
-    db.execute("DELETE FROM sync_state WHERE source = 'crm' AND object = 'portal'")
+    db.execute("DELETE FROM sync_state WHERE source = 'sync' AND object = 'crm-portal'")
     db.conn.close()
     app = app_on(world)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -315,3 +315,27 @@ def test_the_browser_opens_only_where_a_window_can_show() -> None:
     assert can_open_browser("linux", {"DISPLAY": ":0"})
     assert not can_open_browser("linux", {})  # a text browser would take over the terminal
     assert not can_open_browser("linux", {"DISPLAY": ":0", "SSH_CONNECTION": "1 2 3 4"})
+
+
+# -- the due queue as it looks --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_due_queue_snapshot(snap_compare: Any, settings: Settings, size: tuple[int, int]) -> None:
+    from support.apps import fill_cache
+
+    db = open_cache(settings.cache_path)
+    fill_cache(db)  # one overdue step (Acme Analytics), hostile names in the book
+    step = {"id": "ns2", "account_id": "102", "title": '=HYPERLINK("x") [bold]call[/]'}
+    db["next_steps"].insert(
+        {**step, "due_date": "2026-11-23", "done": 0, "origin": "local", "created_at": "2026-11-20"}
+    )
+    db.conn.close()
+    app = make_app(settings)
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

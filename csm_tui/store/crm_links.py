@@ -2,7 +2,8 @@
 
 The address needs the portal's id (HubSpot calls it the hub id, or portal id). The sync learns it
 once from the token-info endpoint (``hubId``; csm_tui/fakes/CONTRACT.md) and keeps it in
-``sync_state`` (source ``crm``, object ``portal``), so no migration is needed.
+``sync_state`` (source ``sync``, object ``crm-portal``, beside the sync's own state; a
+``crm`` row is an object's cursor), so no migration is needed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 
 import sqlite_utils
 
-PORTAL_STATE = ("crm", "portal")  # the sync_state row that keeps the portal id
+PORTAL_STATE = ("sync", "crm-portal")  # the sync_state row (beside the run's own) keeping it
 # A company record in HubSpot's app (the form integrations link to; the app redirects it to the
 # record page: csm_tui/fakes/CONTRACT.md, "Links into HubSpot").
 COMPANY_URL = "https://app.hubspot.com/contacts/{portal_id}/company/{company_id}"

@@ -133,6 +133,7 @@ MAIN_BINDINGS: list[Binding] = [
         "Due",
         id="due-queue",
         tooltip="Due queue: every next step due today or overdue, across the book",
+        show=False,  # the footer is full at 80 columns; d is in the help and the palette
         # Handled as the key arrives (see "/"): the keys typed behind it wait for the queue.
         priority=True,
     ),

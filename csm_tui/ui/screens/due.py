@@ -105,8 +105,12 @@ class StepFieldScreen(ModalScreen[str | date | None]):
     def _changed(self, event: Input.Changed) -> None:
         self._check(event.value)
 
-    def _check(self, text: str) -> str | date | None:
+    def _check(self, text: str, submitted: bool = False) -> str | date | None:
         hint = self.query_one("#hint", Static)
+        if not text.strip() and not submitted:  # nothing typed yet: no error, the forms taken
+            hint.update(Text(f"e.g. {self.placeholder}" if self.placeholder else ""))
+            hint.set_class(False, "-error")
+            return None
         try:
             value, reads = self.read(text)
         except ValueError as exc:
@@ -119,7 +123,7 @@ class StepFieldScreen(ModalScreen[str | date | None]):
 
     @on(Input.Submitted, "#field")
     def _submitted(self, event: Input.Submitted) -> None:
-        value = self._check(event.value)
+        value = self._check(event.value, submitted=True)
         if value is not None:
             self.dismiss(value)
 
@@ -212,7 +216,7 @@ class DueScreen(Screen[None]):
             table.add_row(
                 Text(str(step["due_date"])),
                 Text(late_text(late), style="bold" if late > 0 else ""),
-                safe(step["account"], max_len=40),
+                safe(step["account"], max_len=24),  # the step's title gets the room
                 safe(step["title"], max_len=120),
                 key=str(step["step_id"]),
             )
