@@ -81,6 +81,7 @@ from csm_tui.ui.type_ahead import HOLD_LIMIT, TypeAhead
 
 if TYPE_CHECKING:
     from textual.theme import Theme
+    from textual.timer import Timer
 
     from csm_tui.config import Settings
 
@@ -142,6 +143,7 @@ class CsmApp(App[int]):
         self.saving = Saving(self, self.listing, self.syncing)
         self.theming = Theming(self, self.opening)
         self.type_ahead = TypeAhead()
+        self._hold_timer: Timer | None = None
         self.due_queue = DueQueue(self, self.saving)
         self.exporting = Exporting(self)
         self.crm_link = CrmLink(self)
@@ -256,7 +258,7 @@ class CsmApp(App[int]):
         """Queue ``message``; a request that opens a screen holds the keys typed behind it."""
         if isinstance(message, OpensScreen) and not self.type_ahead.holding:
             self.type_ahead.start()
-            self.set_timer(HOLD_LIMIT, self._release_keys)
+            self._hold_timer = self.set_timer(HOLD_LIMIT, self._release_keys)
         return super().post_message(message)
 
     async def on_event(self, event: events.Event) -> None:
@@ -271,6 +273,9 @@ class CsmApp(App[int]):
 
     async def _release_keys(self) -> None:
         """Hand the held keys on, in order, as if typed now (to the field that has focus)."""
+        if self._hold_timer is not None:  # this hold's limit must not end a later one
+            self._hold_timer.stop()
+            self._hold_timer = None
         held = self.type_ahead.release()
         for n, key in enumerate(held):
             if self.type_ahead.holding:  # a held key opened another screen: wait for it too
