@@ -22,6 +22,7 @@ from csm_tui.store.db import open_cache
 from csm_tui.sync.engine import sync_blocking
 from csm_tui.ui.app import CsmApp
 from csm_tui.ui.crm_link import can_open_browser
+from csm_tui.ui.messages import ScreenActionRequested
 from csm_tui.ui.screens.account import AccountScreen
 from csm_tui.ui.screens.due import DUE_VIEW_HEADERS, DueScreen
 from csm_tui.ui.screens.main import MainScreen
@@ -266,6 +267,22 @@ async def test_x_exports_the_list_as_filtered_with_numbers_as_numbers(
         float(row[4])  # ARR, a number a spreadsheet sums
         assert row[2] == "" or row[2].isdigit()  # health
     assert any(str(isolated_env / "downloads") in n for n in notice)
+
+
+async def test_the_palette_exports_the_queue_when_it_is_open_and_never_opens_two(
+    world: Any, isolated_env: Path
+) -> None:
+    app = app_on(world)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_queue(pilot)
+        app.post_message(ScreenActionRequested("due_queue"))
+        app.post_message(ScreenActionRequested("export"))
+        await settle(pilot)
+        assert sum(isinstance(s, DueScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")  # the keys were not held behind the second request
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+    assert tuple(exported(isolated_env)[0]) == DUE_VIEW_HEADERS
 
 
 # -- links into HubSpot ---------------------------------------------------------------------

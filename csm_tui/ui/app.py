@@ -450,7 +450,8 @@ class CsmApp(App[int]):
     @on(ScreenActionRequested)
     def _screen_action_requested(self, message: ScreenActionRequested) -> None:
         """Run a screen's action chosen in the palette: on the list for marks, on the account
-        screen when it is on top and has that action, else on the main screen."""
+        screen when it is on top and has that action, an export on the due queue when it is
+        open, else on the main screen."""
         action, main = message.action, self.main
         if action == "clear_marks":
             main.attention.clear_marks()
@@ -458,5 +459,7 @@ class CsmApp(App[int]):
             getattr(main.attention, f"action_{action}")()
         elif isinstance(self.screen, AccountScreen) and action in ACCOUNT_ACTIONS:
             getattr(self.screen, f"action_{action}")()
+        elif action == "export" and self.due_queue.screens():
+            self.due_queue.screens()[0].action_export()  # the due queue is the view
         else:
             getattr(main, f"action_{action}")()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from csm_tui.ui.host import CsmHost, thread_worker
-from csm_tui.ui.messages import ActionFailed, DueStepsLoaded
+from csm_tui.ui.messages import ActionFailed, DueStepsLoaded, ScreenSettled
 from csm_tui.ui.threads import cache_db, one_line
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ class DueQueue:
         """Push the due screen (it asks for its steps once mounted)."""
         from csm_tui.ui.screens.due import DueScreen
 
+        if self.screens():  # open already (the palette asked again): no second one
+            self.host.post_message(ScreenSettled())  # nothing to wait for: the keys go on
+            return
         self.host.push_screen(DueScreen(self.host.today))
 
     def screens(self) -> list[DueScreen]:
