@@ -177,15 +177,14 @@ async def test_reschedule_and_retitle_from_the_queue(world: Any) -> None:
         step = await cursor_to_a_crm_task(pilot, screen, settings)
         await pilot.press("e")
         await settle(pilot)
-        await pilot.press("ctrl+u", *"Send the renewal quote", "enter")
+        await pilot.press("ctrl+u", *"Send quote", "enter")
         await settle(pilot)
-        assert step_row(settings, step)[2] == "Send the renewal quote"
+        assert step_row(settings, step)[2] == "Send quote"
         await pilot.press("w")
         await settle(pilot)
-        await pilot.press(*"yesterday", "enter")  # refused: the field says why, nothing saved
+        await pilot.press("x", "enter")  # refused: the field says why, nothing saved
         await settle(pilot)
-        hint = str(app.screen.query_one("#hint").render())
-        assert "has passed" in hint or "not a" in hint
+        assert "not a date: 'x'" in str(app.screen.query_one("#hint").render())
         await pilot.press("ctrl+u", *"+3d", "enter")
         await settle(pilot)
         assert isinstance(app.screen, DueScreen)
@@ -356,3 +355,16 @@ def test_due_queue_snapshot(snap_compare: Any, settings: Settings, size: tuple[i
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_a_step_is_rescheduled_to_today_or_later_and_keeps_a_title() -> None:
+    from csm_tui.ui.screens.due import read_due, read_title
+
+    read = read_due(TODAY)
+    assert read("+3d")[0] == TODAY + timedelta(days=3)
+    assert read("today") == (TODAY, "Mon 16 Nov (today)")
+    with pytest.raises(ValueError, match="has passed"):
+        read("2026-11-01")
+    assert read_title("  Send   quote ")[0] == "Send quote"
+    with pytest.raises(ValueError, match="needs a title"):
+        read_title("   ")
