@@ -129,6 +129,12 @@ async def test_keys_typed_right_behind_l_land_in_the_summary(
         assert form.query_one("#summary", TextArea).text == "ok"
         assert form.query_one("#sentiment", RadioSet).pressed_index == 1  # positive
         assert app.main.attention.current.name == "Acme Analytics"  # k never moved the list
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        app.post_message(events.Key("l", "l"))  # a paste right behind the l waits for the form
+        app.post_message(events.Paste("Renewal call, pasted"))
+        await settle(pilot)
+        assert app.screen.query_one("#summary", TextArea).text == "Renewal call, pasted"
 
 
 async def test_keys_typed_right_behind_tab_land_in_the_next_field() -> None:

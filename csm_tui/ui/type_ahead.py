@@ -5,7 +5,7 @@ key that opens a screen (``l``: the log-touch form), the screen comes a message 
 the contacts) later, and the keys typed meanwhile went to the list below, or to a screen with no
 focused field yet: "hello" typed right behind ``l`` was lost, its ``l`` opened a second form.
 The app holds those keys from the request (``OpensScreen``) until the screen says it is ready
-(``ScreenSettled``), then hands them on in the order they were typed.
+(``ScreenSettled``), then hands them on in the order they were typed; a paste waits with them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class TypeAhead:
     """The keys held while a screen opens."""
 
     def __init__(self) -> None:
-        self._held: list[events.Key] | None = None
+        self._held: list[events.Key | events.Paste] | None = None
 
     @property
     def holding(self) -> bool:
@@ -31,12 +31,12 @@ class TypeAhead:
         if self._held is None:
             self._held = []
 
-    def hold(self, key: events.Key) -> None:
-        """Keep ``key`` for the screen on its way."""
+    def hold(self, event: events.Key | events.Paste) -> None:
+        """Keep a key (or a paste) for the screen on its way."""
         assert self._held is not None
-        self._held.append(key)
+        self._held.append(event)
 
-    def release(self) -> list[events.Key]:
+    def release(self) -> list[events.Key | events.Paste]:
         """Stop holding; the keys held, oldest first."""
         held, self._held = self._held or [], None
         return held
