@@ -262,8 +262,11 @@ class CsmApp(App[int]):
         return super().post_message(message)
 
     async def on_event(self, event: events.Event) -> None:
-        typed = isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
-        if typed and self.type_ahead.holding:
+        if (
+            isinstance(event, (events.Key, events.Paste))
+            and not event.is_forwarded
+            and self.type_ahead.holding
+        ):
             self.type_ahead.hold(event)
             return
         await super().on_event(event)
