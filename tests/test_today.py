@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -11,6 +13,8 @@ from support.cache_builder import TODAY, CacheBuilder
 import csm_tui.commands.today as today_cmd
 from csm_tui.cli import main
 from csm_tui.config import Settings
+from csm_tui.domain.spreadsheet import csv_text, spreadsheet_cell
+from csm_tui.store.due import DUE_COLUMNS
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +86,37 @@ def test_no_cache_at_all_says_the_same(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["today"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "csm-tui sync" in err[0]
+
+
+def test_csv_opens_in_a_spreadsheet_as_text_and_numbers_never_formulas(
+    db: sqlite_utils.Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = CacheBuilder(db)
+    cache.account("f1", name='=HYPERLINK("http://evil.example","x")', arr=40_000)
+    cache.account("f2", name="@SUM(A1:A9)", arr=25_000)
+    cache.account("f3", name="-2+3", arr=10_000)
+    cache.step("f1", "+1 call the CFO", due_days_ago=3)
+    db.conn.close()
+    assert main(["today", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    names = {r["account_id"]: r["name"] for r in rows}
+    assert names == {"f1": '\'=HYPERLINK("http://evil.example","x")', "f2": "'@SUM(A1:A9)",
+                     "f3": "'-2+3"}  # fmt: skip
+    arr = {r["account_id"]: r["arr"] for r in rows}
+    assert float(arr["f1"]) == 40_000 and not arr["f1"].startswith("'")  # a number stays one
+    assert main(["today", "--due", "--csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == ",".join(DUE_COLUMNS)
+    (step,) = list(csv.DictReader(io.StringIO(out)))
+    assert step["title"] == "'+1 call the CFO" and step["days_late"] == "3"
+    assert step["account"].startswith("'=HYPERLINK")
+
+
+def test_spreadsheet_cells_escape_every_formula_start_and_keep_numbers() -> None:
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert spreadsheet_cell(f"{start}1") == f"'{start}1"
+    assert spreadsheet_cell(-17) == -17 and spreadsheet_cell(1.5) == 1.5
+    assert spreadsheet_cell(None) == "" and spreadsheet_cell(True) == 1
+    assert spreadsheet_cell("Acme") == "Acme"
+    text = csv_text([{"a": -3, "b": 'say "hi"'}], ("a", "b"), headers=("A", "B"))
+    assert text == 'A,B\n-3,"say ""hi"""\n'

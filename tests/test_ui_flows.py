@@ -13,13 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 from rich.console import Console
-from support.apps import settle
+from support.apps import fill_cache, make_app, settle
 from support.flows import CONTACTS, NOW, TODAY, Host, build_book, build_portfolio
+from textual import events
 from textual.app import App
 from textual.color import Color
 from textual.content import Content
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList, RadioSet, Static, TextArea
 
 from csm_tui.config import Settings
 from csm_tui.domain.enrollment import EnrollAccount, EnrollContact, plan_enrollment
@@ -66,12 +68,12 @@ def log_touch() -> LogTouchScreen:
 async def test_log_a_touch_fills_every_field_and_ctrl_s_dismisses_the_draft() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("right", "right")  # kind: call -> email -> meeting
-        await pilot.press("tab", *"2d ago")  # the field starts as "now", selected
-        await pilot.press("tab", "enter", "down", "enter")  # contact: Jane Doe
-        await pilot.press("tab", *"Renewal ok")
+        await pilot.press(*"Renewal ok")  # the form opens in the summary
         await pilot.press("tab", "right")  # sentiment: positive
         await pilot.press("tab", *"Quote", "tab", *"fri")
+        await pilot.press("tab", "right", "right")  # round to the kind: call -> email -> meeting
+        await pilot.press("tab", *"2d ago")  # the field starts as "now", selected
+        await pilot.press("tab", "enter", "down", "enter")  # contact: Jane Doe
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert app.results == [
@@ -88,14 +90,68 @@ async def test_log_a_touch_fills_every_field_and_ctrl_s_dismisses_the_draft() ->
     assert app.results[0].occurred_at.tzinfo is UTC
 
 
-async def test_focus_starts_in_the_first_field_and_tab_walks_the_form_in_order() -> None:
+async def test_focus_starts_in_the_summary_and_tab_walks_the_form_round_to_it() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
         order = [app.focused.id]
-        for _ in range(6):
+        for _ in range(7):
             await pilot.press("tab")
             order.append(app.focused.id)
-    assert order == ["kind", "when", "contact", "summary", "sentiment", "next-step-title", "due"]
+        await pilot.press("shift+tab")
+        back = app.focused.id
+    assert order == ["summary", "sentiment", "next-step-title", "due", "kind", "when", "contact",
+                     "summary"]  # fmt: skip
+    assert back == "contact"
+
+
+async def test_keys_typed_right_behind_l_land_in_the_summary(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    # The form comes a read of the contacts after the l: typed meanwhile, the letters went to
+    # the list (and the second l opened a second form).
+    fill_cache(db)
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l", *"hello")
+        await settle(pilot)
+        assert isinstance(app.screen, LogTouchScreen)
+        assert app.screen.query_one("#summary", TextArea).text == "hello"
+        assert sum(isinstance(s, LogTouchScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        # One read from the terminal (a paste, a text expander): every key queued before the l.
+        for key in ("l", "o", "k", "tab", "right"):
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, LogTouchScreen)
+        assert form.query_one("#summary", TextArea).text == "ok"
+        assert form.query_one("#sentiment", RadioSet).pressed_index == 1  # positive
+        assert app.main.attention.current.name == "Acme Analytics"  # k never moved the list
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        app.post_message(events.Key("l", "l"))  # a paste right behind the l waits for the form
+        app.post_message(events.Paste("Renewal call, pasted"))
+        await settle(pilot)
+        assert app.screen.query_one("#summary", TextArea).text == "Renewal call, pasted"
+
+
+async def test_keys_typed_right_behind_tab_land_in_the_next_field() -> None:
+    app = Host(log_touch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"Call", "shift+tab", "shift+tab", "shift+tab")  # back to the kind
+        assert app.focused.id == "kind"
+        # One burst: as a plain binding the tab moved the focus only after "3h" reached the kind.
+        for key in ("tab", "8", "a", "m", "shift+tab", "right"):
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.query_one("#when", Input).value == "8am"  # "now" was selected: replaced
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert app.results[0].kind == "email"
+    assert app.results[0].occurred_at == NOW.replace(hour=8, minute=0)
 
 
 async def test_local_time_is_stored_in_utc() -> None:
@@ -104,7 +160,7 @@ async def test_local_time_is_stored_in_utc() -> None:
     )
     app = Host(lambda: LogTouchScreen("Acme", [], paris))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("tab", *"9:30", "tab", "tab", "x", "ctrl+s")
+        await pilot.press("x", "shift+tab", "shift+tab", *"9:30", "ctrl+s")
         await pilot.pause()
     assert app.results[0].occurred_at == datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
     assert app.results[0].contact_id is None and app.results[0].sentiment is None
@@ -113,7 +169,7 @@ async def test_local_time_is_stored_in_utc() -> None:
 async def test_an_invalid_when_shows_why_and_does_not_dismiss() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("tab", *"soon", "tab", "tab", "x", "ctrl+s")
+        await pilot.press("shift+tab", "shift+tab", *"soon", "tab", "tab", "x", "ctrl+s")
         await pilot.pause()
         assert app.results == []
         assert isinstance(app.screen, LogTouchScreen)
@@ -139,7 +195,7 @@ async def test_a_touch_in_the_future_or_without_summary_is_refused() -> None:
 async def test_a_due_date_without_a_next_step_title_is_refused() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("tab", "tab", "tab", "x", "tab", "tab", "tab", *"+1d", "ctrl+s")
+        await pilot.press("x", "tab", "tab", "tab", *"+1d", "ctrl+s")
         await pilot.pause()
         assert "Next step: give it a title" in error_text(app)
         assert app.focused.id == "next-step-title"
@@ -149,7 +205,7 @@ async def test_a_due_date_without_a_next_step_title_is_refused() -> None:
 async def test_escape_with_typed_text_asks_before_discarding() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("tab", "tab", "tab", *"Notes", "escape")
+        await pilot.press(*"Notes", "escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # keep typing

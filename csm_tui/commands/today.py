@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
-from datetime import date, timedelta
+from datetime import date
 
 import sqlite_utils
 
 from csm_tui.config import Settings
 from csm_tui.domain.models import plain
+from csm_tui.domain.spreadsheet import csv_text
 from csm_tui.domain.vocabulary import BAND_SYMBOLS
 from csm_tui.errors import CsmError
 from csm_tui.store.attention import AttentionRow, attention_list, resolve_segment
 from csm_tui.store.db import open_cache
+from csm_tui.store.due import DUE_COLUMNS, due_steps
 from csm_tui.store.rescore import rescore
 
 EMPTY = (
@@ -79,38 +80,11 @@ def table(rows: list[AttentionRow], today: date) -> str:
 
 CSV_COLUMNS = ("rank", "account_id", "name", "health", "band", "trend", "stage", "tier", "arr",
                "renewal_date", "owner", "reasons")  # fmt: skip
-DUE_COLUMNS = ("step_id", "due_date", "days_late", "account_id", "account", "title")
 
 
 def write_csv(rows: list[dict[str, object]], columns: tuple[str, ...]) -> None:
-    """The rows as CSV on stdout (a spreadsheet opens it as the view)."""
-    out = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    out.writeheader()
-    for row in rows:
-        out.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-
-
-def due_steps(
-    db: sqlite_utils.Database, today: date, within_days: int = 0
-) -> list[dict[str, object]]:
-    """Open next steps due by ``today`` (+ ``within_days``), the most overdue first."""
-    rows = db.conn.execute(
-        "SELECT n.id, n.due_date, n.account_id, a.name, n.title FROM next_steps n "
-        "JOIN accounts a ON a.id = n.account_id WHERE n.done = 0 AND a.archived = 0 "
-        "AND n.due_date IS NOT NULL AND n.due_date <= ? ORDER BY n.due_date, a.name, n.id",
-        [(today + timedelta(days=within_days)).isoformat()],
-    ).fetchall()
-    return [
-        {
-            "step_id": r[0],
-            "due_date": r[1],
-            "days_late": (today - date.fromisoformat(r[1][:10])).days,
-            "account_id": r[2],
-            "account": plain(r[3] or r[2]),
-            "title": plain(r[4]),
-        }
-        for r in rows
-    ]
+    """The rows as CSV on stdout (a spreadsheet opens it as the view; see domain.spreadsheet)."""
+    sys.stdout.write(csv_text(rows, columns))
 
 
 def due_table(steps: list[dict[str, object]], today: date) -> str:

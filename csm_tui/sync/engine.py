@@ -32,7 +32,7 @@ from csm_tui.sources.http import ApiClient, Endpoint, HttpPolicy, SourceError, p
 from csm_tui.sources.hubspot import HubSpot
 from csm_tui.sources.pacing import Window, WindowLimiter
 from csm_tui.sources.posthog import PostHog, posthog_client
-from csm_tui.store import outbox
+from csm_tui.store import crm_links, outbox
 from csm_tui.store.db import (
     BUSY_TIMEOUT_MS,
     CacheError,
@@ -64,6 +64,19 @@ def _ignore(_: SyncProgress) -> None:
 def token_hint(settings: Settings, section: str) -> str:
     """Where a token is set: the environment variable or the config file."""
     return f"CSM_TUI_{section.upper()}__TOKEN or {section}.token in {settings.config_file}"
+
+
+async def _learn_portal(db: sqlite_utils.Database, hubspot: HubSpot, token: str) -> None:
+    """Ask the token which portal it belongs to, once: the app's links into HubSpot need it."""
+    if not token or crm_links.portal_id(db) is not None:
+        return
+    try:
+        info = await hubspot.token_info(token)
+    except SourceError:
+        return  # e.g. not a private app token: the links say the portal is not known
+    hub_id = info.get("hubId")
+    if isinstance(hub_id, int) or (isinstance(hub_id, str) and hub_id.isdigit()):
+        crm_links.remember_portal(db, hub_id)
 
 
 def crm_client(
@@ -374,6 +387,8 @@ async def _sync(
             current = pull
             await pull.run()
             crm_pulled = True
+            token = settings.crm.token.get_secret_value() if settings.crm.token else ""
+            await _learn_portal(db, hubspot, token)
         if plan.analytics:
             await gate()
             client = analytics_client(settings, policy, transport)

@@ -21,12 +21,16 @@ from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import BindingType
+from textual.message import Message
 
 from csm_tui.errors import CsmError
 from csm_tui.opening import Opening
+from csm_tui.ui.crm_link import CrmLink
+from csm_tui.ui.due_queue import DueQueue
+from csm_tui.ui.exporting import Exporting
 from csm_tui.ui.host import Clock, TransportFactory
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.listing import Listing
@@ -36,9 +40,15 @@ from csm_tui.ui.messages import (
     ActionFailed,
     AppActionRequested,
     ContactsLoaded,
+    CrmLinkLoaded,
     DetailLoaded,
     DetailRequested,
+    DueQueueRequested,
+    DueStepsLoaded,
+    DueStepsRequested,
     EnrollRequested,
+    ExportRequested,
+    ExportWritten,
     LogTouchRequested,
     MainScreenReady,
     MovesLoaded,
@@ -46,14 +56,18 @@ from csm_tui.ui.messages import (
     MovesRequested,
     NextStepRequested,
     OpenAccountRequested,
+    OpenInCrmRequested,
+    OpensScreen,
     RowsLoaded,
     ScreenActionRequested,
+    ScreenSettled,
     SegmentChoiceRequested,
     SettingsFailed,
     SettingsValidated,
     SinceLastLookLoaded,
     SnoozeRequested,
     StatusLoaded,
+    StepChangeRequested,
     SyncFinished,
     SyncProgressed,
     ThemeRequested,
@@ -67,16 +81,19 @@ from csm_tui.ui.screens.main import MainScreen
 from csm_tui.ui.syncing import Syncing
 from csm_tui.ui.themes import VARIABLE_DEFAULTS
 from csm_tui.ui.theming import Theming
+from csm_tui.ui.type_ahead import HOLD_LIMIT, TypeAhead
 
 if TYPE_CHECKING:
     from textual.theme import Theme
+    from textual.timer import Timer
 
     from csm_tui.config import Settings
 
 DETAIL_DEBOUNCE = 0.12  # seconds the cursor must rest before the detail is read
 STATUS_REFRESH = 30.0  # seconds between redraws of "synced N min ago"
 SYNC_WATCH_SECONDS = 5.0  # how often the open app looks for a sync made elsewhere
-ACCOUNT_ACTIONS = ("log_touch", "next_step", "snooze", "enroll")  # the account screen's own too
+ACCOUNT_ACTIONS = ("log_touch", "next_step", "snooze", "enroll", "open_in_crm")  # the account
+# screen's own too
 
 
 def _utc_now() -> datetime:
@@ -129,6 +146,11 @@ class CsmApp(App[int]):
         self.syncing = Syncing(self, self.listing)
         self.saving = Saving(self, self.listing, self.syncing)
         self.theming = Theming(self, self.opening)
+        self.type_ahead = TypeAhead()
+        self._hold_timer: Timer | None = None
+        self.due_queue = DueQueue(self, self.saving)
+        self.exporting = Exporting(self)
+        self.crm_link = CrmLink(self)
 
     # -- the settings ---------------------------------------------------------------------
 
@@ -233,6 +255,42 @@ class CsmApp(App[int]):
         """The main screen, or None while it is not up: before it is pushed, and when quitting,
         which is when a worker's late answer may arrive."""
         return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+
+    # -- keys typed while a screen opens (csm_tui/ui/type_ahead.py) -----------------------
+
+    def post_message(self, message: Message) -> bool:
+        """Queue ``message``; a request that opens a screen holds the keys typed behind it."""
+        if isinstance(message, OpensScreen) and not self.type_ahead.holding:
+            self.type_ahead.start()
+            self._hold_timer = self.set_timer(HOLD_LIMIT, self._release_keys)
+        return super().post_message(message)
+
+    async def on_event(self, event: events.Event) -> None:
+        if (
+            isinstance(event, (events.Key, events.Paste))
+            and not event.is_forwarded
+            and self.type_ahead.holding
+        ):
+            self.type_ahead.hold(event)
+            return
+        await super().on_event(event)
+
+    @on(ScreenSettled)
+    async def _screen_settled(self, message: ScreenSettled) -> None:
+        await self._release_keys()
+
+    async def _release_keys(self) -> None:
+        """Hand the held keys on, in order, as if typed now (to the field that has focus)."""
+        if self._hold_timer is not None:  # this hold's limit must not end a later one
+            self._hold_timer.stop()
+            self._hold_timer = None
+        held = self.type_ahead.release()
+        for n, key in enumerate(held):
+            if self.type_ahead.holding:  # a held key opened another screen: wait for it too
+                for later in held[n:]:
+                    self.type_ahead.hold(later)
+                return
+            await super().on_event(key)
 
     # -- the list and the detail (csm_tui/ui/listing.py) ----------------------------------
 
@@ -365,10 +423,46 @@ class CsmApp(App[int]):
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
         self.saving.done(message)
+        self.due_queue.refresh()  # a step done, moved or undone leaves or rejoins the queue
 
     @on(ActionFailed)
-    def _action_failed(self, message: ActionFailed) -> None:
+    async def _action_failed(self, message: ActionFailed) -> None:
         self.saving.failed(message)
+        await self._release_keys()  # e.g. the form's contacts could not be read
+
+    # -- the due queue, links into the CRM, exports -----------------------------------------
+
+    @on(DueQueueRequested)
+    def _due_queue_requested(self, message: DueQueueRequested) -> None:
+        self.due_queue.open()
+
+    @on(DueStepsRequested)
+    def _due_steps_requested(self, message: DueStepsRequested) -> None:
+        self.due_queue.load()
+
+    @on(DueStepsLoaded)
+    def _due_steps_loaded(self, message: DueStepsLoaded) -> None:
+        self.due_queue.loaded(message)
+
+    @on(StepChangeRequested)
+    def _step_change_requested(self, message: StepChangeRequested) -> None:
+        self.due_queue.change(message)
+
+    @on(OpenInCrmRequested)
+    def _open_in_crm_requested(self, message: OpenInCrmRequested) -> None:
+        self.crm_link.open(message.account_id)
+
+    @on(CrmLinkLoaded)
+    def _crm_link_loaded(self, message: CrmLinkLoaded) -> None:
+        self.crm_link.loaded(message)
+
+    @on(ExportRequested)
+    def _export_requested(self, message: ExportRequested) -> None:
+        self.exporting.export(message)
+
+    @on(ExportWritten)
+    def _export_written(self, message: ExportWritten) -> None:
+        self.exporting.written(message)
 
     def action_undo(self) -> None:
         """Take back the last local action not yet pushed."""
@@ -387,6 +481,7 @@ class CsmApp(App[int]):
     @on(SyncFinished)
     def _sync_finished(self, message: SyncFinished) -> None:
         self.syncing.finished(message)
+        self.due_queue.refresh()
 
     @on(StatusLoaded)
     def _status_loaded(self, message: StatusLoaded) -> None:
@@ -429,7 +524,8 @@ class CsmApp(App[int]):
     @on(ScreenActionRequested)
     def _screen_action_requested(self, message: ScreenActionRequested) -> None:
         """Run a screen's action chosen in the palette: on the list for marks, on the account
-        screen when it is on top and has that action, else on the main screen."""
+        screen when it is on top and has that action, an export on the due queue when it is
+        open, else on the main screen."""
         action, main = message.action, self.main
         if action == "clear_marks":
             main.attention.clear_marks()
@@ -437,5 +533,7 @@ class CsmApp(App[int]):
             getattr(main.attention, f"action_{action}")()
         elif isinstance(self.screen, AccountScreen) and action in ACCOUNT_ACTIONS:
             getattr(self.screen, f"action_{action}")()
+        elif action == "export" and self.due_queue.screens():
+            self.due_queue.screens()[0].action_export()  # the due queue is the view
         else:
             getattr(main, f"action_{action}")()

@@ -108,6 +108,10 @@ class CsmHost(Protocol):
 
     def batch_update(self) -> AbstractContextManager[None]: ...
 
+    def open_url(self, url: str, *, new_tab: bool = ...) -> None: ...
+
+    def copy_to_clipboard(self, text: str) -> None: ...
+
 
 def thread_worker(
     host: CsmHost, work: Callable[[], None], group: str, *, exclusive: bool = False

@@ -81,9 +81,20 @@ ACCOUNT_ACTIONS: list[Binding] = [
         "Log",
         id="log-touch",
         tooltip="Log a touch (call, email, meeting, QBR, note)",
+        # Handled as the key arrives (see "/" below): the keys typed behind it are held for the
+        # form (csm_tui/ui/type_ahead.py), not sent to the list before the l is read.
+        priority=True,
     ),
     Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step"),
     Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
+    Binding(
+        "o",
+        "open_in_crm",
+        "HubSpot",
+        id="open-in-crm",
+        tooltip="Open the account in HubSpot (the link is copied too)",
+        show=False,
+    ),
     Binding(
         "s",
         "enroll",
@@ -125,6 +136,24 @@ MAIN_BINDINGS: list[Binding] = [
     ),
     Binding("f", "segment", "Segment", id="segment", tooltip="Choose a segment", show=False),
     Binding(
+        "d",
+        "due_queue",
+        "Due",
+        id="due-queue",
+        tooltip="Due queue: every next step due today or overdue, across the book",
+        show=False,  # the footer is full at 80 columns; d is in the help and the palette
+        # Handled as the key arrives (see "/"): the keys typed behind it wait for the queue.
+        priority=True,
+    ),
+    Binding(
+        "x",
+        "export",
+        "Export",
+        id="export",
+        tooltip="Export the view as CSV (the list as filtered, or the due queue)",
+        show=False,
+    ),
+    Binding(
         "escape",
         "clear_filter",
         "Clear filter",
@@ -141,7 +170,39 @@ ACCOUNT_BINDINGS: list[Binding] = [
     Binding("k,up", "scroll_up", "Up", id="cursor-up", show=False),
 ]
 
-ALL_BINDINGS: list[Binding] = [*LIST_BINDINGS, *MAIN_BINDINGS, *APP_BINDINGS, *ACCOUNT_BINDINGS]
+# The due queue (d): every next step due today or overdue, across the book.
+DUE_BINDINGS: list[Binding] = [
+    Binding(
+        "c,space",
+        "complete",
+        "Done",
+        id="due-complete",
+        tooltip="Due queue: mark the next step done (u undoes)",
+    ),
+    Binding("e", "retitle", "Title", id="due-retitle", tooltip="Due queue: retitle the next step"),
+    Binding(
+        "w",
+        "reschedule",
+        "When",
+        id="due-reschedule",
+        tooltip="Due queue: reschedule the next step (fri, +3d, dec 15)",
+    ),
+    Binding(
+        "enter", "open_account", "Account", id="due-open", tooltip="Due queue: open the account"
+    ),
+    Binding("x", "export", "Export", id="export", tooltip="Export the view as CSV", show=False),
+    Binding("escape", "back", "Back", id="due-back", tooltip="Due queue: back to the list"),
+    Binding("j", "cursor_down", "Down", id="due-down", show=False, tooltip="Due queue: down"),
+    Binding("k", "cursor_up", "Up", id="due-up", show=False, tooltip="Due queue: up"),
+]
+
+ALL_BINDINGS: list[Binding] = [
+    *LIST_BINDINGS,
+    *MAIN_BINDINGS,
+    *APP_BINDINGS,
+    *ACCOUNT_BINDINGS,
+    *DUE_BINDINGS,
+]
 
 
 def known_ids() -> set[str]:
@@ -173,7 +234,7 @@ def check_keymap(keymap: dict[str, str]) -> list[str]:
         for key in sorted(keymap)
         if key not in known
     ]
-    for group in (APP_BINDINGS, LIST_BINDINGS, MAIN_BINDINGS, ACCOUNT_BINDINGS):
+    for group in (APP_BINDINGS, LIST_BINDINGS, MAIN_BINDINGS, ACCOUNT_BINDINGS, DUE_BINDINGS):
         for binding in group:
             if binding.id not in keymap:
                 continue

@@ -10,6 +10,7 @@ methods are generated and compiled at import), and there are some twenty of them
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 from textual.message import Message
@@ -151,6 +152,33 @@ class ContactsLoaded(Message):
         self.contacts = contacts
 
 
+class DueStepsLoaded(Message):
+    """The due queue, read: each step a dict of csm_tui.store.due.DUE_COLUMNS."""
+
+    def __init__(self, steps: list[dict[str, object]]) -> None:
+        super().__init__()
+        self.steps = steps
+
+
+class CrmLinkLoaded(Message):
+    """The account's HubSpot address (None: the portal is not known yet, ``why`` says so)."""
+
+    def __init__(self, account_id: str, url: str | None, why: str = "") -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.url = url
+        self.why = why
+
+
+class ExportWritten(Message):
+    """A CSV export was written to ``path`` (``rows`` rows)."""
+
+    def __init__(self, path: str, rows: int) -> None:
+        super().__init__()
+        self.path = path
+        self.rows = rows
+
+
 class SettingsValidated(Message):
     """The settings the app opened without are validated (see csm_tui/opening.py)."""
 
@@ -173,6 +201,16 @@ class SinceLastLookLoaded(Message):
 
 
 # -- from the screens ----------------------------------------------------------------------
+
+
+class OpensScreen(Message):
+    """A request that opens a screen: the app holds the keys typed behind it until the screen
+    has settled (csm_tui/ui/type_ahead.py). Post it to the app itself (``self.app.post_message``)
+    from the key's action, so that the holding starts before the next key is taken."""
+
+
+class ScreenSettled(Message):
+    """A screen is up and its first field has focus: the keys held for it go to it now."""
 
 
 class MainScreenReady(Message):
@@ -216,7 +254,7 @@ class OpenAccountRequested(Message):
         self.account_id = account_id
 
 
-class LogTouchRequested(Message):
+class LogTouchRequested(OpensScreen):
     """Open the log-touch form for one account."""
 
     def __init__(self, account_id: str, account_name: str) -> None:
@@ -249,6 +287,59 @@ class EnrollRequested(Message):
     def __init__(self, account_ids: list[str]) -> None:
         super().__init__()
         self.account_ids = account_ids
+
+
+class DueQueueRequested(OpensScreen):
+    """Open the due queue: every next step due today or overdue, across the book."""
+
+
+class DueStepsRequested(Message):
+    """Read the due queue (again) for the due screen."""
+
+
+class StepChangeRequested(Message):
+    """Complete, reschedule or retitle one next step (exactly one outbox item: step_change)."""
+
+    def __init__(
+        self,
+        step_id: str,
+        account_id: str,
+        *,
+        done: bool | None = None,
+        due: date | None = None,
+        title: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.account_id = account_id
+        self.done = done
+        self.due = due
+        self.title = title
+
+
+class OpenInCrmRequested(Message):
+    """Open ``account_id`` in the CRM (HubSpot): browser, clipboard and a notice."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+
+
+class ExportRequested(Message):
+    """Write ``rows`` (their ``columns``, under ``headers``) as a CSV file named after ``view``."""
+
+    def __init__(
+        self,
+        view: str,
+        headers: tuple[str, ...],
+        columns: tuple[str, ...],
+        rows: list[dict[str, object]],
+    ) -> None:
+        super().__init__()
+        self.view = view
+        self.headers = headers
+        self.columns = columns
+        self.rows = rows
 
 
 class SegmentChoiceRequested(Message):
@@ -287,6 +378,9 @@ ScreenAction = Literal[
     "clear_marks",
     "filter",
     "segment",
+    "due_queue",
+    "open_in_crm",
+    "export",
 ]
 
 

@@ -219,6 +219,31 @@ class Saving:
 
         self._start_write(account_id, write)
 
+    def change_step(
+        self,
+        account_id: str,
+        step_id: str,
+        *,
+        done: bool | None = None,
+        due: date | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Complete, reschedule or retitle a next step (in a worker; one outbox item)."""
+
+        def write(db: sqlite_utils.Database) -> str:
+            from csm_tui.store import actions
+
+            actions.change_next_step(db, step_id=step_id, done=done, due_date=due, title=title)
+            if done:
+                what = "Step done"
+            elif due is not None:
+                what = f"Step moved to {due.isoformat()}"
+            else:
+                what = "Step retitled"
+            return f"{what} (u undoes); the CRM task follows on the next sync."
+
+        self._start_write(account_id, write)
+
     def snooze_account(self, account_id: str, until: date, reason: str = "") -> None:
         """Snooze an account until ``until`` (in a worker); its row leaves the list."""
 

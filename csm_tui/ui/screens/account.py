@@ -17,6 +17,7 @@ from csm_tui.ui.messages import (
     LogTouchRequested,
     MoveSpanRequested,
     NextStepRequested,
+    OpenInCrmRequested,
     SnoozeRequested,
 )
 from csm_tui.ui.widgets.detail_pane import AccountView
@@ -69,13 +70,17 @@ class AccountScreen(Screen[None]):
         self.view.scroll_up(animate=False)
 
     def action_log_touch(self) -> None:
-        self.post_message(LogTouchRequested(self.account_id, self.account_name))
+        # To the app at once: it holds the keys typed behind the l for the form.
+        self.app.post_message(LogTouchRequested(self.account_id, self.account_name))
 
     def action_next_step(self) -> None:
         self.post_message(NextStepRequested(self.account_id, self.account_name))
 
     def action_snooze(self) -> None:
         self.post_message(SnoozeRequested(self.account_id, self.account_name))
+
+    def action_open_in_crm(self) -> None:
+        self.post_message(OpenInCrmRequested(self.account_id))
 
     def action_enroll(self) -> None:
         self.post_message(EnrollRequested([self.account_id]))

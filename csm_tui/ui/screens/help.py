@@ -37,7 +37,8 @@ GROUPS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "App",
         re.compile(
-            r"\b(sync|portfolio|theme|palette|commands?|help|keys?|quit|leave)\b", re.IGNORECASE
+            r"\b(sync|portfolio|theme|palette|commands?|help|keys?|quit|leave|export)\b",
+            re.IGNORECASE,
         ),
     ),
 )

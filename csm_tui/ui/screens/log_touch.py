@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Select,
 
 from csm_tui.domain.when import parse_due, parse_when
 from csm_tui.ui.drafts import TouchDraft
+from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import clean, safe
 from csm_tui.ui.screens.confirm import ConfirmScreen
 from csm_tui.ui.screens.next_step import due_phrase
@@ -130,6 +131,10 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),
+        # Moved as the key arrives: as a plain binding, tab took effect only once the focused
+        # field had passed it up, and the keys typed right behind it went to the old field.
+        Binding("tab", "next_field", "Next field", show=False, priority=True),
+        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, account_name: str, contacts: list[tuple[str, str]], now: datetime) -> None:
@@ -178,7 +183,18 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#kind", RadioSet).focus()
+        # What happened is what a CSM types first; the other fields start sensible (a call,
+        # now, no contact) and are a tab or shift+tab away.
+        self.set_focus(self.query_one("#summary", TextArea))
+        self.post_message(ScreenSettled())  # the keys typed behind the l come here now
+
+    def action_next_field(self) -> None:
+        """Focus the next field (tab)."""
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        """Focus the previous field (shift+tab)."""
+        self.focus_previous()
 
     # -- live feedback --------------------------------------------------------------------
 

@@ -19,12 +19,15 @@ from textual.widgets import Input, Static
 from csm_tui.ui.keymap import MAIN_BINDINGS
 from csm_tui.ui.messages import (
     AccountHighlighted,
+    DueQueueRequested,
     EnrollRequested,
+    ExportRequested,
     LogTouchRequested,
     MainScreenReady,
     MoveSpanRequested,
     NextStepRequested,
     OpenAccountRequested,
+    OpenInCrmRequested,
     SegmentChoiceRequested,
     SnoozeRequested,
     ViewRequested,
@@ -33,6 +36,7 @@ from csm_tui.ui.safe_text import clean
 from csm_tui.ui.widgets.attention_list import AttentionList
 from csm_tui.ui.widgets.content_updates import update_if_changed
 from csm_tui.ui.widgets.detail_pane import AccountView
+from csm_tui.ui.widgets.list_export import LIST_VIEW_COLUMNS, LIST_VIEW_HEADERS, list_view_rows
 from csm_tui.ui.widgets.stable_footer import StableFooter
 from csm_tui.ui.widgets.status_line import StatusLine
 
@@ -187,8 +191,11 @@ class MainScreen(Screen[None]):
             self.post_message(OpenAccountRequested(found[0]))
 
     def action_log_touch(self) -> None:
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, l is a letter
+            raise SkipAction()
         if found := self._current():
-            self.post_message(LogTouchRequested(*found))
+            # To the app at once: it holds the keys typed behind the l for the form.
+            self.app.post_message(LogTouchRequested(*found))
 
     def action_next_step(self) -> None:
         if found := self._current():
@@ -207,6 +214,24 @@ class MainScreen(Screen[None]):
 
     def action_move_span(self) -> None:
         self.post_message(MoveSpanRequested())
+
+    def action_open_in_crm(self) -> None:
+        if found := self._current():
+            self.post_message(OpenInCrmRequested(found[0]))
+
+    def action_due_queue(self) -> None:
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, d is a letter
+            raise SkipAction()
+        # To the app at once: it holds the keys typed behind the d for the queue.
+        self.app.post_message(DueQueueRequested())
+
+    def action_export(self) -> None:
+        """The list as shown (segment, filter, order) as a CSV file."""
+        view = "attention-list"
+        if self.segment or self.filter_text:
+            view += "-filtered"
+        rows = list_view_rows(self.attention.rows)
+        self.post_message(ExportRequested(view, LIST_VIEW_HEADERS, LIST_VIEW_COLUMNS, rows))
 
     def action_segment(self) -> None:
         self.post_message(SegmentChoiceRequested())
