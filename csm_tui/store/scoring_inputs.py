@@ -404,19 +404,25 @@ def load_book(
     touches: dict[str, list[Touch]] = defaultdict(list)
     latest: dict[str, date] = {}
     felt: dict[str, Touch] = {}
+    # Nothing after ``today`` is read beyond what the rules skip themselves (a past day's score
+    # must not see its future), and of the touches before the horizon only the latest that
+    # counts as a touch (not a negative one: no relationship credit) and the latest that
+    # recorded a feeling: with the rows since the horizon, the same for any day scored.
+    day_after = (today + timedelta(days=1)).isoformat()
     for acc, occurred, sentiment in _each(
         db,
-        "SELECT account_id, occurred_at, sentiment FROM touches WHERE occurred_at >= ?"
+        "SELECT account_id, occurred_at, sentiment FROM touches WHERE occurred_at >= ? "
+        "AND occurred_at < ?"
         + only
-        # Older ones matter only as the latest touch, and the latest that recorded a feeling
-        # (SQLite returns the sentiment of the row holding the MAX).
-        + " UNION ALL SELECT account_id, MAX(occurred_at), NULL FROM touches WHERE 1 = 1"
+        # (SQLite returns the sentiment of the row holding the MAX.)
+        + " UNION ALL SELECT account_id, MAX(occurred_at), NULL FROM touches "
+        "WHERE occurred_at < ? AND COALESCE(sentiment, '') != 'negative'"
         + only
         + " GROUP BY account_id UNION ALL SELECT account_id, MAX(occurred_at), sentiment "
-        "FROM touches WHERE sentiment IS NOT NULL AND sentiment != ''"
+        "FROM touches WHERE occurred_at < ? AND sentiment IS NOT NULL AND sentiment != ''"
         + only
         + " GROUP BY account_id",
-        [horizon.isoformat(), *only_p, *only_p, *only_p],
+        [horizon.isoformat(), day_after, *only_p, *([horizon.isoformat(), *only_p] * 2)],
     ):
         when = day(occurred)
         if when is None:
@@ -424,16 +430,18 @@ def load_book(
         if past_weeks:
             touches[acc].append(Touch(when, sentiment))
             continue
-        # Today's score reads the latest touch up to today, and the latest that recorded a
-        # feeling (the first of a day's, as max() over these rows in this order would).
+        # Today's score reads the latest touch up to today that is no negative one, and the
+        # latest that recorded a feeling (the first of a day's, as max() over these rows in
+        # this order would).
         if when > today:
             continue
-        if acc not in latest or when > latest[acc]:
+        if sentiment != "negative" and (acc not in latest or when > latest[acc]):
             latest[acc] = when
         if sentiment and (acc not in felt or when > felt[acc].occurred):
             felt[acc] = Touch(when, sentiment)
-    for acc, when in latest.items():
-        touches[acc] = [Touch(when), felt[acc]] if acc in felt else [Touch(when)]
+    for acc in latest.keys() | felt.keys():
+        kept = [Touch(latest[acc])] if acc in latest else []
+        touches[acc] = [*kept, felt[acc]] if acc in felt else kept
 
     steps: dict[str, list[NextStep]] = defaultdict(list)
     for acc, title, due, created in _each(
