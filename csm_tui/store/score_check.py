@@ -19,7 +19,13 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from csm_tui.domain.models import Health
-from csm_tui.domain.score_check import Observation, Outcome, ScoreCheck, account_outcome, score_check
+from csm_tui.domain.score_check import (
+    Observation,
+    Outcome,
+    ScoreCheck,
+    account_outcome,
+    score_check,
+)
 from csm_tui.store.as_of import health_as_of
 from csm_tui.store.dates import cache_day
 from csm_tui.store.portfolio import load_account_arr
