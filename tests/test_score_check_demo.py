@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from support.demo_book import TODAY, synced_demo
 
 from csm_tui.cli import build_parser
-from csm_tui.commands import demo
 from csm_tui.commands import score_check as score_check_command
 from csm_tui.commands import score_diff as score_diff_command
 from csm_tui.config import Settings
@@ -21,33 +21,11 @@ from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
 from csm_tui.store.score_check import check_cache, load_outcomes
 from csm_tui.store.score_diff import score_diff
-from csm_tui.sync import engine
-
-TODAY = date(2026, 11, 23)
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    root = tmp_path_factory.mktemp("demo-check")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
-        mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        apis, transport = demo.build_demo(300, 7, TODAY, clock=lambda: NOW)
-        settings = demo.demo_settings(
-            Settings(data_dir=root / "data"),
-            apis.portfolio.demo_owner_email,
-            apis.hubspot.token,
-            apis.posthog.token,
-        )
-        engine.sync_blocking(
-            settings,
-            full=True,
-            transport=transport(),
-            today=TODAY,
-            clock=lambda: NOW,
-            policy=demo.IN_PROCESS,
-        )
+    with synced_demo(tmp_path_factory.mktemp("demo-check")) as settings:
         yield settings
 
 
