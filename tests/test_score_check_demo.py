@@ -4,12 +4,14 @@ figures are those of a real rescore with the other settings."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.demo_book import TODAY, synced_demo
+from support.apps import settle
+from support.demo_book import NOW, TODAY, synced_demo
 
 from csm_tui.cli import build_parser
 from csm_tui.commands import score_check as score_check_command
@@ -20,7 +22,9 @@ from csm_tui.store.as_of import health_as_of
 from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
 from csm_tui.store.score_check import check_cache, load_outcomes
-from csm_tui.store.score_diff import score_diff
+from csm_tui.store.score_diff import preview_text, score_diff, settings_change_preview
+from csm_tui.store.score_settings import scoring_fingerprint, used_config
+from csm_tui.ui.app import CsmApp
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +173,55 @@ def test_score_diff_reads_a_second_config_file(demo_settings: Settings, tmp_path
     assert all((c.before.band, c.after.band) == ("green", "yellow") for c in diff.band_changes)
     assert all(c.before.health == c.after.health for c in diff.band_changes)
     assert args.config == str(other)
+
+
+def copied(settings: Settings, root: Path) -> Settings:
+    """The demo workspace copied under ``root`` (a test that writes to it keeps to its copy)."""
+    shutil.copytree(settings.data_dir, root / "data")
+    return settings.model_copy(update={"data_dir": root / "data"})
+
+
+def doubled_usage(settings: Settings) -> Settings:
+    weights = {**settings.scoring.weights, "usage": settings.scoring.weights["usage"] * 2}
+    return settings.model_copy(
+        update={"scoring": settings.scoring.model_copy(update={"weights": weights})}
+    )
+
+
+def test_a_changed_config_is_previewed_once_against_the_last_rescore(
+    demo_settings: Settings, tmp_path: Path
+) -> None:
+    settings = copied(demo_settings, tmp_path)
+    changed = doubled_usage(settings)
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        used = used_config(db)
+        assert used is not None and used.fingerprint == scoring_fingerprint(settings)
+        assert settings_change_preview(db, settings, TODAY) is None  # nothing changed
+        preview = settings_change_preview(db, changed, TODAY)
+        assert preview is not None
+        expected = score_diff(db, settings, changed, TODAY)
+        assert preview.band_changes == expected.band_changes
+        assert preview.rank_moves == expected.rank_moves
+        assert "would change band" in preview_text(preview)
+        assert settings_change_preview(db, changed, TODAY) is None  # once
+        rescore(db, changed, TODAY)  # now in use: nothing to preview, and back is a change
+        assert settings_change_preview(db, changed, TODAY) is None
+        assert settings_change_preview(db, settings, TODAY) is not None
+    finally:
+        db.conn.close()
+
+
+async def test_the_app_says_once_what_a_changed_config_would_change(
+    demo_settings: Settings, tmp_path: Path
+) -> None:
+    changed = doubled_usage(copied(demo_settings, tmp_path))
+    for opening, expected in ((1, 1), (2, 0)):
+        app = CsmApp(changed, today=TODAY, clock=lambda: NOW, auto_sync=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await settle(pilot)
+            shown = [n for n in app._notifications if n.title == "Scoring settings changed"]
+            assert len(shown) == expected, opening
+            if expected:
+                assert "would change band" in shown[0].message

@@ -8,8 +8,6 @@ days' stored scores are dropped first: they were made with the settings in force
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from csm_tui.store.rescore import rescore
 from csm_tui.store.score_check import DEFAULT_HORIZON, CheckReport, check_cache
+from csm_tui.store.score_settings import (
+    mark_previewed,
+    scoring_fingerprint,
+    used_config,
+    with_scoring_config,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -24,41 +28,6 @@ if TYPE_CHECKING:
     from csm_tui.config import Settings
 
 DEFAULT_RANKS = 10
-
-
-def scoring_config(settings: Settings) -> dict[str, Any]:
-    """Every setting a score reads: the scoring and tier sections and the analytics weights."""
-    a = settings.analytics
-    return {
-        "scoring": settings.scoring.model_dump(mode="json"),
-        "tiers": settings.tiers.model_dump(mode="json"),
-        "analytics": {
-            "key_features": list(a.key_features),
-            "activation_event": a.activation_event,
-            "event_weights": dict(a.event_weights),
-            "default_event_weight": a.default_event_weight,
-        },
-    }
-
-
-def scoring_fingerprint(settings: Settings) -> str:
-    """A short hash of ``scoring_config``: equal when the scores would be computed alike."""
-    text = json.dumps(scoring_config(settings), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def with_scoring_config(settings: Settings, config: dict[str, Any]) -> Settings:
-    """``settings`` with the scoring config of another time (``scoring_config``'s shape)."""
-    from csm_tui.config import ScoringSettings, TierSettings
-
-    analytics = settings.analytics.model_copy(update=dict(config.get("analytics", {})))
-    return settings.model_copy(
-        update={
-            "scoring": ScoringSettings(**config.get("scoring", {})),
-            "tiers": TierSettings(**config.get("tiers", {})),
-            "analytics": analytics,
-        }
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +172,42 @@ def score_diff(
         old.conn.close()
         new.conn.close()
     return ScoreDiff(len(now), ranks, bands, moves, check_before, check_after)
+
+
+def settings_change_preview(
+    db: sqlite_utils.Database, settings: Settings, today: date
+) -> ScoreDiff | None:
+    """What ``settings`` change against those of the last full rescore, once: None when they
+    are the same, when this change was previewed already, or before any full rescore.
+
+    The preview is marked as shown in the cache, so it is not shown again until the settings
+    change again (or a rescore makes them the ones in use).
+    """
+    used = used_config(db)
+    if used is None:
+        return None
+    now = scoring_fingerprint(settings)
+    if now in (used.fingerprint, used.previewed):
+        return None
+    try:
+        before = with_scoring_config(settings, used.config)
+    except ValueError:  # kept by another version, no longer valid: nothing to compare with
+        mark_previewed(db, now)
+        return None
+    diff = score_diff(db, before, settings, today)
+    mark_previewed(db, now)
+    return diff
+
+
+def preview_text(diff: ScoreDiff) -> str:
+    """The preview as one notice: how many change band or move, and the check before/after."""
+    text = (
+        f"Scoring settings changed since the last rescore: {len(diff.band_changes)} of "
+        f"{diff.accounts} accounts would change band, {len(diff.rank_moves)} move more than "
+        f"{diff.ranks} places"
+    )
+    before = None if diff.check_before is None else diff.check_before.check.overall.auc
+    after = None if diff.check_after is None else diff.check_after.check.overall.auc
+    if before is not None and after is not None:
+        text += f"; score check AUC {before:.2f} → {after:.2f}"
+    return text + ". The next sync rescores with them (csm-tui score-diff compares others)."
