@@ -225,3 +225,24 @@ async def test_the_app_says_once_what_a_changed_config_would_change(
             assert len(shown) == expected, opening
             if expected:
                 assert "would change band" in shown[0].message
+
+
+def test_a_component_weighted_zero_is_left_out_of_the_cause_chips(
+    demo_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `[scoring.weights] usage = 60` alone leaves the other components at no weight: the
+    # rescore (and so score-diff) used to stop on their chips (KeyError: 'adoption').
+    settings = copied(demo_settings, tmp_path)
+    usage_only = settings.model_copy(
+        update={"scoring": settings.scoring.model_copy(update={"weights": {"usage": 60.0}})}
+    )
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        rescore(db, usage_only, TODAY)
+        drivers = json.loads(db.execute("SELECT drivers FROM scores LIMIT 1").fetchone()[0])
+    finally:
+        db.conn.close()
+    assert [d["component"] for d in drivers if d["max"]] == ["usage"]
+    args = build_parser().parse_args(["score-diff", "--weight", "adoption=0", "--json"])
+    assert score_diff_command.run(settings, args, today=TODAY) == 0
+    assert json.loads(capsys.readouterr().out)["accounts"] > 0

@@ -169,9 +169,10 @@ def _cause_chip(h: Health) -> str:
     """The short chip of the component that lost the most points."""
     best = ("", 0.0)
     for c in h.components:
-        if c.subscore is None or not c.chip:
+        share = h.shares.get(c.name)  # none for a component weighted 0: it costs nothing
+        if c.subscore is None or not c.chip or share is None:
             continue
-        lost = h.shares[c.name] * (100 - c.subscore) / 100
+        lost = share * (100 - c.subscore) / 100
         if lost > best[1]:
             best = (c.chip, lost)
     return best[0]
