@@ -209,3 +209,18 @@ def test_without_a_renewal_date_the_contract_anniversary_counts() -> None:
     a = account([("2023-03-01", 10_000), ("2026-03-01", 9_000)])
     got = account_outcome(a, None, SINCE, TODAY)
     assert got is not None and (got.day, got.kind) == (D("2026-03-01"), CONTRACTED)
+
+
+def test_a_stale_renewal_date_counts_its_latest_anniversary() -> None:
+    # The CRM still says 2024-03-01; the renewals of 2025 and 2026 passed since.
+    a = account([("2023-03-01", 10_000), ("2026-03-01", 11_000)])
+    got = account_outcome(a, D("2024-03-01"), SINCE, TODAY)
+    assert got is not None and (got.day, got.kind) == (D("2026-03-01"), GREW)
+
+
+def test_a_renewal_of_the_last_30_days_waits_for_its_new_arr() -> None:
+    # Renewed 2026-11-13 (10 days before TODAY), its new ARR not recorded yet: not called flat;
+    # the renewal a year before counts instead.
+    a = account([("2023-11-13", 10_000), ("2025-11-13", 12_000)], start="2023-11-13")
+    got = account_outcome(a, D("2027-11-13"), D("2025-01-01"), TODAY)
+    assert got is not None and (got.day, got.kind) == (D("2025-11-13"), GREW)

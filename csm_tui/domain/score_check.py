@@ -4,8 +4,9 @@ Plain data in, plain data out. An *outcome* is what happened to an account at on
 
 - **churned**: the account's ``churned_on`` day (the CRM's churn date);
 - at a **renewal** that has passed (an anniversary of the renewal date, after the contract
-  start), the ARR in force the day before compared with the ARR ``SETTLE_DAYS`` later (or today,
-  if sooner): **contracted** when it went down, **flat** when it stayed, **grew** when it rose.
+  start) at least ``SETTLE_DAYS`` ago, the ARR in force the day before compared with the ARR
+  ``SETTLE_DAYS`` later: **contracted** when it went down, **flat** when it stayed, **grew**
+  when it rose. (A renewal of the last ``SETTLE_DAYS`` days waits: its new ARR may not be in.)
 
 Churned and contracted accounts *left* (in whole or in part); flat and grown ones *stayed*. Each
 account counts once, with its latest outcome in the period looked at.
@@ -195,16 +196,19 @@ def account_outcome(
         if started is None:
             return None
         anchor = _years_before(started, started.year - today.year - 1)  # a year after today's
-    years = 0 if anchor <= today else 1
+    while anchor <= today:  # a renewal date the CRM did not roll forward: its anniversaries
+        anchor = _years_before(anchor, -1)
+    settled = today - timedelta(days=SETTLE_DAYS)  # a later renewal's ARR may not be in yet
+    years = 1
     while True:
         day = _years_before(anchor, years)
         if day < since or (started is not None and day <= started):
             return None
-        if day <= today:
+        if day <= settled:
             break
         years += 1
     before = account.arr_on(day - timedelta(days=1))
-    after = account.arr_on(min(day + timedelta(days=SETTLE_DAYS), today))
+    after = account.arr_on(day + timedelta(days=SETTLE_DAYS))
     if before is None or after is None:
         return None
     if after < before:
