@@ -83,7 +83,7 @@ UNTOUCHED_WEEKS = 17
 OUTCOME_WINDOW_DAYS = 430  # past renewals whose outcome the demo decides: the last 14 months
 # Per story: the chance its last renewal came after months of trouble (usage fading before it).
 TROUBLE: dict[str, float] = {
-    "healthy": 0.15,
+    "healthy": 0.12,
     "expansion_ready": 0.05,
     "slow_decline": 0.55,
     "sudden_drop": 0.3,
@@ -93,7 +93,7 @@ TROUBLE: dict[str, float] = {
     "churned": 0.75,
 }
 # A renewal that moved the ARR contracted with this chance (troubled, untroubled); else grew.
-CONTRACT_IF_TROUBLED, CONTRACT_OTHERWISE = 0.85, 0.3
+CONTRACT_IF_TROUBLED, CONTRACT_OTHERWISE = 0.9, 0.22
 
 STORY_SHARES: dict[str, float] = {
     "healthy": 0.45,
@@ -588,7 +588,7 @@ class _Builder:
         ]
         acct = _Account(cid, story, domain, name, owner, seats, start, renewal, churn, steps)
         acct.trouble = trouble
-        acct.depth = self.orng.uniform(0.45, 0.75)
+        acct.depth = self.orng.uniform(0.55, 0.85)
         self.contacts(acct)
         self.usage_for(acct)
         self.user_rows(acct)
