@@ -154,8 +154,7 @@ def check_lines(check: ScoreCheck) -> list[str]:
     """The AUC, the verdict, the bands and the components as text lines."""
     lines = [
         f"  AUC         {separation_text(check.overall)}",
-        "              (the chance a staying account scored higher than a leaving one; "
-        "0.5 = chance, 95% interval)",
+        "              (95% interval; 0.5 = chance, 1 = every stayer above every leaver)",
         f"  Verdict     {check.verdict()}",
     ]
     bands = [b for b in check.bands if b.accounts]
@@ -205,15 +204,15 @@ def run(settings: Settings, args: argparse.Namespace, today: date | None = None)
         return 0
     since = "no outcome can be scored yet" if report.since is None else f"since {report.since}"
     lines = [
-        f"Does the health score predict? Workspace {settings.workspace!r}: outcomes {since}, "
-        f"each with the health {report.horizon} days before it",
-        f"  Outcomes    {sum(report.kinds.values())} checked"
+        f"Does the health score predict? Workspace {settings.workspace!r}",
+        f"  Outcomes {since}, each with the health {report.horizon} days before it",
+        f"  Checked     {sum(report.kinds.values())}"
         + (f": {_kinds_text(report.kinds)}" if report.kinds else ""),
     ]
     if report.before_history:
         lines.append(
-            f"              {report.before_history} earlier left out: the cache has no usage "
-            "from before them (analytics.weeks)"
+            f"              ({report.before_history} earlier left out: no usage cached before "
+            "them; see analytics.weeks)"
         )
     lines += check_lines(report.check)
     print("\n".join(lines))
@@ -238,8 +237,8 @@ def _run_csv(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     lines = [
-        f"Does {args.score_column!r} predict {args.outcome_column!r}? {path}: "
-        f"{check.overall.leavers + check.overall.stayers} rows"
+        f"Does {args.score_column!r} predict {args.outcome_column!r}? {path}",
+        f"  Rows        {check.overall.leavers + check.overall.stayers}"
         + (f" ({skipped} without a score or outcome skipped)" if skipped else ""),
         *check_lines(check),
     ]

@@ -149,9 +149,9 @@ class ScoreCheck:
         assert s.auc is not None and s.low is not None and s.high is not None
         if s.low > 0.5:
             strength = "strongly" if s.auc >= 0.8 else "usefully" if s.auc >= 0.7 else "weakly"
-            return f"The score {strength} separates the accounts that left from those that stayed."
+            return f"The score {strength} separates leavers (lower) from stayers."
         if s.high < 0.5:
-            return "The score ranks the accounts that left above those that stayed: check it."
+            return "Leavers scored higher than stayers: the score points the wrong way."
         return "The score does not separate leavers from stayers better than chance."
 
     def to_json(self) -> dict[str, object]:
