@@ -140,6 +140,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-format", metavar="F", help="strptime format (default: ISO dates)")
     p.add_argument("--counts", action="store_true", help="print counts instead of shares")
 
+    p = add("score-check", "does the health score predict who leaves? (ROC AUC, bands, components)")
+    p.add_argument(
+        "--horizon",
+        type=_positive_int,
+        default=90,
+        metavar="DAYS",
+        help="score each outcome with the health this many days before it (default 90)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--csv", metavar="FILE", help="check a score kept elsewhere: a CSV file")
+    p.add_argument("--score-column", metavar="S", help="with --csv: the column of the score")
+    p.add_argument(
+        "--outcome-column", metavar="O", help="with --csv: 1 or true if the account left"
+    )
+
+    p = add("score-diff", "what other weights or thresholds would change: bands, ranks, the check")
+    p.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="C=W",
+        help="a component's weight, e.g. usage=60 (repeatable)",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="B=N",
+        help="a band threshold, green=75 or yellow=45 (repeatable)",
+    )
+    p.add_argument("--config", metavar="FILE", help="a second config file to compare with")
+    p.add_argument(
+        "--ranks",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="list accounts moving more than N places in the attention list (default 10)",
+    )
+    p.add_argument(
+        "--horizon", type=_positive_int, default=90, metavar="DAYS", help="as score-check"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = add("log", "record a touch offline; it is pushed to the CRM on the next sync")
     p.add_argument("account", metavar="ACCOUNT", help="account id, domain or unambiguous name")
     p.add_argument("--kind", required=True, choices=["call", "email", "meeting", "qbr", "note"])
@@ -182,6 +225,8 @@ COMMANDS = {
     "step": "step",
     "portfolio": "portfolio",
     "cohorts": "cohorts",
+    "score-check": "score_check",
+    "score-diff": "score_diff",
     "log": "log",
     "outbox": "outbox",
     "doctor": "doctor",

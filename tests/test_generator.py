@@ -8,7 +8,13 @@ from datetime import date, datetime
 
 import pytest
 
-from csm_tui.fakes.portfolio import HOSTILE_STRINGS, STORIES, Portfolio, generate_portfolio
+from csm_tui.fakes.portfolio import (
+    HOSTILE_STRINGS,
+    STORIES,
+    USAGE_WEEKS,
+    Portfolio,
+    generate_portfolio,
+)
 
 TODAY = date(2026, 11, 23)
 
@@ -77,7 +83,8 @@ def test_shape_of_the_book(book: Portfolio) -> None:
     renewals = [date.fromisoformat(c["properties"]["renewal_date"]) for c in book.companies]
     assert sum(0 <= (r - TODAY).days <= 30 for r in renewals) >= 5
     assert all(r <= TODAY.replace(year=TODAY.year + 1) for r in renewals)
-    assert len(book.weeks) == 26 and book.weeks[-1] < TODAY.isoformat()
+    # 26 weeks of each story, and a year before them for the past renewals' signals
+    assert len(book.weeks) == USAGE_WEEKS == 78 and book.weeks[-1] < TODAY.isoformat()
     assert book.usage_weekly == sorted(book.usage_weekly, key=lambda r: r[:3])
 
 
@@ -180,3 +187,37 @@ def test_hostile_option_plants_every_hostile_string() -> None:
     assert set(HOSTILE_STRINGS) <= names
     assert any(c["properties"]["firstname"] in HOSTILE_STRINGS for c in p.contacts)
     assert any(n["properties"]["hs_note_body"] in HOSTILE_STRINGS for n in p.notes)
+
+
+def test_past_renewals_follow_months_of_fading_use_often_but_not_always(book: Portfolio) -> None:
+    """The demo's past outcomes (csm-tui score-check): enough contractions, and the use in the
+    months before one fell more often than before a renewal that kept or grew the ARR."""
+    contracted: list[float] = []
+    kept: list[float] = []
+    for company in book.companies:
+        if "churn_date" in company["properties"]:
+            continue
+        history = sorted(
+            (h["timestamp"][:10], int(h["value"])) for h in book.arr_history[company["id"]]
+        )
+        start = date.fromisoformat(company["properties"]["contract_start_date"])
+        renewals = [start.replace(year=start.year + k) for k in range(1, 5)]
+        last = max((d for d in renewals if d < TODAY), default=None)
+        if last is None or not 120 <= (TODAY - last).days <= 400:
+            continue
+        before = [v for d, v in history if d < last.isoformat()][-1]
+        after = [v for d, v in history if d <= last.isoformat()][-1]
+        # use in the 12 weeks up to 90 days before the renewal, vs the 12 weeks before those
+        totals = _weekly_events(book, company["properties"]["domain"])
+        ahead = [
+            w for w in book.weeks if date.fromisoformat(w).toordinal() <= last.toordinal() - 90
+        ]
+        if len(ahead) < 24:
+            continue
+        ratio = sum(totals[w] for w in ahead[-12:]) / (sum(totals[w] for w in ahead[-24:-12]) or 1)
+        (contracted if after < before else kept).append(ratio)
+    assert len(contracted) >= 15
+    faded = sum(r < 0.85 for r in contracted) / len(contracted)
+    faded_kept = sum(r < 0.85 for r in kept) / len(kept)
+    assert faded > faded_kept + 0.2, (faded, faded_kept)  # a signal...
+    assert faded < 1.0 and faded_kept > 0.0  # ...not a rule

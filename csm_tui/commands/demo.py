@@ -37,7 +37,10 @@ def demo_settings(
     """The user's settings pointed at the fakes, in the `demo` workspace.
 
     ``sender_email`` is the inbox the demo owner connected to the fake HubSpot (demo_inbox).
+    Every week of usage the fakes hold is pulled: a year of past renewals to check the score on.
     """
+    from csm_tui.fakes.portfolio import USAGE_WEEKS
+
     return settings.model_copy(
         update={
             "workspace": DEMO_WORKSPACE,
@@ -53,6 +56,7 @@ def demo_settings(
                 base_url=DEMO_ANALYTICS_URL,
                 project_id=DEMO_PROJECT,
                 token=SecretStr(analytics_token),
+                weeks=USAGE_WEEKS,
             ),
             "keyring_service": "",
         }

@@ -74,7 +74,28 @@ KEY_FEATURES = (
     "automation_created",
 )
 ACTIVATION_EVENT = "project_created"
-WEEKS = 26
+WEEKS = 26  # the weeks each account's story is told in (its usage curve)
+# Older weeks of usage, before the story's: a year of past renewals can be scored as the book
+# stood three months ahead of each (csm-tui score-check), so the demo pulls them all.
+PAST_WEEKS = 52
+USAGE_WEEKS = PAST_WEEKS + WEEKS
+# Weeks left exactly as the story tells them: today's score reads 12 weeks, and its 4-week trend
+# the 12 weeks before the 4th week back (so past outcomes' signals are drawn only before them).
+UNTOUCHED_WEEKS = 17
+OUTCOME_WINDOW_DAYS = 430  # past renewals whose outcome the demo decides: the last 14 months
+# Per story: the chance its last renewal came after months of trouble (usage fading before it).
+TROUBLE: dict[str, float] = {
+    "healthy": 0.12,
+    "expansion_ready": 0.05,
+    "slow_decline": 0.55,
+    "sudden_drop": 0.3,
+    "champion_quiet": 0.35,
+    "renewal_at_risk": 0.55,
+    "onboarding": 0.0,
+    "churned": 0.75,
+}
+# A renewal that moved the ARR contracted with this chance (troubled, untroubled); else grew.
+CONTRACT_IF_TROUBLED, CONTRACT_OTHERWISE = 0.9, 0.22
 
 STORY_SHARES: dict[str, float] = {
     "healthy": 0.45,
@@ -273,6 +294,12 @@ class _Builder:
         this_monday = today - timedelta(days=today.weekday())
         self.week_dates = [this_monday - timedelta(weeks=WEEKS - i) for i in range(WEEKS)]
         self.weeks = [d.isoformat() for d in self.week_dates]
+        self.past_dates = [
+            this_monday - timedelta(weeks=USAGE_WEEKS - i) for i in range(PAST_WEEKS)
+        ]
+        self.past_weeks = [d.isoformat() for d in self.past_dates]
+        # Past outcomes draw from a stream of their own: the stories' draws stay as they were.
+        self.orng = random.Random(seed * 1_000_003 + 17)
         self.ids = _Ids()
         self.noise = [self.rng.uniform(0.8, 1.2) for _ in range(1009)]
         # PostHog person ids are UUIDs; a seed-derived prefix and a counter keep them unique,
@@ -485,6 +512,47 @@ class _Builder:
                 steps.sort()
         return steps, initial
 
+    def past_outcome(
+        self, story: str, start: date, churn: date | None, steps: list[tuple[float, float, str]]
+    ) -> date | None:
+        """Decide how the account's last renewal went, and whether months of trouble led to it.
+
+        Returns the day the trouble led up to (the renewal, or the churn), or None. A renewal
+        the ARR walk moved becomes a contraction (more likely after trouble) or a rise: the ARR
+        before it is rescaled, so today's ARR (and all that follows from it) stays as it was. A
+        renewal the walk left flat stays flat. So the usage signal is honest but imperfect:
+        some troubled accounts renew flat, some untroubled ones contract.
+        """
+        orng = self.orng
+        troubled = orng.random() < TROUBLE[story]
+        if churn is not None:
+            return churn if troubled else None
+        last: date | None = None
+        k = 1
+        while (anniversary := _add_years(start, k)) < self.today:
+            last, k = anniversary, k + 1
+        if last is None or (self.today - last).days > OUTCOME_WINDOW_DAYS:
+            return None
+        at = next(
+            (
+                i
+                for i, (t, _, _) in enumerate(steps)
+                if i and datetime.fromtimestamp(t, UTC).date() == last
+            ),
+            None,
+        )
+        if at is not None:
+            contract = orng.random() < (CONTRACT_IF_TROUBLED if troubled else CONTRACT_OTHERWISE)
+            factor = orng.uniform(0.65, 0.9) if contract else orng.uniform(1.08, 1.4)
+            after = steps[at][1]
+            before = min(max(round(after / factor, -2), 5_000), 400_000)
+            ratio = before / steps[at - 1][1]
+            for i in range(at):
+                t, value, why = steps[i]
+                steps[i] = (t, min(max(round(value * ratio, -2), 5_000), 400_000), why)
+            steps[at] = (steps[at][0], after, "renewal_down" if contract else "renewal_up")
+        return last if troubled else None
+
     def company(self, story: str) -> None:
         rng = self.rng
         owners = self.p.owners
@@ -493,6 +561,7 @@ class _Builder:
         start, renewal, churn = self.dates_for(story)
         end = min(self.today, churn) if churn else self.today
         steps, _ = self.arr_walk(story, start, end)
+        trouble = self.past_outcome(story, start, churn, steps)
         arr = steps[-1][1]
         seats = int(min(max(round(arr / rng.uniform(650, 1100)), 5), 500))
         created = self.day_ts(start - timedelta(days=rng.randint(14, 120)), rng.uniform(8, 18))
@@ -520,6 +589,8 @@ class _Builder:
             for t, v, _ in reversed(steps)
         ]
         acct = _Account(cid, story, domain, name, owner, seats, start, renewal, churn, steps)
+        acct.trouble = trouble
+        acct.depth = self.orng.uniform(0.55, 0.85)
         self.contacts(acct)
         self.usage_for(acct)
         self.user_rows(acct)
@@ -687,11 +758,24 @@ class _Builder:
         login_users: list[int] = []
         last4 = 0
         recent_from = WEEKS - 4
-        for wi, week in enumerate(self.weeks):
-            c = curve[wi]
+        # The older weeks first (at the story's oldest level, none before the contract), then
+        # the story's; trouble before a past outcome fades the use of the weeks before it.
+        before_start = a.start - timedelta(days=6)
+        oldest = curve[0] if a.story != "onboarding" else 0.0
+        past = [0.0 if d < before_start else oldest for d in self.past_dates]
+        fade = self.fade(a)
+        for wi, week in enumerate(self.past_weeks + self.weeks, start=-PAST_WEEKS):
+            c = curve[wi] if wi >= 0 else past[wi + PAST_WEEKS]
             if c <= 0:
-                login_users.append(0)
+                if wi >= 0:
+                    login_users.append(0)
                 continue
+            plain_lu = base_users * c**exp
+            if plain_lu > seats_cap:
+                plain_lu = seats_cap
+            faded = fade[wi + PAST_WEEKS]
+            if faded < 1.0:
+                c *= faded
             lu = base_users * c**exp
             if lu > seats_cap:
                 lu = seats_cap
@@ -699,7 +783,7 @@ class _Builder:
             lu_int = 0
             base = off + wi * 7
             for ev, per_user, share, ei, first_week in profiles:
-                if wi < first_week:
+                if first_week and wi < first_week:
                     continue
                 nz = noise[(base + ei) % 1009]
                 n_events = int(lu_c * per_user * nz + 0.5)
@@ -713,14 +797,37 @@ class _Builder:
                 if users < 1:
                     users = 1
                 if ev == "login":
-                    lu_int = users
+                    # Who the story sees as active (the per-user rows) ignores the fading.
+                    lu_int = users if faded >= 1.0 else _login_users(plain_lu, share, nz, cap_int)
                 if wi >= recent_from:
                     last4 += n_events
                 append((domain, week, ev, n_events, users))
-            login_users.append(lu_int)
+            if wi >= 0:
+                login_users.append(lu_int)
         a.login_users = login_users
         a.events_last4 = last4
         self.usage[domain] = rows
+
+    def fade(self, a: _Account) -> list[float]:
+        """Per usage week (oldest first): the share of its use left by trouble before a past
+        outcome: fading over the 30 weeks before it to ``1 - depth`` at 10 weeks before, back
+        within 6 weeks after. Weeks of today's score and trend are never faded."""
+        weeks = self.past_dates + self.week_dates
+        if a.trouble is None:
+            return [1.0] * len(weeks)
+        last_faded = len(weeks) - UNTOUCHED_WEEKS
+        out = []
+        for i, d in enumerate(weeks):
+            before = (a.trouble - d).days / 7  # weeks before the outcome (negative: after)
+            if i >= last_faded or before > 30 or before < -6:
+                out.append(1.0)
+            elif before >= 10:
+                out.append(1.0 - a.depth * (30 - before) / 20)
+            elif before >= 0:
+                out.append(1.0 - a.depth)
+            else:
+                out.append(1.0 - a.depth * (1 + before / 6))
+        return out
 
     def user_rows(self, a: _Account) -> None:
         rng, story = self.rng, a.story
@@ -1142,7 +1249,7 @@ class _Builder:
         if self.hostile:
             self.inject_hostile()
         p = self.p
-        p.weeks = list(self.weeks)
+        p.weeks = self.past_weeks + self.weeks
         for domain in sorted(self.usage):
             p.usage_weekly.extend(self.usage[domain])
         for domain in sorted(self.users):
@@ -1157,6 +1264,7 @@ class _Account:
         "churn",
         "contacts",
         "curve",
+        "depth",
         "domain",
         "events_last4",
         "id",
@@ -1168,6 +1276,7 @@ class _Account:
         "start",
         "steps",
         "story",
+        "trouble",
     )
 
     def __init__(
@@ -1198,6 +1307,14 @@ class _Account:
         self.curve: list[float] = []
         self.login_users: list[int] = []
         self.events_last4 = 0
+        self.trouble: date | None = None  # the past outcome months of trouble led up to
+        self.depth = 0.0  # how much of its use the trouble took
+
+
+def _login_users(lu: float, share: float, nz: float, cap: int) -> int:
+    """A week's distinct login users as the usage rows count them (share 1.0 for logins)."""
+    users = int(lu * share * (0.9 + 0.1 * nz) + 0.5)
+    return max(1, min(users, cap))
 
 
 def _add_years(d: date, years: int) -> date:

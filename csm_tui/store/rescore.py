@@ -32,6 +32,7 @@ from csm_tui.domain.tiers import TierInput, assign_tiers, cadence_for, tier_for_
 from csm_tui.gc_pause import gc_paused
 from csm_tui.helper_process import end_helper, send, start_helper
 from csm_tui.store.db import Connected, utc_now
+from csm_tui.store.score_settings import record_scoring_config
 from csm_tui.store.scoring_inputs import (
     FEW_ACCOUNTS,
     HISTORY_WEEKS,
@@ -168,9 +169,10 @@ def _cause_chip(h: Health) -> str:
     """The short chip of the component that lost the most points."""
     best = ("", 0.0)
     for c in h.components:
-        if c.subscore is None or not c.chip:
+        share = h.shares.get(c.name)  # none for a component weighted 0: it costs nothing
+        if c.subscore is None or not c.chip or share is None:
             continue
-        lost = h.shares[c.name] * (100 - c.subscore) / 100
+        lost = share * (100 - c.subscore) / 100
         if lost > best[1]:
             best = (c.chip, lost)
     return best[0]
@@ -186,7 +188,10 @@ def rescore(
     # A full rescore builds a few hundred thousand small objects and keeps them to the end, none
     # in a cycle: each collection the allocations triggered walked them all again for nothing.
     with gc_paused():
-        return _rescore(db, settings, today, account_ids)
+        result = _rescore(db, settings, today, account_ids)
+    if account_ids is None:  # what the whole book's scores were made with (store/score_settings)
+        record_scoring_config(db, settings, result.computed_at)
+    return result
 
 
 def _rescore(

@@ -412,6 +412,23 @@ def _v9_contact_phones_and_local_state(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v10_score_settings(conn: sqlite3.Connection) -> None:
+    """The scoring settings the last full rescore used (one row), so a changed config file is
+    noticed and what it would change previewed once (csm_tui/store/score_settings.py)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE score_settings (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            fingerprint TEXT NOT NULL,
+            config TEXT NOT NULL,          -- JSON: the scoring, tiers and analytics weights
+            computed_at TEXT NOT NULL,
+            previewed TEXT                 -- fingerprint of the settings previewed since
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
@@ -422,5 +439,6 @@ MIGRATIONS: list[Migration] = [
     _v7_ticket_signals_may_be_unknown,
     _v8_score_days,
     _v9_contact_phones_and_local_state,
+    _v10_score_settings,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

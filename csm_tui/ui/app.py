@@ -31,7 +31,7 @@ from csm_tui.opening import Opening
 from csm_tui.ui.crm_link import CrmLink
 from csm_tui.ui.due_queue import DueQueue
 from csm_tui.ui.exporting import Exporting
-from csm_tui.ui.host import Clock, TransportFactory
+from csm_tui.ui.host import Clock, TransportFactory, thread_worker
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.listing import Listing
 from csm_tui.ui.messages import (
@@ -59,6 +59,7 @@ from csm_tui.ui.messages import (
     OpenInCrmRequested,
     OpensScreen,
     RowsLoaded,
+    ScoringChangePreviewed,
     ScreenActionRequested,
     ScreenSettled,
     SegmentChoiceRequested,
@@ -238,6 +239,35 @@ class CsmApp(App[int]):
         if self._settings is None:  # opened on remembered values: validate them now
             self.call_after_refresh(self._validate_settings)
         self.syncing.load_status()
+        self.with_settings(lambda: thread_worker(self, self._preview_scoring_change, "scoring"))
+
+    def _preview_scoring_change(self) -> None:
+        """(A worker.) When the scoring settings changed since the last full rescore, what
+        they would change, said once (csm_tui/store/score_diff.py)."""
+        import sqlite3
+
+        from csm_tui.store.db import open_cache
+        from csm_tui.store.score_diff import preview_text, settings_change_preview
+
+        settings = self.settings
+        if not settings.cache_path.exists():
+            return
+        try:
+            db = open_cache(settings.cache_path, create=False)
+        except CsmError:
+            return  # the status line says what is wrong with the cache
+        try:
+            diff = settings_change_preview(db, settings, self.today)
+        except (sqlite3.Error, ValueError):
+            return  # a preview is a courtesy: the scores themselves are untouched
+        finally:
+            db.conn.close()
+        if diff is not None:
+            self.post_message(ScoringChangePreviewed(preview_text(diff)))
+
+    @on(ScoringChangePreviewed)
+    def _scoring_change_previewed(self, message: ScoringChangePreviewed) -> None:
+        self.notify(message.text, title="Scoring settings changed", timeout=20)
 
     def on_unmount(self) -> None:
         self.saving.close()

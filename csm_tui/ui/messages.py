@@ -183,6 +183,15 @@ class SettingsValidated(Message):
     """The settings the app opened without are validated (see csm_tui/opening.py)."""
 
 
+class ScoringChangePreviewed(Message):
+    """The scoring settings differ from the last rescore's: ``text`` says what they would change
+    (csm_tui/store/score_diff.py), shown once."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class SettingsFailed(Message):
     """The settings could not be validated: the app leaves with ``exit_code`` and ``text``."""
 

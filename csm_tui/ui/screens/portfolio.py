@@ -1,7 +1,9 @@
-"""The portfolio screen: the book's retention, churn, surveys and health, and the cohort heatmap.
+"""The portfolio screen: the book's retention, churn, surveys and health, whether the health score
+predicted who left (`csm-tui score-check`), and the cohort heatmap.
 
-The report (`csm_tui.store.portfolio.portfolio_report`) is computed in a thread worker with its
-own connection; 1 / 2 / 3 switch the period, c switches the heatmap between logos and revenue.
+The report (`csm_tui.store.portfolio.portfolio_report`) and the score check
+(`csm_tui.store.score_check.check_cache`) are computed in thread workers with their own
+connections; 1 / 2 / 3 switch the period, c switches the heatmap between logos and revenue.
 Heatmap colours come from the theme's band variables, so every theme (and high contrast) applies.
 """
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +32,7 @@ from csm_tui.domain.cohorts import CohortMatrix
 from csm_tui.errors import CsmError
 from csm_tui.store.db import open_cache
 from csm_tui.store.portfolio import PortfolioReport, portfolio_report
+from csm_tui.store.score_check import CheckReport, check_cache
 from csm_tui.ui.widgets.formats import BAND_SYMBOL, money
 
 PERIODS: tuple[tuple[str, str], ...] = (
@@ -151,6 +154,58 @@ def metrics_table(report: PortfolioReport, palette: Palette) -> Table:
     return table
 
 
+STRONGEST = 3  # components named in the check's panel
+
+
+def _auc_text(auc: float | None, low: float | None, high: float | None) -> str:
+    if auc is None:
+        return NA
+    return (
+        f"{auc:.2f} [{NA if low is None else f'{low:.2f}'}–{NA if high is None else f'{high:.2f}'}]"
+    )
+
+
+def check_panel(report: CheckReport, palette: Palette) -> Group:
+    """The score check's headline: AUC with its interval, counts, leave rates by band, the
+    components that carry the most signal, and the verdict in words."""
+    check = report.check
+    overall = check.overall
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    muted, label = palette.muted, palette.label
+    outcomes = overall.leavers + overall.stayers
+    title = Text.assemble(("Does the score predict?", "bold"), ("  ", muted))
+    title.append(_plural(outcomes, "outcome"), style=muted)
+    if report.since is not None:
+        title.append(f" since {report.since:%b %Y}", style=muted)
+    title.append(f" · health {report.horizon} d before", style=muted)
+    if not outcomes:  # nothing to show but that
+        return Group(title, Text(check.verdict(), style=Style(bold=True)))
+    auc = Text(_auc_text(overall.auc, overall.low, overall.high))
+    auc.append(f"  {overall.leavers:,} left · {overall.stayers:,} stayed", style=muted)
+    table.add_row(Text("ROC AUC", style=label), auc)
+    bands = Text()
+    for b in check.bands:
+        if bands:
+            bands.append("  ")
+        bands.append(f"{BAND_SYMBOL.get(b.band, '?')} ", style=palette.band(b.band))
+        rate = NA if b.rate is None else f"{b.rate * 100:.0f}%"
+        bands.append(f"{b.band} {rate}")
+        bands.append(f" ({b.leavers}/{b.accounts})", style=muted)
+    table.add_row(Text("Left by band", style=label), bands)
+    strongest = Text()
+    for c in check.components[:STRONGEST]:
+        if strongest:
+            strongest.append(" · ", style=muted)
+        auc_of = c.separation.auc
+        strongest.append(f"{c.component} {NA if auc_of is None else f'{auc_of:.2f}'}")
+    table.add_row(Text("Strongest", style=label), strongest or Text(NA, style=muted))
+    verdict_style = palette.muted if check.enough else Style(bold=True)
+    table.add_row(Text(""), Text(check.verdict(), style=verdict_style))
+    return Group(title, table)
+
+
 COHORT_LABEL_WIDTH, SIZE_WIDTH, CELL_WIDTH = 9, 7, 4
 
 
@@ -206,10 +261,10 @@ class PortfolioScreen(Screen[None]):
         height: auto;
         margin-top: 1;
     }
-    PortfolioScreen #metrics, PortfolioScreen #cohorts {
+    PortfolioScreen #metrics, PortfolioScreen #check, PortfolioScreen #cohorts {
         height: auto;
     }
-    PortfolioScreen #metrics {
+    PortfolioScreen #metrics, PortfolioScreen #check {
         margin-top: 1;
     }
     PortfolioScreen #message {
@@ -244,6 +299,12 @@ class PortfolioScreen(Screen[None]):
 
         text: str
 
+    @dataclass
+    class CheckLoaded(Message):
+        """The worker checked the score over the cache's history."""
+
+        report: CheckReport
+
     def __init__(self, settings: Settings, today: date, period: str = "90d") -> None:
         super().__init__()
         self.settings = settings
@@ -251,12 +312,14 @@ class PortfolioScreen(Screen[None]):
         self.period = period
         self.revenue = False
         self.report: PortfolioReport | None = None
+        self.check: CheckReport | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), id="header")
         with VerticalScroll(id="body"):
             yield Static("Computing the portfolio…", id="message")
             yield Static(id="metrics")
+            yield Static(id="check")
             yield Static(id="cohorts-title")
             yield Static(id="cohorts")
         yield Footer()
@@ -265,6 +328,7 @@ class PortfolioScreen(Screen[None]):
         self.query_one("#body", VerticalScroll).focus()
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self._load(self.period)
+        self._load_check()
 
     def _theme_changed(self, _theme: object) -> None:
         if self.report is not None:  # heatmap colours come from the theme: repaint
@@ -287,6 +351,26 @@ class PortfolioScreen(Screen[None]):
         finally:
             db.conn.close()
         self.post_message(self.ReportLoaded(report, period))
+
+    @work(thread=True, exclusive=True, group="portfolio-check", exit_on_error=False)
+    def _load_check(self) -> None:
+        try:
+            db = open_cache(self.settings.cache_path, create=False)
+        except CsmError:
+            return  # the report's worker says what is wrong with the cache
+        try:
+            report = check_cache(db, self.settings, self.today)
+        except (sqlite3.Error, ValueError):
+            return  # the rest of the screen stands without it
+        finally:
+            db.conn.close()
+        self.post_message(self.CheckLoaded(report))
+
+    @on(CheckLoaded)
+    def _check_loaded(self, message: CheckLoaded) -> None:
+        self.check = message.report
+        if self.report is not None:
+            self._render_report()
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -330,12 +414,16 @@ class PortfolioScreen(Screen[None]):
         if report.accounts == 0:
             message.update("Nothing to report yet: sync (r) first, or try `csm-tui demo`.")
             message.display = True
-            for part in ("#metrics", "#cohorts-title", "#cohorts"):
+            for part in ("#metrics", "#check", "#cohorts-title", "#cohorts"):
                 self.query_one(part, Static).update("")
             return
         message.display = False
         palette = self._palette()
         self.query_one("#metrics", Static).update(metrics_table(report, palette))
+        shown = self.query_one("#check", Static)
+        shown.display = self.check is not None
+        if self.check is not None:
+            shown.update(check_panel(self.check, palette))
         matrix = report.cohorts_revenue if self.revenue else report.cohorts_logo
         # Capped at each cohort's starting ARR (expansion not counted): gross, like GRR.
         kind = "Gross revenue" if self.revenue else "Logo"
