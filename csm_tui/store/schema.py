@@ -394,6 +394,99 @@ def _v8_score_days(conn: sqlite3.Connection) -> None:
     )
 
 
+# What the search index holds of each table: (table, kind, account column, the text, the columns
+# that text is made of). One document per row; its rowid is the row's id in search_keys.
+SEARCHED = (
+    (
+        "accounts",
+        "account",
+        "id",
+        "COALESCE({r}.name, '') || ' · ' || COALESCE({r}.domain, '')",
+        ("name", "domain"),
+    ),
+    (
+        "contacts",
+        "contact",
+        "account_id",
+        "TRIM(COALESCE({r}.first_name, '') || ' ' || COALESCE({r}.last_name, '')) || ' · ' || "
+        "COALESCE({r}.title, '') || ' · ' || COALESCE({r}.email, '')",
+        ("account_id", "first_name", "last_name", "title", "email"),
+    ),
+    ("touches", "note", "account_id", "COALESCE({r}.summary, '')", ("account_id", "summary")),
+    (
+        "survey_responses",
+        "survey",
+        "account_id",
+        "COALESCE({r}.comment, '')",
+        ("account_id", "comment"),
+    ),
+    (
+        "tickets",
+        "ticket",
+        "account_id",
+        "COALESCE({r}.subject, '') || ' · ' || COALESCE({r}.body, '')",
+        ("account_id", "subject", "body"),
+    ),
+)
+
+
+def _search_triggers(table: str, kind: str, account: str, text: str, columns: tuple[str, ...]) -> str:
+    """Triggers that keep ``table``'s documents in the search index, whatever writes the row.
+
+    An INSERT OR REPLACE fires no delete trigger (recursive_triggers is off): the insert
+    trigger replaces the document itself. No OR IGNORE in the bodies: the statement that fires
+    a trigger imposes its own conflict handling on them (see sync/changes.py).
+    """
+    key = f"(SELECT id FROM search_keys WHERE kind = '{kind}' AND ref = NEW.id)"
+    index = (
+        f"INSERT INTO search_keys (kind, ref) SELECT '{kind}', NEW.id WHERE NOT EXISTS "
+        f"(SELECT 1 FROM search_keys WHERE kind = '{kind}' AND ref = NEW.id);\n"
+        f"DELETE FROM search_index WHERE rowid = {key};\n"
+        f"INSERT INTO search_index (rowid, account_id, kind, body) "
+        f"SELECT {key}, NEW.{account}, '{kind}', {text.format(r='NEW')};\n"
+    )
+    differs = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+    return (
+        f"CREATE TRIGGER search_{table}_insert AFTER INSERT ON {table} BEGIN\n{index}END;\n"
+        f"CREATE TRIGGER search_{table}_update AFTER UPDATE OF {', '.join(columns)} ON {table} "
+        f"WHEN {differs} BEGIN\n{index}END;\n"
+        f"CREATE TRIGGER search_{table}_delete AFTER DELETE ON {table} BEGIN\n"
+        f"DELETE FROM search_index WHERE rowid = {key.replace('NEW', 'OLD')};\n"
+        f"DELETE FROM search_keys WHERE kind = '{kind}' AND ref = OLD.id;\nEND;\n"
+    )
+
+
+def _v9_search_and_snoozes(conn: sqlite3.Connection) -> None:
+    """Search over the book (SQLite FTS5): account names and domains, contacts, notes, survey
+    comments and tickets (now with their body), one document per row, kept by triggers so sync,
+    local actions and undo all keep it true. Snoozes remember an early end (unsnooze), which
+    undo takes back."""
+    script = """
+        ALTER TABLE tickets ADD COLUMN body TEXT;
+        ALTER TABLE snoozes ADD COLUMN ended_at TEXT;     -- instant the CSM ended it early
+        ALTER TABLE snoozes ADD COLUMN ended_until TEXT;  -- the day it was to end (for undo)
+        CREATE TABLE search_keys (
+            id INTEGER PRIMARY KEY,    -- the document's rowid in search_index
+            kind TEXT NOT NULL,        -- account / contact / note / survey / ticket
+            ref TEXT NOT NULL,         -- the row's id in its table
+            UNIQUE (kind, ref)
+        );
+        CREATE VIRTUAL TABLE search_index USING fts5(
+            account_id UNINDEXED, kind UNINDEXED, body,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+        );
+    """
+    for table, kind, account, text, columns in SEARCHED:
+        script += (
+            f"INSERT INTO search_keys (kind, ref) SELECT '{kind}', id FROM {table};\n"
+            f"INSERT INTO search_index (rowid, account_id, kind, body) "
+            f"SELECT k.id, r.{account}, '{kind}', {text.format(r='r')} FROM {table} r "
+            f"JOIN search_keys k ON k.kind = '{kind}' AND k.ref = r.id;\n"
+        )
+        script += _search_triggers(table, kind, account, text, columns)
+    _run(conn, script)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
@@ -403,5 +496,6 @@ MIGRATIONS: list[Migration] = [
     _v6_sequences_per_user,
     _v7_ticket_signals_may_be_unknown,
     _v8_score_days,
+    _v9_search_and_snoozes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
