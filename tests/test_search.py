@@ -143,9 +143,10 @@ def test_the_index_follows_sync_writes(book: sqlite_utils.Database) -> None:
     book.execute("DELETE FROM accounts WHERE id = '103'")
     book.execute("DELETE FROM contacts WHERE account_id = '103'")
     assert found(book, "wizard") == []
-    assert book.execute("SELECT COUNT(*) FROM search_index").fetchone()[0] == book.execute(
-        "SELECT COUNT(*) FROM search_keys"
-    ).fetchone()[0]
+    assert (
+        book.execute("SELECT COUNT(*) FROM search_index").fetchone()[0]
+        == book.execute("SELECT COUNT(*) FROM search_keys").fetchone()[0]
+    )
 
 
 def test_an_older_cache_is_indexed_when_migrated(tmp_path: Path) -> None:
@@ -161,7 +162,12 @@ def test_an_older_cache_is_indexed_when_migrated(tmp_path: Path) -> None:
 
 def test_match_parts_splits_a_snippet() -> None:
     snippet = f"…the {MARK_START}renewal{MARK_END} call{MARK_START}s{MARK_END}"
-    assert match_parts(snippet) == [("…the ", False), ("renewal", True), (" call", False), ("s", True)]
+    assert match_parts(snippet) == [
+        ("…the ", False),
+        ("renewal", True),
+        (" call", False),
+        ("s", True),
+    ]
 
 
 def test_unsnooze_brings_the_account_back_and_undo_snoozes_it_again(

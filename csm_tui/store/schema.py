@@ -430,7 +430,9 @@ SEARCHED = (
 )
 
 
-def _search_triggers(table: str, kind: str, account: str, text: str, columns: tuple[str, ...]) -> str:
+def _search_triggers(
+    table: str, kind: str, account: str, text: str, columns: tuple[str, ...]
+) -> str:
     """Triggers that keep ``table``'s documents in the search index, whatever writes the row.
 
     An INSERT OR REPLACE fires no delete trigger (recursive_triggers is off): the insert

@@ -168,6 +168,16 @@ def attention_row(db: sqlite_utils.Database, account_id: str, today: date) -> At
     return found[0] if found else None
 
 
+def account_names(db: Reader) -> list[tuple[str, str, str]]:
+    """(id, name, domain) of every account not archived, by name."""
+    return [
+        (r[0], r[1] or "", r[2] or "")
+        for r in db.execute(
+            "SELECT id, name, domain FROM accounts WHERE archived = 0 ORDER BY name, id"
+        ).fetchall()
+    ]
+
+
 def status_info(db: Reader) -> StatusInfo:
     """Last successful sync, last error, the outbox counts and the number of accounts.
 

@@ -81,7 +81,7 @@ class Listing:
         """Once the main screen's first frame is drawn: the whole list (unless asked for since)."""
         main = self.host.shown_main()
         if self._generation == 1 and self._first_rows and main is not None:
-            self._load_rows(1, main.segment, main.filter_text)
+            self._load_rows(1, main.segment, main.filter_text, main.snoozed_view)
 
     def reload_rows(self, keep: str | None = None, *, stay: bool = False) -> None:
         """Read the ranked list again (in a worker), keeping the cursor on ``keep``, or with
@@ -92,14 +92,20 @@ class Listing:
         main = self.host.shown_main()
         if main is not None:
             main.update_view_bar(loading=True)
-        segment, text = (main.segment, main.filter_text) if main is not None else (None, None)
-        self._load_rows(self._generation, segment, text)
+        if main is None:
+            self._load_rows(self._generation, None, None, False)
+        else:
+            self._load_rows(self._generation, main.segment, main.filter_text, main.snoozed_view)
 
-    def _load_rows(self, generation: int, segment: str | None, text: str | None) -> None:
-        work = partial(self._read_rows, generation, segment, text)
+    def _load_rows(
+        self, generation: int, segment: str | None, text: str | None, snoozed: bool
+    ) -> None:
+        work = partial(self._read_rows, generation, segment, text, snoozed)
         thread_worker(self.host, work, "rows", exclusive=True)
 
-    def _read_rows(self, generation: int, segment: str | None, text: str | None) -> None:
+    def _read_rows(
+        self, generation: int, segment: str | None, text: str | None, snoozed: bool
+    ) -> None:
         from csm_tui.ui.widgets.attention_list import name_width_of
 
         host = self.host
@@ -107,7 +113,15 @@ class Listing:
             with reader(host.opening.cache_path) as db:
                 total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
                 ids = self._segment_ids(db, segment) if segment else None
-                rows = views.attention_rows(db, host.today, text=text, account_ids=ids)
+                if snoozed:
+                    total = db.execute(
+                        "SELECT COUNT(*) FROM snoozes z JOIN accounts a ON a.id = z.account_id "
+                        "WHERE a.archived = 0 AND z.until > ?",
+                        [host.today.isoformat()],
+                    ).fetchone()[0]
+                rows = views.attention_rows(
+                    db, host.today, text=text, account_ids=ids, snoozed=snoozed
+                )
         except Exception as exc:  # any failure is one line for the user, never a hung view
             host.post_message(ActionFailed(f"Cannot read the cache: {one_line(exc)}"))
             return

@@ -109,14 +109,18 @@ class Saving:
         form = NextStepScreen(clean(account_name, 80), self.host.today)
         self.push_form(form, lambda draft: self._write_next_step(account_id, draft))
 
-    def open_snooze(self, account_id: str, account_name: str) -> None:
-        """Open the snooze form."""
+    def open_snooze(
+        self, account_id: str, account_name: str, renewal_date: str | None = None
+    ) -> None:
+        """Open the snooze form (it questions a snooze past ``renewal_date``)."""
+        from csm_tui.store.dates import cache_day
         from csm_tui.ui.screens.snooze import SnoozeScreen
 
         def snooze(draft: SnoozeDraft) -> None:
             self.snooze_account(account_id, draft.until, draft.reason or "")
 
-        self.push_form(SnoozeScreen(clean(account_name, 80), self.host.today), snooze)
+        form = SnoozeScreen(clean(account_name, 80), self.host.today, cache_day(renewal_date))
+        self.push_form(form, snooze)
 
     def open_enroll(self, account_ids: list[str]) -> None:
         """Open the enroll form for these accounts (it shows its own preview)."""
@@ -227,6 +231,18 @@ class Saving:
 
             actions.snooze(db, account_id=account_id, until=until, reason=reason)
             return f"Snoozed until {until.isoformat()} (u undoes)."
+
+        self._start_write(account_id, write)
+
+    def unsnooze_account(self, account_id: str) -> None:
+        """End an account's snooze now (in a worker); it is back on the list."""
+        today = self.host.today
+
+        def write(db: sqlite_utils.Database) -> str:
+            from csm_tui.store import actions
+
+            until = actions.unsnooze(db, account_id=account_id, today=today)
+            return f"Back on the list (it was snoozed until {until}; u undoes)."
 
         self._start_write(account_id, write)
 
@@ -374,7 +390,7 @@ class Saving:
         if not message.fresh or account_id is None or message.reload:
             return False
         main = self.host.main
-        if main.segment or main.filter_text:
+        if main.segment or main.filter_text or main.snoozed_view:
             return False
         if not main.attention.rerank_row(account_id, message.row):
             return False
