@@ -199,3 +199,38 @@ def test_a_new_snooze_after_an_unsnooze_is_undone_as_a_snooze(book: sqlite_utils
     undone = actions.undo_last(book)
     assert undone is not None and undone.kind == "snooze"
     assert attention_rows(book, TODAY, snoozed=True) == []
+
+
+def test_the_search_command_prints_where_each_account_matched(
+    book: sqlite_utils.Database, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import csm_tui.commands.today as today_cmd
+    from csm_tui.cli import main
+
+    monkeypatch.setattr(today_cmd, "local_today", lambda: TODAY)
+    actions.snooze(book, account_id="104", until=date(2026, 12, 15))
+    book.conn.close()
+    assert main(["search", "kubernetes", "migration"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == (
+        "Initech (initech.com) [snoozed until 2026-12-15] — note: Discussed the kubernetes "
+        "migration plan"
+    )
+    assert main(["search", "--json", "exports"]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)
+    assert (hit["account_id"], hit["matched_in"]) == ("101", "survey comment")
+    assert hit["snippet"] == "Slow exports"
+    assert main(["search", '"', "AND"]) == 0
+    assert "No account matches" in capsys.readouterr().out
+    assert main(["search"]) == 2
+    assert "what to search for" in capsys.readouterr().err
+
+
+def test_a_pulled_ticket_keeps_its_description_for_search() -> None:
+    from csm_tui.sync.mapping import PropertyNames, properties_for, ticket_row
+
+    record = {"id": 7, "properties": {"subject": "Login", "content": "SSO loops forever"}}
+    assert ticket_row(record, "101")["body"] == "SSO loops forever"
+    assert "content" in properties_for("tickets", PropertyNames())

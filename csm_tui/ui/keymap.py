@@ -108,7 +108,7 @@ MAIN_BINDINGS: list[Binding] = [
         "filter",
         "Filter",
         id="filter",
-        tooltip="Filter by name, domain or a word from the notes",
+        tooltip="Filter as you type: every word, in names, domains, contacts, notes, tickets",
         key_display="/",
         # Handled as the key arrives, not when the list gets to it: the letters typed right
         # behind the / (one burst from a fast typist, or while the app was busy) were already
