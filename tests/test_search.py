@@ -15,7 +15,7 @@ from csm_tui.store import actions
 from csm_tui.store.bulk import upsert_rows, write_differences
 from csm_tui.store.db import open_cache
 from csm_tui.store.schema import MIGRATIONS, SCHEMA_VERSION, _v9_search_and_snoozes
-from csm_tui.store.search import MARK_END, MARK_START, match_parts, search
+from csm_tui.store.search import MARK_END, MARK_START, match_parts, refresh_index, search
 from csm_tui.store.views import attention_rows
 
 
@@ -23,10 +23,13 @@ from csm_tui.store.views import attention_rows
 def book(db: sqlite_utils.Database) -> sqlite_utils.Database:
     """The six accounts of support.apps, with a contact, notes, a ticket and an NPS comment."""
     fill_cache(db)
+    refresh_index(db.conn)
     return db
 
 
 def found(db: sqlite_utils.Database, text: str) -> list[str]:
+    """The accounts ``text`` finds, once the index has caught up (the rescore after a write)."""
+    refresh_index(db.conn)
     return [row.account_id for row in attention_rows(db, TODAY, text=text)]
 
 
@@ -65,6 +68,7 @@ def test_every_source_is_searched_and_says_where(
 
 def test_a_ticket_body_is_searched(book: sqlite_utils.Database) -> None:
     book.execute("UPDATE tickets SET body = 'The CSV export fails on large workspaces'")
+    refresh_index(book.conn)
     rows = attention_rows(book, TODAY, text="large workspace")
     assert [r.account_id for r in rows] == ["101"]
     assert rows[0].match == (
@@ -234,3 +238,23 @@ def test_a_pulled_ticket_keeps_its_description_for_search() -> None:
     record = {"id": 7, "properties": {"subject": "Login", "content": "SSO loops forever"}}
     assert ticket_row(record, "101")["body"] == "SSO loops forever"
     assert "content" in properties_for("tickets", PropertyNames())
+
+
+def test_the_rescore_after_a_write_brings_the_index_up_to_date(
+    book: sqlite_utils.Database, settings: object
+) -> None:
+    from csm_tui.config import Settings
+    from csm_tui.store.rescore import rescore
+
+    assert isinstance(settings, Settings)
+    actions.log_touch(
+        book,
+        account_id="103",
+        kind="call",
+        summary="Budget freeze until Q3",
+        occurred_at="2026-11-22T10:00:00+00:00",
+    )
+    assert attention_rows(book, TODAY, text="freeze") == []  # noted, not indexed yet
+    rescore(book, settings, TODAY, account_ids=["103"])
+    assert [r.account_id for r in attention_rows(book, TODAY, text="freeze")] == ["103"]
+    assert book["search_dirty"].count == 0

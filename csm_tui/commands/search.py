@@ -12,7 +12,7 @@ from csm_tui.config import Settings
 from csm_tui.domain.models import plain
 from csm_tui.errors import CsmError
 from csm_tui.store.db import open_cache
-from csm_tui.store.search import MARK_END, MARK_START, SearchHit, search
+from csm_tui.store.search import MARK_END, MARK_START, SearchHit, refresh_index, search
 
 
 class NoWordsError(CsmError):
@@ -60,6 +60,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         (count,) = db.conn.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()
         if not count:
             raise EmptyCacheError(EMPTY)
+        refresh_index(db.conn)  # rows written since the last sync or action (none, usually)
         hits = search(db, text, local_today().isoformat(), limit=args.limit)
     finally:
         db.conn.close()

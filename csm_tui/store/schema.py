@@ -430,39 +430,31 @@ SEARCHED = (
 )
 
 
-def _search_triggers(
-    table: str, kind: str, account: str, text: str, columns: tuple[str, ...]
-) -> str:
-    """Triggers that keep ``table``'s documents in the search index, whatever writes the row.
+def _search_triggers(table: str, kind: str, columns: tuple[str, ...]) -> str:
+    """Triggers that note each row of ``table`` written (search_dirty): store/search.py's
+    ``refresh_index`` indexes them again in one batch.
 
-    An INSERT OR REPLACE fires no delete trigger (recursive_triggers is off): the insert
-    trigger replaces the document itself. No OR IGNORE in the bodies: the statement that fires
-    a trigger imposes its own conflict handling on them (see sync/changes.py).
+    Not the index itself: a trigger writing to FTS5 made every row's statement flush the
+    index's pending terms (five times the cost of a sync's insert). An INSERT OR REPLACE fires
+    no delete trigger; its insert trigger notes the row, which is enough.
     """
-    key = f"(SELECT id FROM search_keys WHERE kind = '{kind}' AND ref = NEW.id)"
-    index = (
-        f"INSERT INTO search_keys (kind, ref) SELECT '{kind}', NEW.id WHERE NOT EXISTS "
-        f"(SELECT 1 FROM search_keys WHERE kind = '{kind}' AND ref = NEW.id);\n"
-        f"DELETE FROM search_index WHERE rowid = {key};\n"
-        f"INSERT INTO search_index (rowid, account_id, kind, body) "
-        f"SELECT {key}, NEW.{account}, '{kind}', {text.format(r='NEW')};\n"
-    )
+    note = f"INSERT INTO search_dirty (kind, ref) VALUES ('{kind}', {{r}}.id);"
     differs = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
     return (
-        f"CREATE TRIGGER search_{table}_insert AFTER INSERT ON {table} BEGIN\n{index}END;\n"
+        f"CREATE TRIGGER search_{table}_insert AFTER INSERT ON {table} "
+        f"BEGIN {note.format(r='NEW')} END;\n"
         f"CREATE TRIGGER search_{table}_update AFTER UPDATE OF {', '.join(columns)} ON {table} "
-        f"WHEN {differs} BEGIN\n{index}END;\n"
-        f"CREATE TRIGGER search_{table}_delete AFTER DELETE ON {table} BEGIN\n"
-        f"DELETE FROM search_index WHERE rowid = {key.replace('NEW', 'OLD')};\n"
-        f"DELETE FROM search_keys WHERE kind = '{kind}' AND ref = OLD.id;\nEND;\n"
+        f"WHEN {differs} BEGIN {note.format(r='NEW')} END;\n"
+        f"CREATE TRIGGER search_{table}_delete AFTER DELETE ON {table} "
+        f"BEGIN {note.format(r='OLD')} END;\n"
     )
 
 
 def _v9_search_and_snoozes(conn: sqlite3.Connection) -> None:
     """Search over the book (SQLite FTS5): account names and domains, contacts, notes, survey
-    comments and tickets (now with their body), one document per row, kept by triggers so sync,
-    local actions and undo all keep it true. Snoozes remember an early end (unsnooze), which
-    undo takes back."""
+    comments and tickets (now with their body), one document per row. Triggers note the rows
+    written, whatever writes them; the index catches up in batches (store/search.py). Snoozes
+    remember an early end (unsnooze), which undo takes back."""
     script = """
         ALTER TABLE tickets ADD COLUMN body TEXT;
         ALTER TABLE snoozes ADD COLUMN ended_at TEXT;     -- instant the CSM ended it early
@@ -473,9 +465,13 @@ def _v9_search_and_snoozes(conn: sqlite3.Connection) -> None:
             ref TEXT NOT NULL,         -- the row's id in its table
             UNIQUE (kind, ref)
         );
+        CREATE TABLE search_dirty (    -- rows written since the index last caught up
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL
+        );
         CREATE VIRTUAL TABLE search_index USING fts5(
             account_id UNINDEXED, kind UNINDEXED, body,
-            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+            tokenize = 'unicode61 remove_diacritics 2'
         );
     """
     for table, kind, account, text, columns in SEARCHED:
@@ -485,7 +481,7 @@ def _v9_search_and_snoozes(conn: sqlite3.Connection) -> None:
             f"SELECT k.id, r.{account}, '{kind}', {text.format(r='r')} FROM {table} r "
             f"JOIN search_keys k ON k.kind = '{kind}' AND k.ref = r.id;\n"
         )
-        script += _search_triggers(table, kind, account, text, columns)
+        script += _search_triggers(table, kind, columns)
     _run(conn, script)
 
 

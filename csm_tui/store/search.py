@@ -1,4 +1,5 @@
-"""Finding accounts by what the user types: every word must match, each anywhere.
+"""Finding accounts by what the user types: every word must match, each anywhere; and keeping
+the search index up to date.
 
 A word matches an account when it is in the account's name or domain (anywhere in them, as the
 filter always did), or when a word of its search index starts with it (store/schema.py's
@@ -38,6 +39,75 @@ SNIPPET_TOKENS = 10
 # of notes would otherwise cost a snippet for every one of them.
 SNIPPET_LIMIT = 300
 _WORD = re.compile(r"\w", re.UNICODE)
+
+
+def refresh_index(conn: sqlite3.Connection) -> int:
+    """Index again the rows written since the last refresh (noted by store/schema.py's
+    triggers in search_dirty); return how many. A few batch statements: the rescore that
+    follows every write (sync, local actions, undo) calls it.
+    """
+    from csm_tui.store.schema import SEARCHED
+
+    if conn.execute("SELECT 1 FROM search_dirty LIMIT 1").fetchone() is None:
+        return 0
+    began = not conn.in_transaction
+    if began:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS search_todo (kind TEXT NOT NULL, ref TEXT NOT NULL, "
+            "PRIMARY KEY (kind, ref)) WITHOUT ROWID"
+        )
+        conn.execute("DELETE FROM temp.search_todo")
+        conn.execute(
+            "INSERT INTO temp.search_todo SELECT DISTINCT kind, ref FROM main.search_dirty"
+        )
+        conn.execute("DELETE FROM main.search_dirty")
+        stale = (
+            "SELECT k.id FROM main.search_keys k JOIN temp.search_todo d "
+            "ON d.kind = k.kind AND d.ref = k.ref"
+        )
+        conn.execute(f"DELETE FROM main.search_index WHERE rowid IN ({stale})")
+        conn.execute(f"DELETE FROM main.search_keys WHERE id IN ({stale})")
+        for table, kind, account, text, _ in SEARCHED:
+            todo = f"FROM temp.search_todo d JOIN main.{table} r ON r.id = d.ref"
+            conn.execute(
+                f"INSERT INTO main.search_keys (kind, ref) SELECT d.kind, d.ref {todo} "
+                "WHERE d.kind = ?",
+                [kind],
+            )
+            conn.execute(
+                "INSERT INTO main.search_index (rowid, account_id, kind, body) "
+                f"SELECT k.id, r.{account}, d.kind, {text.format(r='r')} {todo} "
+                "JOIN main.search_keys k ON k.kind = d.kind AND k.ref = d.ref WHERE d.kind = ?",
+                [kind],
+            )
+        (count,) = conn.execute("SELECT COUNT(*) FROM temp.search_todo").fetchone()
+        conn.execute("DELETE FROM temp.search_todo")
+    except BaseException:
+        if began:
+            conn.execute("ROLLBACK")
+        raise
+    if began:
+        conn.execute("COMMIT")
+    return int(count)
+
+
+def refresh_if_free(conn: sqlite3.Connection) -> None:
+    """``refresh_index`` unless another writer (a sync) holds the cache: then the search reads
+    what is indexed, and the rescore that ends the sync brings the rest."""
+    import sqlite3
+
+    if conn.execute("SELECT 1 FROM search_dirty LIMIT 1").fetchone() is None:
+        return
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        refresh_index(conn)
+    except sqlite3.OperationalError:  # locked: another process writes
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
 
 def words_of(text: str | None) -> list[str]:

@@ -81,12 +81,15 @@ def attention_rows(
     account_ids: Collection[str] | None = None,
     limit: int = ATTENTION_LIMIT,
     snoozed: bool = False,
+    last_touch: bool = True,
 ) -> list[AttentionItem]:
     """Accounts ranked by stored priority, snoozed and archived ones left out.
 
     ``text``: only accounts every word of it matches (store/search.py), snoozed ones included
     (with the day they come back) and each with a snippet of where it matched; ``account_ids``
-    keeps only those accounts (a segment); ``snoozed``: only the snoozed accounts.
+    keeps only those accounts (a segment); ``snoozed``: only the snoozed accounts;
+    ``last_touch=False`` leaves each row's last touch out (a seek per account: a third of the
+    whole book's read, wanted only to sort by it).
     """
     where = ["a.archived = 0"]
     params: list[Any] = []
@@ -111,11 +114,11 @@ def attention_rows(
         ).fetchone()
         if floor is not None and (floor[0] or 0) > 0:
             top = _attention_query(
-                db, today, [*where, "s.priority >= ?"], [*params, floor[0]], limit
+                db, today, [*where, "s.priority >= ?"], [*params, floor[0]], limit, last_touch
             )
             if len(top) == limit:
                 return top
-    rows = _attention_query(db, today, where, params, limit)
+    rows = _attention_query(db, today, where, params, limit, last_touch)
     if not words:
         return rows
     found = snippets(db, text, [r.account_id for r in rows])
@@ -128,12 +131,22 @@ def attention_rows(
 
 
 def _attention_query(
-    db: Reader, today: date, where: list[str], params: list[Any], limit: int
+    db: Reader,
+    today: date,
+    where: list[str],
+    params: list[Any],
+    limit: int,
+    last_touch: bool = True,
 ) -> list[AttentionItem]:
+    touched = (
+        "(SELECT MAX(t.occurred_at) FROM touches t WHERE t.account_id = a.id)"
+        if last_touch
+        else "NULL"
+    )
     sql = (
         "SELECT a.id, a.name, a.domain, a.arr, a.renewal_date, s.health, s.band, s.trend, "
         "s.stage, s.tier, COALESCE(s.priority, 0) AS priority, s.reasons, s.opportunity, "
-        "(SELECT MAX(t.occurred_at) FROM touches t WHERE t.account_id = a.id), z.until "
+        f"{touched}, z.until "
         "FROM accounts a LEFT JOIN scores s ON s.account_id = a.id "
         "LEFT JOIN snoozes z ON z.account_id = a.id AND z.until > ? "
         f"WHERE {' AND '.join(where)} "

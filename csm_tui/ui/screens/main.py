@@ -290,8 +290,13 @@ class MainScreen(Screen[None]):
     def action_cycle_sort(self) -> None:
         """Order the list by the next of priority, ARR, renewal, health and last touch."""
         attention = self.attention
-        attention.set_sort(SORTS[(SORTS.index(attention.sort) + 1) % len(SORTS)])
+        sort = SORTS[(SORTS.index(attention.sort) + 1) % len(SORTS)]
+        attention.set_sort(sort)
         self.update_view_bar()
+        if sort == "last_touch":
+            # The list was read without each account's last touch: read it again with them
+            # (sorted as they arrive, the cursor staying on its account).
+            self.post_message(ViewRequested(self.segment, self.filter_text))
 
     def action_enroll(self) -> None:
         ids = self.attention.marked_ids()

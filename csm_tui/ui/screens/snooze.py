@@ -179,8 +179,8 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         if isinstance(result, date):
             ahead = (result - self.today).days
             shown = f"{result:%a %d %b} (in {ahead} day{'s' if ahead != 1 else ''})"
-            if self._past_renewal(result):
-                shown += f" · after the renewal {self.renewal:%m/%d}"
+            if self._past_renewal(result):  # the field is narrow: the renewal before the count
+                shown = f"{result:%a %d %b} · after renewal {self.renewal:%m/%d}"
             hint.update(Text(shown))
         else:
             hint.update(Text(result))
