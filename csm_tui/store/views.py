@@ -175,9 +175,11 @@ def _attention_query(
     ]
 
 
-def attention_row(db: sqlite_utils.Database, account_id: str, today: date) -> AttentionItem | None:
+def attention_row(
+    db: sqlite_utils.Database, account_id: str, today: date, *, last_touch: bool = True
+) -> AttentionItem | None:
     """One account's attention row, or None when it is snoozed, archived or unknown."""
-    found = attention_rows(db, today, account_ids=[account_id], limit=1)
+    found = attention_rows(db, today, account_ids=[account_id], limit=1, last_touch=last_touch)
     return found[0] if found else None
 
 

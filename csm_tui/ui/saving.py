@@ -291,7 +291,10 @@ class Saving:
         clear_marks: bool = False,
         account_ids: set[str] | None = None,
     ) -> None:
-        work = partial(self._write, account_id, write, clear_marks, account_ids)
+        main = self.host.shown_main()
+        # The row read back carries the last touch when the list is sorted by it (as its rows).
+        by_touch = main is not None and main.attention.sort == "last_touch"
+        work = partial(self._write, account_id, write, clear_marks, account_ids, by_touch)
         thread_worker(self.host, work, "write")
 
     def _write(
@@ -300,6 +303,7 @@ class Saving:
         write: Callable[[sqlite_utils.Database], str],
         clear_marks: bool,
         account_ids: set[str] | None,
+        by_touch: bool = False,
     ) -> None:
         """Run ``write`` and the rescore in this worker thread, then tell the UI."""
         from csm_tui.store.detail import account_detail
@@ -314,7 +318,7 @@ class Saving:
                 if account_id and not clear_marks:
                     # The one changed row and its detail, read here: the UI moves the row to its
                     # new rank instead of reading the whole book again.
-                    row = views.attention_row(db, account_id, host.today)
+                    row = views.attention_row(db, account_id, host.today, last_touch=by_touch)
                     detail = account_detail(db, account_id, host.today)
                     fresh = True
                 status = views.status_info(db)  # the outbox count, without a worker of its own
