@@ -130,6 +130,7 @@ MAIN_BINDINGS: list[Binding] = [
         id="snoozed-view",
         tooltip="Show the snoozed accounts (again: back to the list)",
         key_display="Z",
+        show=False,  # the footer's eighty columns are full; help, palette and README say it
     ),
     Binding(
         "S",
