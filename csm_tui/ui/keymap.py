@@ -108,7 +108,7 @@ MAIN_BINDINGS: list[Binding] = [
         "filter",
         "Filter",
         id="filter",
-        tooltip="Filter as you type: every word, in names, domains, contacts, notes, tickets",
+        tooltip="Filter as you type: names, domains, contacts, notes, tickets",
         key_display="/",
         # Handled as the key arrives, not when the list gets to it: the letters typed right
         # behind the / (one burst from a fast typist, or while the app was busy) were already
@@ -137,7 +137,7 @@ MAIN_BINDINGS: list[Binding] = [
         "cycle_sort",
         "Sort",
         id="cycle-sort",
-        tooltip="Sort by priority, ARR, renewal date, health, last touch (again: the next)",
+        tooltip="Sort by priority, ARR, renewal, health or last touch, in turn",
         key_display="S",
         show=False,
     ),
