@@ -232,3 +232,26 @@ async def test_a_snooze_past_the_renewal_asks_first(filled: Settings) -> None:
     db = open_cache(filled.cache_path)
     assert db["snoozes"].get("101")["until"] == "2027-01-10"
     db.conn.close()
+
+
+async def test_where_it_matched_shows_hostile_text_literally(filled: Settings) -> None:
+    db = open_cache(filled.cache_path)
+    actions.log_touch(
+        db,
+        account_id="105",
+        kind="note",
+        summary="[bold red]Escalate[/] the \x1b[31mwidget\x1b[0m audit\x07",
+        occurred_at="2026-11-20T10:00:00+00:00",
+    )
+    db.conn.close()
+    app = make_app(filled)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"widget audit", "enter")
+        await settle(pilot)
+        assert names(app) == ["Umbrella"]
+        line = text_of(app, "#match-line")
+        assert "[bold red]Escalate[/] the widget audit" in line
+        assert "\x1b" not in line and "\x07" not in line
+        shown = list_text(app)
+        assert "note: [bold" in shown and "\x1b" not in shown

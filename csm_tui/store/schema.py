@@ -430,6 +430,14 @@ SEARCHED = (
 )
 
 
+def use_search_text(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the SQL function ``search_text``: the text as it is indexed and shown,
+    escape sequences and controls out (a word written between two colour codes stays a word)."""
+    from csm_tui.domain.models import plain
+
+    conn.create_function("search_text", 1, plain, deterministic=True)
+
+
 def _search_triggers(table: str, kind: str, columns: tuple[str, ...]) -> str:
     """Triggers that note each row of ``table`` written (search_dirty): store/search.py's
     ``refresh_index`` indexes them again in one batch.
@@ -474,11 +482,12 @@ def _v9_search_and_snoozes(conn: sqlite3.Connection) -> None:
             tokenize = 'unicode61 remove_diacritics 2'
         );
     """
+    use_search_text(conn)
     for table, kind, account, text, columns in SEARCHED:
         script += (
             f"INSERT INTO search_keys (kind, ref) SELECT '{kind}', id FROM {table};\n"
             f"INSERT INTO search_index (rowid, account_id, kind, body) "
-            f"SELECT k.id, r.{account}, '{kind}', {text.format(r='r')} FROM {table} r "
+            f"SELECT k.id, r.{account}, '{kind}', search_text({text.format(r='r')}) FROM {table} r "
             f"JOIN search_keys k ON k.kind = '{kind}' AND k.ref = r.id;\n"
         )
         script += _search_triggers(table, kind, columns)

@@ -46,10 +46,11 @@ def refresh_index(conn: sqlite3.Connection) -> int:
     triggers in search_dirty); return how many. A few batch statements: the rescore that
     follows every write (sync, local actions, undo) calls it.
     """
-    from csm_tui.store.schema import SEARCHED
+    from csm_tui.store.schema import SEARCHED, use_search_text
 
     if conn.execute("SELECT 1 FROM search_dirty LIMIT 1").fetchone() is None:
         return 0
+    use_search_text(conn)
     began = not conn.in_transaction
     if began:
         conn.execute("BEGIN IMMEDIATE")
@@ -78,7 +79,7 @@ def refresh_index(conn: sqlite3.Connection) -> int:
             )
             conn.execute(
                 "INSERT INTO main.search_index (rowid, account_id, kind, body) "
-                f"SELECT k.id, r.{account}, d.kind, {text.format(r='r')} {todo} "
+                f"SELECT k.id, r.{account}, d.kind, search_text({text.format(r='r')}) {todo} "
                 "JOIN main.search_keys k ON k.kind = d.kind AND k.ref = d.ref WHERE d.kind = ?",
                 [kind],
             )
