@@ -443,8 +443,8 @@ def _search_triggers(table: str, kind: str, columns: tuple[str, ...]) -> str:
     ``refresh_index`` indexes them again in one batch.
 
     Not the index itself: a trigger writing to FTS5 made every row's statement flush the
-    index's pending terms (five times the cost of a sync's insert). An INSERT OR REPLACE fires
-    no delete trigger; its insert trigger notes the row, which is enough.
+    index's pending terms (benchmarks/RESULTS.md, "Search"). An INSERT OR REPLACE fires no
+    delete trigger; its insert trigger notes the row, which is enough.
     """
     note = f"INSERT INTO search_dirty (kind, ref) VALUES ('{kind}', {{r}}.id);"
     differs = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
