@@ -255,3 +255,12 @@ async def test_where_it_matched_shows_hostile_text_literally(filled: Settings) -
         assert "\x1b" not in line and "\x07" not in line
         shown = list_text(app)
         assert "note: [bold" in shown and "\x1b" not in shown
+
+
+def test_the_view_bar_says_the_snoozed_view_its_segment_and_the_sort() -> None:
+    from csm_tui.ui.screens.main import view_bar_content
+
+    bar = view_bar_content("Going dark", "acme", 2, 10, False, snoozed=True, sort="arr")
+    assert bar.plain == 'Snoozed accounts in Going dark  Filter "acme"  Sort ARR ↓  2 of 10 snoozed'
+    plain = view_bar_content(None, None, 6, 6, False)
+    assert plain.plain == "Segment All accounts  Filter none  6 of 6 accounts"

@@ -16,6 +16,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from csm_tui.store.search import match_parts
 from csm_tui.ui.keymap import MAIN_BINDINGS
 from csm_tui.ui.messages import (
     AccountHighlighted,
@@ -68,6 +69,8 @@ def view_bar_content(
     ]
     if not snoozed:
         parts.append((clean(segment, 40) if segment else "All accounts", "bold $accent"))
+    elif segment:
+        parts += [(" in ", "$text-muted"), (clean(segment, 40), "bold $accent")]
     parts += [
         ("  Filter ", "$text-muted"),
         (f'"{clean(text, 40)}"' if text else "none", "bold $accent" if text else ""),
@@ -85,8 +88,6 @@ def view_bar_content(
 def match_line_content(item: AttentionItem | None) -> Content:
     """Under a filter, where the account under the cursor matched: 'snoozed to 12/15 · note:
     …the renewal call…' with the matched words picked out (never parsed as markup)."""
-    from csm_tui.store.search import match_parts
-
     if item is None:
         return Content("")
     parts: list[str | tuple[str, str]] = []
