@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--due", action="store_true", help="the next steps due today or overdue")
     p.add_argument("--csv", action="store_true", help="CSV, for a spreadsheet")
 
+    p = add("search", "find accounts by words in names, domains, contacts, notes, surveys, tickets")
+    p.add_argument("words", nargs="*", metavar="WORDS", help="every word must match, each anywhere")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--limit", type=_positive_int, default=50, help="at most N accounts (50)")
+
     p = add("step", "complete, reschedule or retitle a next step (pushed to the CRM task)")
     p.add_argument("step_id", metavar="ID", help="the step's id (see `csm-tui today --due`)")
     p.add_argument("--done", action="store_true", help="mark it done")
@@ -220,6 +225,7 @@ COMMANDS = {
     "demo": "demo",
     "sync": "sync",
     "today": "today",
+    "search": "search",
     "digest": "digest",
     "explain": "explain",
     "step": "step",

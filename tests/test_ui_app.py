@@ -107,6 +107,7 @@ async def test_letters_typed_in_one_burst_behind_the_slash_go_to_the_filter(
     filled: Settings,
 ) -> None:
     app = make_app(filled)
+    app.filter_debounce = 60  # the list does not follow the box within this test
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         first = app.main.attention.current

@@ -65,3 +65,23 @@ def test_theme(snap_compare: Callable[..., bool], app: CsmApp, theme: str) -> No
 
 def test_filtered_view(snap_compare: Callable[..., bool], app: CsmApp) -> None:
     assert snap_compare(app, terminal_size=(120, 40), run_before=then("slash", *"globex", "enter"))
+
+
+def test_sorted_by_arr(snap_compare: Callable[..., bool], app: CsmApp) -> None:
+    assert snap_compare(app, terminal_size=(120, 40), run_before=then("j", "S"))
+
+
+def test_snoozed_view(
+    snap_compare: Callable[..., bool], app: CsmApp, db: sqlite_utils.Database
+) -> None:
+    from datetime import date
+
+    from csm_tui.store import actions
+
+    actions.snooze(db, account_id="104", until=date(2026, 12, 15), reason="on holiday")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=then("Z"))
+
+
+def test_snooze_past_the_renewal_asks(snap_compare: Callable[..., bool], app: CsmApp) -> None:
+    keys = ("z", "d", *"2027-01-10", "enter", "enter")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=then(*keys))

@@ -277,6 +277,7 @@ _OBJECT_PROPERTIES: dict[str, tuple[PropertyDef, ...]] = {
     ),
     "tickets": (
         _s("subject", label="Ticket name"),
+        # The ticket's description (HS-docs tickets v1 examples; fakes/CONTRACT.md).
         _s("content", field_type="textarea"),
         _e("hs_pipeline", "0"),
         _e("hs_pipeline_stage", "1", "2", "3", "4"),

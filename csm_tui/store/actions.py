@@ -1,7 +1,7 @@
-"""The CSM's local actions: log a touch, plan a next step, snooze, enroll, undo.
+"""The CSM's local actions: log a touch, plan a next step, snooze, unsnooze, enroll, undo.
 
-Each write goes in one transaction with its outbox row (snoozes are local only: the CRM has no
-such thing). The outbox payloads defined here are what `csm_tui.sync.push` sends.
+Each write goes in one transaction with its outbox row (snoozes, and ending them, are local only:
+the CRM has no such thing). The outbox payloads defined here are what `csm_tui.sync.push` sends.
 """
 
 from __future__ import annotations
@@ -167,8 +167,31 @@ def snooze(db: sqlite_utils.Database, *, account_id: str, until: date, reason: s
         "until": until.isoformat(),
         "reason": reason,
         "created_at": utc_now(),
+        "ended_at": None,  # a snooze again after an unsnooze is a new one
+        "ended_until": None,
     }
     record_local_action(db, table="snoozes", row=row, kind=None, replace=True)
+
+
+def unsnooze(db: sqlite_utils.Database, *, account_id: str, today: date) -> str:
+    """End an account's snooze today (local only, as the snooze was); undo restores it.
+
+    Returns the day the snooze was to end. The row stays, ended: ``until`` becomes today (the
+    account is back: a snooze hides it while ``until`` is after today), ``ended_until`` keeps
+    the day it had for undo.
+    """
+    with transaction(db):
+        row = db.execute(
+            "SELECT until FROM snoozes WHERE account_id = ? AND until > ?",
+            [account_id, today.isoformat()],
+        ).fetchone()
+        if row is None:
+            raise ActionError("This account is not snoozed.")
+        db.execute(
+            "UPDATE snoozes SET until = ?, ended_at = ?, ended_until = ? WHERE account_id = ?",
+            [today.isoformat(), utc_now(), row[0], account_id],
+        )
+    return str(row[0])
 
 
 @dataclass(frozen=True)
@@ -224,7 +247,7 @@ _TABLE_OF_KIND = {"touch": "touches", "next_step": "next_steps", "enrollment": "
 class Undone:
     """What `undo_last` took back."""
 
-    kind: str  # touch / next_step / enrollment / snooze
+    kind: str  # touch / next_step / enrollment / snooze / unsnooze
     account_id: str | None
     description: str
 
@@ -247,15 +270,27 @@ def undo_last(db: sqlite_utils.Database) -> Undone | None:
             ),
             None,
         )
+        # A snooze, or its early end (unsnooze), is the last action when it is newer than the
+        # outbox's last row: undo deletes the snooze, or gives it back its day.
         snz = next(
             iter(
                 db.query(
-                    "SELECT account_id, created_at FROM snoozes ORDER BY created_at DESC LIMIT 1"
+                    "SELECT account_id, created_at AS at, 0 AS ended FROM snoozes "
+                    "WHERE ended_at IS NULL UNION ALL "
+                    "SELECT account_id, ended_at AS at, 1 AS ended FROM snoozes "
+                    "WHERE ended_at IS NOT NULL ORDER BY at DESC LIMIT 1"
                 )
             ),
             None,
         )
-        if snz is not None and (last is None or snz["created_at"] > last["created_at"]):
+        if snz is not None and (last is None or snz["at"] > last["created_at"]):
+            if snz["ended"]:
+                db.execute(
+                    "UPDATE snoozes SET until = ended_until, ended_at = NULL, ended_until = NULL "
+                    "WHERE account_id = ?",
+                    [snz["account_id"]],
+                )
+                return Undone("unsnooze", snz["account_id"], "unsnooze")
             db.execute("DELETE FROM snoozes WHERE account_id = ?", [snz["account_id"]])
             return Undone("snooze", snz["account_id"], "snooze")
         if last is None:

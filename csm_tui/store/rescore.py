@@ -185,6 +185,11 @@ def rescore(
     account_ids: Collection[str] | None = None,
 ) -> RescoreResult:
     """Recompute and store the scores of every active account, or only of ``account_ids``."""
+    from csm_tui.store.search import refresh_index
+
+    # Every write (sync, local actions, undo) is followed by a rescore: the search index catches
+    # up with the rows written here, in one batch.
+    refresh_index(db.conn)
     # A full rescore builds a few hundred thousand small objects and keeps them to the end, none
     # in a cycle: each collection the allocations triggered walked them all again for nothing.
     with gc_paused():

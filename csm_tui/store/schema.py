@@ -429,6 +429,106 @@ def _v10_score_settings(conn: sqlite3.Connection) -> None:
     )
 
 
+# What the search index holds of each table: (table, kind, account column, the text, the columns
+# that text is made of). One document per row; its rowid is the row's id in search_keys.
+SEARCHED = (
+    (
+        "accounts",
+        "account",
+        "id",
+        "COALESCE({r}.name, '') || ' · ' || COALESCE({r}.domain, '')",
+        ("name", "domain"),
+    ),
+    (
+        "contacts",
+        "contact",
+        "account_id",
+        "TRIM(COALESCE({r}.first_name, '') || ' ' || COALESCE({r}.last_name, '')) || ' · ' || "
+        "COALESCE({r}.title, '') || ' · ' || COALESCE({r}.email, '')",
+        ("account_id", "first_name", "last_name", "title", "email"),
+    ),
+    ("touches", "note", "account_id", "COALESCE({r}.summary, '')", ("account_id", "summary")),
+    (
+        "survey_responses",
+        "survey",
+        "account_id",
+        "COALESCE({r}.comment, '')",
+        ("account_id", "comment"),
+    ),
+    (
+        "tickets",
+        "ticket",
+        "account_id",
+        "COALESCE({r}.subject, '') || ' · ' || COALESCE({r}.body, '')",
+        ("account_id", "subject", "body"),
+    ),
+)
+
+
+def use_search_text(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the SQL function ``search_text``: the text as it is indexed and shown,
+    escape sequences and controls out (a word written between two colour codes stays a word)."""
+    from csm_tui.domain.models import plain
+
+    conn.create_function("search_text", 1, plain, deterministic=True)
+
+
+def _search_triggers(table: str, kind: str, columns: tuple[str, ...]) -> str:
+    """Triggers that note each row of ``table`` written (search_dirty): store/search.py's
+    ``refresh_index`` indexes them again in one batch.
+
+    Not the index itself: a trigger writing to FTS5 made every row's statement flush the
+    index's pending terms (benchmarks/RESULTS.md, "Search"). An INSERT OR REPLACE fires no
+    delete trigger; its insert trigger notes the row, which is enough.
+    """
+    note = f"INSERT INTO search_dirty (kind, ref) VALUES ('{kind}', {{r}}.id);"
+    differs = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+    return (
+        f"CREATE TRIGGER search_{table}_insert AFTER INSERT ON {table} "
+        f"BEGIN {note.format(r='NEW')} END;\n"
+        f"CREATE TRIGGER search_{table}_update AFTER UPDATE OF {', '.join(columns)} ON {table} "
+        f"WHEN {differs} BEGIN {note.format(r='NEW')} END;\n"
+        f"CREATE TRIGGER search_{table}_delete AFTER DELETE ON {table} "
+        f"BEGIN {note.format(r='OLD')} END;\n"
+    )
+
+
+def _v11_search_and_snoozes(conn: sqlite3.Connection) -> None:
+    """Search over the book (SQLite FTS5): account names and domains, contacts, notes, survey
+    comments and tickets (now with their body), one document per row. Triggers note the rows
+    written, whatever writes them; the index catches up in batches (store/search.py). Snoozes
+    remember an early end (unsnooze), which undo takes back."""
+    script = """
+        ALTER TABLE tickets ADD COLUMN body TEXT;
+        ALTER TABLE snoozes ADD COLUMN ended_at TEXT;     -- instant the CSM ended it early
+        ALTER TABLE snoozes ADD COLUMN ended_until TEXT;  -- the day it was to end (for undo)
+        CREATE TABLE search_keys (
+            id INTEGER PRIMARY KEY,    -- the document's rowid in search_index
+            kind TEXT NOT NULL,        -- account / contact / note / survey / ticket
+            ref TEXT NOT NULL,         -- the row's id in its table
+            UNIQUE (kind, ref)
+        );
+        CREATE TABLE search_dirty (    -- rows written since the index last caught up
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL
+        );
+        CREATE VIRTUAL TABLE search_index USING fts5(
+            account_id UNINDEXED, kind UNINDEXED, body,
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+    """
+    use_search_text(conn)
+    for table, kind, account, text, columns in SEARCHED:
+        script += (
+            f"INSERT INTO search_keys (kind, ref) SELECT '{kind}', id FROM {table};\n"
+            f"INSERT INTO search_index (rowid, account_id, kind, body) "
+            f"SELECT k.id, r.{account}, '{kind}', search_text({text.format(r='r')}) FROM {table} r "
+            f"JOIN search_keys k ON k.kind = '{kind}' AND k.ref = r.id;\n"
+        )
+        script += _search_triggers(table, kind, columns)
+    _run(conn, script)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
@@ -440,5 +540,6 @@ MIGRATIONS: list[Migration] = [
     _v8_score_days,
     _v9_contact_phones_and_local_state,
     _v10_score_settings,
+    _v11_search_and_snoozes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

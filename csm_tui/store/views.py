@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from csm_tui.domain.segments import Segment, SegmentView, find_segment, segment_matches
 from csm_tui.store.dates import cache_day
+from csm_tui.store.search import match_clause, snippets
 
 if TYPE_CHECKING:
     import sqlite3
@@ -46,6 +47,9 @@ class AttentionItem:
     priority: float
     reasons: tuple[str, ...]
     opportunity: bool
+    last_touch: str | None = None  # instant of the latest touch
+    snoozed_until: str | None = None  # the day a snoozed account comes back
+    match: str | None = None  # where a filter matched: "note: …the \x02renewal\x03 call…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +62,6 @@ class StatusInfo:
     failed: int
     accounts: int
     scored: int = 0  # accounts with a score (0 with accounts: the first sync has not ended)
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def reason_chips(raw: str | None) -> tuple[str, ...]:
@@ -81,28 +80,30 @@ def attention_rows(
     text: str | None = None,
     account_ids: Collection[str] | None = None,
     limit: int = ATTENTION_LIMIT,
+    snoozed: bool = False,
+    last_touch: bool = True,
 ) -> list[AttentionItem]:
     """Accounts ranked by stored priority, snoozed and archived ones left out.
 
-    ``text`` matches the name, the domain, or the summary of any touch (notes); ``account_ids``
-    keeps only those accounts (a segment).
+    ``text``: only accounts every word of it matches (store/search.py), snoozed ones included
+    (with the day they come back) and each with a snippet of where it matched; ``account_ids``
+    keeps only those accounts (a segment); ``snoozed``: only the snoozed accounts;
+    ``last_touch=False`` leaves each row's last touch out (a seek per account: a third of the
+    whole book's read, wanted only to sort by it).
     """
-    where = [
-        "a.archived = 0",
-        "NOT EXISTS (SELECT 1 FROM snoozes z WHERE z.account_id = a.id AND z.until > ?)",
-    ]
-    params: list[Any] = [today.isoformat()]
-    if text and text.strip():
-        pattern = _like(text.strip())
-        where.append(
-            "(a.name LIKE ? ESCAPE '\\' OR a.domain LIKE ? ESCAPE '\\' OR EXISTS "
-            "(SELECT 1 FROM touches t WHERE t.account_id = a.id AND t.summary LIKE ? ESCAPE '\\'))"
-        )
-        params += [pattern, pattern, pattern]
+    where = ["a.archived = 0"]
+    params: list[Any] = []
+    words, word_params = match_clause(text)
+    if snoozed:
+        where.append("z.account_id IS NOT NULL")
+    elif not words:
+        where.append("z.account_id IS NULL")
+    where += words
+    params += word_params
     if account_ids is not None:
         where.append("a.id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(list(account_ids)))
-    whole_book = account_ids is None and not (text and text.strip())
+    whole_book = account_ids is None and not words and not snoozed
     if limit < ATTENTION_LIMIT and whole_book:
         # A first page of the whole book: sorting every account for one screen of rows costs
         # ~25 ms at 10,000 accounts. Every account whose priority is at least that of the
@@ -112,23 +113,46 @@ def attention_rows(
             "SELECT priority FROM scores ORDER BY priority DESC LIMIT 1 OFFSET ?", [2 * limit - 1]
         ).fetchone()
         if floor is not None and (floor[0] or 0) > 0:
-            top = _attention_query(db, [*where, "s.priority >= ?"], [*params, floor[0]], limit)
+            top = _attention_query(
+                db, today, [*where, "s.priority >= ?"], [*params, floor[0]], limit, last_touch
+            )
             if len(top) == limit:
                 return top
-    return _attention_query(db, where, params, limit)
+    rows = _attention_query(db, today, where, params, limit, last_touch)
+    if not words:
+        return rows
+    found = snippets(db, text, [r.account_id for r in rows])
+    return [
+        replace(r, match=f"{f.label}: {f.snippet}")
+        if (f := found.get(r.account_id)) and f.kind != "account"  # the list shows the name
+        else r
+        for r in rows
+    ]
 
 
 def _attention_query(
-    db: Reader, where: list[str], params: list[Any], limit: int
+    db: Reader,
+    today: date,
+    where: list[str],
+    params: list[Any],
+    limit: int,
+    last_touch: bool = True,
 ) -> list[AttentionItem]:
+    touched = (
+        "(SELECT MAX(t.occurred_at) FROM touches t WHERE t.account_id = a.id)"
+        if last_touch
+        else "NULL"
+    )
     sql = (
         "SELECT a.id, a.name, a.domain, a.arr, a.renewal_date, s.health, s.band, s.trend, "
-        "s.stage, s.tier, COALESCE(s.priority, 0) AS priority, s.reasons, s.opportunity "
+        "s.stage, s.tier, COALESCE(s.priority, 0) AS priority, s.reasons, s.opportunity, "
+        f"{touched}, z.until "
         "FROM accounts a LEFT JOIN scores s ON s.account_id = a.id "
+        "LEFT JOIN snoozes z ON z.account_id = a.id AND z.until > ? "
         f"WHERE {' AND '.join(where)} "
         "ORDER BY COALESCE(s.priority, 0) DESC, a.name, a.id LIMIT ?"
     )
-    params = [*params, limit]
+    params = [today.isoformat(), *params, limit]
     return [
         AttentionItem(
             account_id=r[0],
@@ -144,15 +168,29 @@ def _attention_query(
             priority=float(r[10] or 0),
             reasons=reason_chips(r[11]),
             opportunity=bool(r[12]),
+            last_touch=r[13],
+            snoozed_until=r[14],
         )
         for r in db.execute(sql, params).fetchall()
     ]
 
 
-def attention_row(db: sqlite_utils.Database, account_id: str, today: date) -> AttentionItem | None:
+def attention_row(
+    db: sqlite_utils.Database, account_id: str, today: date, *, last_touch: bool = True
+) -> AttentionItem | None:
     """One account's attention row, or None when it is snoozed, archived or unknown."""
-    found = attention_rows(db, today, account_ids=[account_id], limit=1)
+    found = attention_rows(db, today, account_ids=[account_id], limit=1, last_touch=last_touch)
     return found[0] if found else None
+
+
+def account_names(db: Reader) -> list[tuple[str, str, str]]:
+    """(id, name, domain) of every account not archived, by name."""
+    return [
+        (r[0], r[1] or "", r[2] or "")
+        for r in db.execute(
+            "SELECT id, name, domain FROM accounts WHERE archived = 0 ORDER BY name, id"
+        ).fetchall()
+    ]
 
 
 def status_info(db: Reader) -> StatusInfo:

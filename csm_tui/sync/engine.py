@@ -440,6 +440,9 @@ async def _sync(
     scope = _rescore_scope(db, plan, untracked)
     if scope is not None and not scope:
         scored: int | None = 0  # nothing changed: today's scores stand
+        from csm_tui.store.search import refresh_index
+
+        refresh_index(db.conn)  # rows an earlier, failed sync wrote (the rescore does it else)
     else:
         scored = _rescore(db, settings, plan.today, scope)
     report.rescored = scored is not None

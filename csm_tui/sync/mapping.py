@@ -269,6 +269,7 @@ def properties_for(obj_type: str, names: PropertyNames) -> list[str]:
         ],
         "tickets": [
             "subject",
+            "content",  # the ticket's description: searched (store/search.py)
             "hs_pipeline_stage",
             "hs_ticket_priority",
             "createdate",
@@ -420,6 +421,7 @@ def ticket_row(
         "id": str(record["id"]),
         "account_id": account_id,
         "subject": p.get("subject") or None,
+        "body": p.get("content") or None,
         "status": "closed" if closed else "open",
         "priority": (p.get("hs_ticket_priority") or None),
         "escalated": flag(p.get(escalated)) if escalated else None,

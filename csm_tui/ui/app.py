@@ -72,13 +72,14 @@ from csm_tui.ui.messages import (
     SyncFinished,
     SyncProgressed,
     ThemeRequested,
+    UnsnoozeRequested,
     ViewRequested,
 )
 from csm_tui.ui.palette import CsmCommands
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.saving import Saving
 from csm_tui.ui.screens.account import AccountScreen
-from csm_tui.ui.screens.main import MainScreen
+from csm_tui.ui.screens.main import FILTER_DEBOUNCE, MainScreen
 from csm_tui.ui.syncing import Syncing
 from csm_tui.ui.themes import VARIABLE_DEFAULTS
 from csm_tui.ui.theming import Theming
@@ -141,6 +142,7 @@ class CsmApp(App[int]):
         self.auto_sync = auto_sync
         self.sync_options = dict(sync_options or {})
         self.detail_debounce = DETAIL_DEBOUNCE
+        self.filter_debounce = FILTER_DEBOUNCE  # the list follows the filter box after this
         # A sync from cron (another process) is noticed by polling sync_state's last success.
         self.sync_watch_seconds = SYNC_WATCH_SECONDS
         self.listing = Listing(self)
@@ -228,7 +230,9 @@ class CsmApp(App[int]):
         # After Textual's start-up batch: a screen pushed from on_mount is composed while that
         # batch holds the display, so its first frame was rendered, thrown away and rendered
         # again (~60 ms of the first frame at 160x48).
-        self.call_later(self.push_screen, MainScreen(self.today, self.clock, first_page))
+        main = MainScreen(self.today, self.clock, first_page)
+        main.filter_debounce = self.filter_debounce
+        self.call_later(self.push_screen, main)
         self.set_interval(STATUS_REFRESH, self.syncing.redraw_status)
         self.set_interval(self.sync_watch_seconds, self.syncing.watch_other_syncs)
 
@@ -444,7 +448,11 @@ class CsmApp(App[int]):
 
     @on(SnoozeRequested)
     def _snooze_requested(self, message: SnoozeRequested) -> None:
-        self.saving.open_snooze(message.account_id, message.account_name)
+        self.saving.open_snooze(message.account_id, message.account_name, message.renewal_date)
+
+    @on(UnsnoozeRequested)
+    def _unsnooze_requested(self, message: UnsnoozeRequested) -> None:
+        self.saving.unsnooze_account(message.account_id)
 
     @on(EnrollRequested)
     def _enroll_requested(self, message: EnrollRequested) -> None:

@@ -127,7 +127,7 @@ MAIN_BINDINGS: list[Binding] = [
         "filter",
         "Filter",
         id="filter",
-        tooltip="Filter by name, domain or a word from the notes",
+        tooltip="Filter as you type: names, domains, contacts, notes, tickets",
         key_display="/",
         # Handled as the key arrives, not when the list gets to it: the letters typed right
         # behind the / (one burst from a fast typist, or while the app was busy) were already
@@ -151,6 +151,31 @@ MAIN_BINDINGS: list[Binding] = [
         "Export",
         id="export",
         tooltip="Export the view as CSV (the list as filtered, or the due queue)",
+        show=False,
+    ),
+    Binding(
+        "z",
+        "unsnooze",
+        "Unsnooze",
+        id="unsnooze",
+        tooltip="Bring the snoozed account back to the list now (u undoes)",
+    ),
+    Binding(
+        "Z",
+        "snoozed_view",
+        "Snoozed",
+        id="snoozed-view",
+        tooltip="Show the snoozed accounts (again: back to the list)",
+        key_display="Z",
+        show=False,  # the footer's eighty columns are full; help, palette and README say it
+    ),
+    Binding(
+        "S",
+        "cycle_sort",
+        "Sort",
+        id="cycle-sort",
+        tooltip="Sort by priority, ARR, renewal, health or last touch, in turn",
+        key_display="S",
         show=False,
     ),
     Binding(

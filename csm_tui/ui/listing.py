@@ -70,7 +70,7 @@ class Listing:
         try:
             with reader(self.host.opening.cache_path) as db:
                 total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
-                top = views.attention_rows(db, self.host.today, limit=FIRST_PAGE)
+                top = views.attention_rows(db, self.host.today, limit=FIRST_PAGE, last_touch=False)
         except Exception:  # the worker's whole read says what is wrong, once
             return None
         if len(top) < FIRST_PAGE:
@@ -82,7 +82,7 @@ class Listing:
         """Once the main screen's first frame is drawn: the whole list (unless asked for since)."""
         main = self.host.shown_main()
         if self._generation == 1 and self._first_rows and main is not None:
-            self._load_rows(1, main.segment, main.filter_text)
+            self._load_rows(1, main.segment, main.filter_text, main.snoozed_view, False)
 
     def reload_rows(self, keep: str | None = None, *, stay: bool = False) -> None:
         """Read the ranked list again (in a worker), keeping the cursor on ``keep``, or with
@@ -93,14 +93,33 @@ class Listing:
         main = self.host.shown_main()
         if main is not None:
             main.update_view_bar(loading=True)
-        segment, text = (main.segment, main.filter_text) if main is not None else (None, None)
-        self._load_rows(self._generation, segment, text)
+        if main is None:
+            self._load_rows(self._generation, None, None, False, False)
+        else:
+            # The last touch is read only to sort by it (it costs a third of the read).
+            by_touch = main.attention.sort == "last_touch"
+            view = (main.segment, main.filter_text, main.snoozed_view)
+            self._load_rows(self._generation, *view, by_touch)
 
-    def _load_rows(self, generation: int, segment: str | None, text: str | None) -> None:
-        work = partial(self._read_rows, generation, segment, text)
+    def _load_rows(
+        self,
+        generation: int,
+        segment: str | None,
+        text: str | None,
+        snoozed: bool,
+        last_touch: bool,
+    ) -> None:
+        work = partial(self._read_rows, generation, segment, text, snoozed, last_touch)
         thread_worker(self.host, work, "rows", exclusive=True)
 
-    def _read_rows(self, generation: int, segment: str | None, text: str | None) -> None:
+    def _read_rows(
+        self,
+        generation: int,
+        segment: str | None,
+        text: str | None,
+        snoozed: bool,
+        last_touch: bool,
+    ) -> None:
         from csm_tui.ui.widgets.attention_list import name_width_of
 
         host = self.host
@@ -108,7 +127,24 @@ class Listing:
             with reader(host.opening.cache_path) as db:
                 total = db.execute("SELECT COUNT(*) FROM accounts WHERE archived = 0").fetchone()[0]
                 ids = self._segment_ids(db, segment) if segment else None
-                rows = views.attention_rows(db, host.today, text=text, account_ids=ids)
+                if text:
+                    from csm_tui.store.search import refresh_if_free
+
+                    refresh_if_free(db)  # rows written and not indexed yet (seldom any)
+                if snoozed:
+                    total = db.execute(
+                        "SELECT COUNT(*) FROM snoozes z JOIN accounts a ON a.id = z.account_id "
+                        "WHERE a.archived = 0 AND z.until > ?",
+                        [host.today.isoformat()],
+                    ).fetchone()[0]
+                rows = views.attention_rows(
+                    db,
+                    host.today,
+                    text=text,
+                    account_ids=ids,
+                    snoozed=snoozed,
+                    last_touch=last_touch,
+                )
         except Exception as exc:  # any failure is one line for the user, never a hung view
             host.post_message(ActionFailed(f"Cannot read the cache: {one_line(exc)}"))
             return

@@ -282,7 +282,18 @@ class NextStepRequested(Message):
 
 
 class SnoozeRequested(Message):
-    """Open the snooze form for one account."""
+    """Open the snooze form for one account (``renewal_date``: its renewal, ISO, if known: a
+    snooze past it is questioned)."""
+
+    def __init__(self, account_id: str, account_name: str, renewal_date: str | None = None) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.account_name = account_name
+        self.renewal_date = renewal_date
+
+
+class UnsnoozeRequested(Message):
+    """End one account's snooze now."""
 
     def __init__(self, account_id: str, account_name: str) -> None:
         super().__init__()
@@ -390,6 +401,9 @@ ScreenAction = Literal[
     "due_queue",
     "open_in_crm",
     "export",
+    "snoozed_view",
+    "unsnooze",
+    "cycle_sort",
 ]
 
 

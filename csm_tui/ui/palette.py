@@ -1,4 +1,5 @@
-"""The command palette's provider: every action of the app, each segment and each theme.
+"""The command palette's provider: every action of the app, each segment and each theme, and
+"Open <account>" for the accounts whose name or domain holds every word typed.
 
 A command posts a message (csm_tui.ui.messages) to the app, which routes it; the palette calls
 nothing of the app's own.
@@ -6,29 +7,39 @@ nothing of the app's own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 from textual.message import Message
 
 from csm_tui.ui.messages import (
     AppAction,
     AppActionRequested,
     MoveSpanRequested,
+    OpenAccountRequested,
     ScreenAction,
     ScreenActionRequested,
     ThemeRequested,
     ViewRequested,
 )
+from csm_tui.ui.safe_text import clean
+
+if TYPE_CHECKING:
+    from csm_tui.opening import Opening
+
+ACCOUNT_HITS = 20  # at most this many accounts offered for one query
 
 
 @runtime_checkable
 class PaletteSource(Protocol):
-    """What the palette reads of the app: where to post, the segments and the themes."""
+    """What the palette reads of the app: where to post, the segments, the themes, the cache."""
 
     csm_theme_names: list[str]
+    opening: Opening
 
     def segment_names(self) -> list[str]: ...
 
@@ -60,7 +71,11 @@ def palette_commands(app: PaletteSource) -> list[tuple[str, str, Callable[[], ob
         ),
         ("Mark all in view", "Mark every listed account (a)", run("mark_all")),
         ("Clear marks", "Unmark every account", run("clear_marks")),
-        ("Filter", "By name, domain or a word from the notes (/)", run("filter")),
+        (
+            "Filter",
+            "Words from names, domains, contacts, notes, surveys, tickets (/)",
+            run("filter"),
+        ),
         (
             "Clear filter and segment",
             "Show every account",
@@ -75,6 +90,17 @@ def palette_commands(app: PaletteSource) -> list[tuple[str, str, Callable[[], ob
         ("Due queue", "Every next step due today or overdue (d)", run("due_queue")),
         ("Open in HubSpot", "The highlighted account, its link copied too (o)", run("open_in_crm")),
         ("Export as CSV", "The list as filtered, or the due queue (x)", run("export")),
+        (
+            "Snoozed accounts",
+            "Show the snoozed accounts, or the list again (Z)",
+            run("snoozed_view"),
+        ),
+        ("Unsnooze account", "Bring the snoozed account back now (z)", run("unsnooze")),
+        (
+            "Sort the list",
+            "By priority, ARR, renewal, health, last touch, in turn (S)",
+            run("cycle_sort"),
+        ),
         ("Portfolio", "Book metrics and cohorts (p)", app_action("portfolio")),
         ("Sync now", "Push the outbox and pull the CRM and analytics (r)", app_action("sync")),
         ("Undo last action", "Take back the last action not yet pushed (u)", app_action("undo")),
@@ -91,12 +117,49 @@ def palette_commands(app: PaletteSource) -> list[tuple[str, str, Callable[[], ob
     return commands
 
 
+def read_accounts(opening: Opening) -> list[tuple[str, str, str]]:
+    """(id, name, domain) of every account in the cache (a thread's read)."""
+    from csm_tui.store.views import account_names
+    from csm_tui.ui.threads import reader
+
+    try:
+        with reader(opening.cache_path) as db:
+            return account_names(db)
+    except Exception:  # no cache yet, or it cannot be read: no accounts to offer, no crash
+        return []
+
+
+def matching_accounts(
+    accounts: list[tuple[str, str, str]], query: str, limit: int = ACCOUNT_HITS
+) -> list[tuple[str, str, str]]:
+    """The accounts whose name or domain holds every word of ``query`` (at most ``limit``)."""
+    words = query.casefold().split()
+    if not words or len(query.strip()) < 2:
+        return []
+    found = []
+    for account in accounts:
+        hay = f"{account[1]} {account[2]}".casefold()
+        if all(word in hay for word in words):
+            found.append(account)
+            if len(found) >= limit:
+                break
+    return found
+
+
 class CsmCommands(Provider):
-    """Offers every csm-tui action in the command palette."""
+    """Offers every csm-tui action in the command palette, and the accounts to open."""
+
+    _accounts: list[tuple[str, str, str]] = []
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.app
         return palette_commands(app) if isinstance(app, PaletteSource) else []
+
+    async def startup(self) -> None:
+        """Read the accounts' names in a thread, once per opening of the palette."""
+        app = self.app
+        if isinstance(app, PaletteSource):
+            self._accounts = await asyncio.to_thread(read_accounts, app.opening)
 
     async def discover(self) -> Hits:
         """All commands, before anything is typed."""
@@ -110,3 +173,10 @@ class CsmCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)
+        for account_id, raw_name, domain in matching_accounts(self._accounts, query):
+            name = clean(raw_name, 80) or clean(domain, 80) or account_id
+            opened = partial(self.app.post_message, OpenAccountRequested(account_id))
+            # Every word is in the name or domain: scored at least as a fair command match.
+            score = max(matcher.match(name), 0.5)
+            shown = Content("Open ") + matcher.highlight(name)
+            yield Hit(score, shown, opened, text=f"Open {name}", help=clean(domain, 80))

@@ -109,14 +109,18 @@ class Saving:
         form = NextStepScreen(clean(account_name, 80), self.host.today)
         self.push_form(form, lambda draft: self._write_next_step(account_id, draft))
 
-    def open_snooze(self, account_id: str, account_name: str) -> None:
-        """Open the snooze form."""
+    def open_snooze(
+        self, account_id: str, account_name: str, renewal_date: str | None = None
+    ) -> None:
+        """Open the snooze form (it questions a snooze past ``renewal_date``)."""
+        from csm_tui.store.dates import cache_day
         from csm_tui.ui.screens.snooze import SnoozeScreen
 
         def snooze(draft: SnoozeDraft) -> None:
             self.snooze_account(account_id, draft.until, draft.reason or "")
 
-        self.push_form(SnoozeScreen(clean(account_name, 80), self.host.today), snooze)
+        form = SnoozeScreen(clean(account_name, 80), self.host.today, cache_day(renewal_date))
+        self.push_form(form, snooze)
 
     def open_enroll(self, account_ids: list[str]) -> None:
         """Open the enroll form for these accounts (it shows its own preview)."""
@@ -255,6 +259,18 @@ class Saving:
 
         self._start_write(account_id, write)
 
+    def unsnooze_account(self, account_id: str) -> None:
+        """End an account's snooze now (in a worker); it is back on the list."""
+        today = self.host.today
+
+        def write(db: sqlite_utils.Database) -> str:
+            from csm_tui.store import actions
+
+            until = actions.unsnooze(db, account_id=account_id, today=today)
+            return f"Back on the list (it was snoozed until {until}; u undoes)."
+
+        self._start_write(account_id, write)
+
     def _write_enroll(self, requests: list[EnrollmentRequest]) -> None:
         if not requests:
             self.host.post_message(
@@ -300,7 +316,10 @@ class Saving:
         clear_marks: bool = False,
         account_ids: set[str] | None = None,
     ) -> None:
-        work = partial(self._write, account_id, write, clear_marks, account_ids)
+        main = self.host.shown_main()
+        # The row read back carries the last touch when the list is sorted by it (as its rows).
+        by_touch = main is not None and main.attention.sort == "last_touch"
+        work = partial(self._write, account_id, write, clear_marks, account_ids, by_touch)
         thread_worker(self.host, work, "write")
 
     def _write(
@@ -309,6 +328,7 @@ class Saving:
         write: Callable[[sqlite_utils.Database], str],
         clear_marks: bool,
         account_ids: set[str] | None,
+        by_touch: bool = False,
     ) -> None:
         """Run ``write`` and the rescore in this worker thread, then tell the UI."""
         from csm_tui.store.detail import account_detail
@@ -323,7 +343,7 @@ class Saving:
                 if account_id and not clear_marks:
                     # The one changed row and its detail, read here: the UI moves the row to its
                     # new rank instead of reading the whole book again.
-                    row = views.attention_row(db, account_id, host.today)
+                    row = views.attention_row(db, account_id, host.today, last_touch=by_touch)
                     detail = account_detail(db, account_id, host.today)
                     fresh = True
                 status = views.status_info(db)  # the outbox count, without a worker of its own
@@ -399,7 +419,7 @@ class Saving:
         if not message.fresh or account_id is None or message.reload:
             return False
         main = self.host.main
-        if main.segment or main.filter_text:
+        if main.segment or main.filter_text or main.snoozed_view:
             return False
         if not main.attention.rerank_row(account_id, message.row):
             return False

@@ -293,6 +293,7 @@ def make_app(settings: Settings, **kwargs: object) -> CsmApp:
     """The app on the test cache, at a fixed day and clock, never syncing by itself."""
     app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False, **kwargs)
     app.detail_debounce = 0  # tests wait for workers, not for timers
+    app.filter_debounce = 0
     return app
 
 

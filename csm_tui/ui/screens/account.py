@@ -38,6 +38,7 @@ class AccountScreen(Screen[None]):
         super().__init__(classes="account-screen")
         self.account_id = account_id
         self.account_name = ""
+        self.renewal_date: str | None = None  # ISO, once the detail is read
 
     def compose(self) -> ComposeResult:
         yield AccountView(full=True, id="account-view")
@@ -58,6 +59,7 @@ class AccountScreen(Screen[None]):
             self.view.show_message("This account is no longer in the cache.")
         else:
             self.account_name = detail.name
+            self.renewal_date = detail.renewal_date
             self.view.show(detail, today)
 
     def action_back(self) -> None:
@@ -77,7 +79,7 @@ class AccountScreen(Screen[None]):
         self.post_message(NextStepRequested(self.account_id, self.account_name))
 
     def action_snooze(self) -> None:
-        self.post_message(SnoozeRequested(self.account_id, self.account_name))
+        self.post_message(SnoozeRequested(self.account_id, self.account_name, self.renewal_date))
 
     def action_open_in_crm(self) -> None:
         self.post_message(OpenInCrmRequested(self.account_id))

@@ -1,6 +1,7 @@
 """The snooze form: hide an account for 1 day, 3 days, a week or until a date, with a reason.
 
-Keys 1 / 3 / 7 pick a duration and move on to the reason; enter (or ctrl+s) saves.
+Keys 1 / 3 / 7 pick a duration and move on to the reason; enter (or ctrl+s) saves. A snooze that
+ends after the account's renewal is questioned first: enter again snoozes anyway.
 """
 
 from __future__ import annotations
@@ -84,10 +85,12 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, account_name: str, today: date) -> None:
+    def __init__(self, account_name: str, today: date, renewal: date | None = None) -> None:
         super().__init__()
         self.account_name = account_name
         self.today = today
+        self.renewal = renewal
+        self._past_renewal_confirmed: date | None = None  # the day the user said yes to
 
     def _option(self, key: str, label: str, day: date | None) -> Option:
         text = Text.assemble((f" {key}  ", "bold"), f"{label:<14}")
@@ -175,11 +178,18 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         hint = self.query_one("#until-hint", Static)
         if isinstance(result, date):
             ahead = (result - self.today).days
-            hint.update(Text(f"{result:%a %d %b} (in {ahead} day{'s' if ahead != 1 else ''})"))
+            shown = f"{result:%a %d %b} (in {ahead} day{'s' if ahead != 1 else ''})"
+            if self._past_renewal(result):  # the field is narrow: the renewal before the count
+                shown = f"{result:%a %d %b} · after renewal {self.renewal:%m/%d}"
+            hint.update(Text(shown))
         else:
             hint.update(Text(result))
         hint.set_class(isinstance(result, str), "-error")
         return result
+
+    def _past_renewal(self, until: date) -> bool:
+        """The snooze would end after a renewal still to come (the account is hidden then)."""
+        return self.renewal is not None and self.today <= self.renewal < until
 
     def _fail(self, message: str, field: str) -> None:
         self.query_one("#error", Static).update(Text(message))
@@ -195,6 +205,15 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         reason = " ".join(self.query_one("#reason", Input).value.split())
         if len(reason) > REASON_MAX:
             self._fail(f"Reason: at most {REASON_MAX} characters, please.", "#reason")
+            return
+        if self._past_renewal(until) and self._past_renewal_confirmed != until:
+            assert self.renewal is not None
+            self._past_renewal_confirmed = until
+            self._fail(
+                f"Renews {self.renewal:%m/%d}, before this snooze ends ({until:%m/%d}). "
+                "Press enter again to snooze anyway, or pick an earlier day.",
+                "#reason",
+            )
             return
         self.dismiss(SnoozeDraft(until=until, reason=reason))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
@@ -24,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from csm_tui.store.search import match_parts
 from csm_tui.store.views import AttentionItem
 from csm_tui.ui.keymap import LIST_BINDINGS
 from csm_tui.ui.safe_text import clean, fit
@@ -62,6 +64,42 @@ def name_width_of(rows: list[AttentionItem]) -> int:
 def rank_key(item: AttentionItem) -> tuple[float, str, str]:
     """The list's order, as views.attention_rows sorts: priority down, then name, then id."""
     return (-item.priority, item.name, item.account_id)
+
+
+# The orders ``S`` cycles through, each with what the view bar says of it. Ties keep the
+# priority order; accounts without the value come last (never touched: first, the most neglected).
+SORTS = ("priority", "arr", "renewal", "health", "last_touch")
+SORT_TITLES = {
+    "priority": "priority",
+    "arr": "ARR ↓",
+    "renewal": "renewal ↑",
+    "health": "health ↑",
+    "last_touch": "last touch ↑",
+}
+SortKey = tuple[object, ...]
+
+
+def sort_key(sort: str) -> Callable[[AttentionItem], SortKey]:
+    """The key of the list order ``sort`` (one of SORTS)."""
+    if sort == "arr":
+        return lambda i: (-(i.arr or 0.0), *rank_key(i))
+    if sort == "renewal":
+        return lambda i: (i.renewal_date is None, i.renewal_date or "", *rank_key(i))
+    if sort == "health":
+        return lambda i: (i.health is None, i.health or 0, *rank_key(i))
+    if sort == "last_touch":
+        return lambda i: (i.last_touch is not None, i.last_touch or "", *rank_key(i))
+    return rank_key
+
+
+def short_day(day: str | None) -> str:
+    """An ISO day as the list shows it: 12/15."""
+    return f"{day[5:7]}/{day[8:10]}" if day and len(day) >= 10 else (day or "")
+
+
+def snoozed_chip(item: AttentionItem) -> str | None:
+    """'snoozed to 12/15' for a snoozed account."""
+    return f"snoozed to {short_day(item.snoozed_until)}" if item.snoozed_until else None
 
 
 @dataclass(frozen=True)
@@ -108,6 +146,7 @@ class AttentionList(ScrollView, can_focus=True):
         "attention-list--chip",
         "attention-list--soon",
         "attention-list--muted",
+        "attention-list--match",
     }
 
     # repaint=False: watch_cursor repaints the two rows that change, not the whole list.
@@ -143,6 +182,7 @@ class AttentionList(ScrollView, can_focus=True):
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(256)
         self._version = 0
         self.empty_text = "No accounts to show."
+        self.sort = "priority"  # one of SORTS
 
     # -- data -----------------------------------------------------------------------------
 
@@ -160,6 +200,8 @@ class AttentionList(ScrollView, can_focus=True):
         data, only more of it, so the cursor staying on its account is not news.
         """
         previous = self.current.account_id if self.current else None
+        if self.sort != "priority":  # the rows come ranked: a stable sort keeps ties so
+            rows = sorted(rows, key=sort_key(self.sort))
         self.rows = rows
         self._version += 1
         self._index = {row.account_id: i for i, row in enumerate(rows)}
@@ -204,7 +246,8 @@ class AttentionList(ScrollView, can_focus=True):
             return True
         previous = self.current.account_id if self.current else None
         del self.rows[i]
-        j = bisect.bisect_left(self.rows, rank_key(row), key=rank_key)
+        key = sort_key(self.sort)
+        j = bisect.bisect_left(self.rows, key(row), key=key)
         self.rows.insert(j, row)
         # Only the rows from the old place to the new one changed: re-index and repaint those
         # (the whole book's index and the whole list took milliseconds of UI thread each).
@@ -217,6 +260,19 @@ class AttentionList(ScrollView, can_focus=True):
             self._scroll_cursor_into_view()
         self._refresh_rows(first, last)
         return True
+
+    def set_sort(self, sort: str) -> None:
+        """Order the rows by ``sort`` (one of SORTS), the cursor staying on its account."""
+        self.sort = sort
+        previous = self.current.account_id if self.current else None
+        self.rows.sort(key=sort_key(sort))
+        self._version += 1
+        self._index = {row.account_id: i for i, row in enumerate(self.rows)}
+        if previous is not None:
+            # The same account under the cursor: no Highlighted message, no detail read.
+            self.set_reactive(AttentionList.cursor, self._index[previous])
+            self._scroll_cursor_into_view()
+        self.refresh()
 
     @property
     def current(self) -> AttentionItem | None:
@@ -365,13 +421,15 @@ class AttentionList(ScrollView, can_focus=True):
         return strip
 
     def _header(self, cols: Columns, width: int, base: Style) -> Strip:
+        arrow = {"arr": "↓", "renewal": "↑", "health": "↑", "last_touch": "↑"}.get(self.sort, "")
+        on = self.sort
         parts = [
             "#".rjust(cols.rank - 1) + " ",
             " " * cols.mark,
-            fit("Account", cols.name),
-            fit("Health", cols.health),
-            fit("ARR", cols.arr - 1).rjust(cols.arr - 1) + " ",
-            fit(" Renews", cols.renews),
+            fit("Account" + (" · touch↑" if on == "last_touch" else ""), cols.name),
+            fit("Health" + (arrow if on == "health" else ""), cols.health),
+            fit("ARR" + (arrow if on == "arr" else ""), cols.arr - 1).rjust(cols.arr - 1) + " ",
+            fit(" Renews" + (arrow if on == "renewal" else ""), cols.renews),
         ]
         if cols.stage:
             parts.append(fit("Stage", cols.stage))
@@ -428,19 +486,34 @@ class AttentionList(ScrollView, can_focus=True):
         return Strip(segs).crop_extend(0, width, row_style)
 
     def _chips(self, item: AttentionItem, width: int, row_style: Style) -> list[Segment]:
-        chips: list[tuple[str, Style]] = []
-        if item.opportunity:
-            chips.append((OPPORTUNITY_CHIP, row_style + self._style("opportunity")))
+        # Each chip is one or more pieces (a filter's match picks out the matched words).
+        chips: list[list[tuple[str, Style]]] = []
         chip_style = row_style + self._style("chip")
+        snoozed = snoozed_chip(item)
+        if snoozed:
+            chips.append([(snoozed, row_style + self._style("soon"))])
+        if item.match:
+            match = row_style + self._style("match")
+            chips.append(
+                [
+                    (clean(piece, 80), match if hit else chip_style)
+                    for piece, hit in match_parts(item.match)
+                ]
+            )
+        if item.opportunity:
+            chips.append([(OPPORTUNITY_CHIP, row_style + self._style("opportunity"))])
         for chip in item.reasons:
             shown = list_chip(clean(chip, 60))
             if shown:
-                chips.append((shown, chip_style))
+                chips.append([(shown, chip_style)])
         segs: list[Segment] = []
         used = 0
-        for n, (text, style) in enumerate(chips):
-            sep = " · " if n else ""
-            piece = sep + text
+        pieces = [
+            (" · " + text if n and not k else text, style)
+            for n, chip in enumerate(chips)
+            for k, (text, style) in enumerate(chip)
+        ]
+        for piece, style in pieces:
             if used + cell_len(piece) > width:
                 room = width - used
                 if room > 1:
