@@ -264,3 +264,27 @@ def test_the_view_bar_says_the_snoozed_view_its_segment_and_the_sort() -> None:
     assert bar.plain == 'Snoozed accounts in Going dark  Filter "acme"  Sort ARR ↓  2 of 10 snoozed'
     plain = view_bar_content(None, None, 6, 6, False)
     assert plain.plain == "Segment All accounts  Filter none  6 of 6 accounts"
+
+
+async def test_a_segment_of_opportunities_ranks_them_by_strength(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    fill_cache(db)
+    # Acme Analytics ranks first by risk, Umbrella far below: as opportunities, Umbrella is the
+    # stronger one (scores.opportunity holds the strength) and comes first in Expansion-ready.
+    strength = {"101": 20, "105": 90}
+    for account_id, value in strength.items():
+        db.execute("UPDATE scores SET opportunity = ? WHERE account_id = ?", [value, account_id])
+    db.conn.commit()
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert names(app).index("Acme Analytics") < names(app).index("Umbrella")
+        app.listing.set_view("Expansion-ready", None)
+        await settle(pilot)
+        assert names(app) == ["Umbrella", "Acme Analytics", "Globex"]  # Globex: 1, the old flag
+        assert "Sort expansion strength ↓" in text_of(app, "#view-bar")
+        app.listing.set_view(None, None)  # every account again: by priority
+        await settle(pilot)
+        assert names(app).index("Acme Analytics") < names(app).index("Umbrella")
+        assert "Sort" not in text_of(app, "#view-bar")

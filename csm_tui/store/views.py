@@ -48,6 +48,7 @@ class AttentionItem:
     reasons: tuple[str, ...]
     opportunity: bool
     last_touch: str | None = None  # instant of the latest touch
+    expansion: int = 0  # an opportunity's strength, 1-100 (scores.opportunity): 0 for none
     snoozed_until: str | None = None  # the day a snoozed account comes back
     match: str | None = None  # where a filter matched: "note: …the \x02renewal\x03 call…"
 
@@ -168,6 +169,7 @@ def _attention_query(
             priority=float(r[10] or 0),
             reasons=reason_chips(r[11]),
             opportunity=bool(r[12]),
+            expansion=int(r[12] or 0),
             last_touch=r[13],
             snoozed_until=r[14],
         )

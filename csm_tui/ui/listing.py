@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
+from csm_tui.domain.segments import find_segment
 from csm_tui.store import views
 from csm_tui.ui.host import CsmHost, thread_worker
 from csm_tui.ui.messages import ActionFailed, DetailLoaded, MovesLoaded, RowsLoaded
@@ -154,6 +155,13 @@ class Listing:
         """Show ``segment`` (None: every account) filtered by ``text`` (None: unfiltered)."""
         main = self.host.shown_main()
         if main is not None:
+            if segment != main.segment:
+                # A segment of opportunities ranks them by strength; leaving it, by priority.
+                found = find_segment(segment, self.segments()) if segment else None
+                if found is not None and found.opportunity:
+                    main.attention.sort = "expansion"
+                elif main.attention.sort == "expansion":
+                    main.attention.sort = "priority"
             main.set_view(segment, text)
         self.reload_rows()
 

@@ -299,7 +299,8 @@ class MainScreen(Screen[None]):
     def action_cycle_sort(self) -> None:
         """Order the list by the next of priority, ARR, renewal, health and last touch."""
         attention = self.attention
-        sort = SORTS[(SORTS.index(attention.sort) + 1) % len(SORTS)]
+        now = attention.sort
+        sort = SORTS[(SORTS.index(now) + 1) % len(SORTS)] if now in SORTS else SORTS[0]
         attention.set_sort(sort)
         self.update_view_bar()
         if sort == "last_touch":

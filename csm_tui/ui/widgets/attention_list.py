@@ -75,6 +75,9 @@ SORT_TITLES = {
     "renewal": "renewal ↑",
     "health": "health ↑",
     "last_touch": "last touch ↑",
+    # Not in the cycle: the order of a segment of opportunities (Expansion-ready), which rank
+    # among themselves by their strength, not by risk (the weakest would come first).
+    "expansion": "expansion strength ↓",
 }
 SortKey = tuple[object, ...]
 
@@ -89,6 +92,8 @@ def sort_key(sort: str) -> Callable[[AttentionItem], SortKey]:
         return lambda i: (i.health is None, i.health or 0, *rank_key(i))
     if sort == "last_touch":
         return lambda i: (i.last_touch is not None, i.last_touch or "", *rank_key(i))
+    if sort == "expansion":
+        return lambda i: (-i.expansion, *rank_key(i))
     return rank_key
 
 
