@@ -137,6 +137,43 @@ async def test_keys_typed_right_behind_l_land_in_the_summary(
         assert app.screen.query_one("#summary", TextArea).text == "Renewal call, pasted"
 
 
+async def test_keys_typed_right_behind_n_or_z_land_in_their_form(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    # One read from the terminal each: the keys behind n or z went to the list (j moved it,
+    # enter opened the account) before the form was up.
+    from csm_tui.ui.screens.snooze import QUICK_DAYS
+
+    fill_cache(db)
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for key in ("n", "j", "o", "b", "tab", "+", "3", "d"):
+            app.post_message(events.Key(key, key))
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, NextStepScreen)
+        assert form.query_one("#title", Input).value == "job"
+        assert form.query_one("#due", Input).value == "+3d"
+        assert app.main.attention.current.name == "Acme Analytics"  # j never moved the list
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        for key in ("z", "7", "j"):
+            app.post_message(events.Key(key, key))
+        await settle(pilot)
+        snooze = app.screen
+        assert isinstance(snooze, SnoozeScreen)
+        assert snooze.query_one("#durations", OptionList).highlighted == QUICK_DAYS.index(7)
+        assert app.main.attention.current.name == "Acme Analytics"
+        await pilot.press("escape")
+        await settle(pilot)
+        # In the filter box n and z are letters.
+        await pilot.press("slash", *"zn")
+        await settle(pilot)
+        assert app.main.query_one("#filter-input", Input).value == "zn"
+        assert app.screen is app.main
+
+
 async def test_keys_typed_right_behind_tab_land_in_the_next_field() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -85,8 +85,16 @@ ACCOUNT_ACTIONS: list[Binding] = [
         # form (csm_tui/ui/type_ahead.py), not sent to the list before the l is read.
         priority=True,
     ),
-    Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step"),
-    Binding("z", "snooze", "Snooze", id="snooze", tooltip="Snooze the account until a date"),
+    # n and z, like l: handled as the key arrives, the keys typed behind held for the form.
+    Binding("n", "next_step", "Step", id="next-step", tooltip="Plan a next step", priority=True),
+    Binding(
+        "z",
+        "snooze",
+        "Snooze",
+        id="snooze",
+        tooltip="Snooze the account until a date",
+        priority=True,
+    ),
     Binding(
         "o",
         "open_in_crm",
@@ -159,6 +167,7 @@ MAIN_BINDINGS: list[Binding] = [
         "Unsnooze",
         id="unsnooze",
         tooltip="Bring the snoozed account back to the list now (u undoes)",
+        priority=True,  # as z's snooze is: the two share the key, one enabled at a time
     ),
     Binding(
         "Z",

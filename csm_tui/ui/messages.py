@@ -272,7 +272,7 @@ class LogTouchRequested(OpensScreen):
         self.account_name = account_name
 
 
-class NextStepRequested(Message):
+class NextStepRequested(OpensScreen):
     """Open the next-step form for one account."""
 
     def __init__(self, account_id: str, account_name: str) -> None:
@@ -281,7 +281,7 @@ class NextStepRequested(Message):
         self.account_name = account_name
 
 
-class SnoozeRequested(Message):
+class SnoozeRequested(OpensScreen):
     """Open the snooze form for one account (``renewal_date``: its renewal, ISO, if known: a
     snooze past it is questioned)."""
 

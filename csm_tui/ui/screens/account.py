@@ -76,10 +76,13 @@ class AccountScreen(Screen[None]):
         self.app.post_message(LogTouchRequested(self.account_id, self.account_name))
 
     def action_next_step(self) -> None:
-        self.post_message(NextStepRequested(self.account_id, self.account_name))
+        # To the app at once (as l): it holds the keys typed behind the n for the form.
+        self.app.post_message(NextStepRequested(self.account_id, self.account_name))
 
     def action_snooze(self) -> None:
-        self.post_message(SnoozeRequested(self.account_id, self.account_name, self.renewal_date))
+        self.app.post_message(
+            SnoozeRequested(self.account_id, self.account_name, self.renewal_date)
+        )
 
     def action_open_in_crm(self) -> None:
         self.post_message(OpenInCrmRequested(self.account_id))

@@ -266,8 +266,11 @@ class MainScreen(Screen[None]):
             self.app.post_message(LogTouchRequested(*found))
 
     def action_next_step(self) -> None:
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, n is a letter
+            raise SkipAction()
         if found := self._current():
-            self.post_message(NextStepRequested(*found))
+            # To the app at once: it holds the keys typed behind the n for the form.
+            self.app.post_message(NextStepRequested(*found))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # z snoozes an account, and brings back one that is snoozed (the footer says which).
@@ -278,13 +281,18 @@ class MainScreen(Screen[None]):
         return True
 
     def action_snooze(self) -> None:
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, z is a letter
+            raise SkipAction()
         item = self.attention.current
         if item is None:
             self.notify("No account is highlighted.", severity="warning")
             return
-        self.post_message(SnoozeRequested(item.account_id, item.name, item.renewal_date))
+        # To the app at once: it holds the keys typed behind the z for the form.
+        self.app.post_message(SnoozeRequested(item.account_id, item.name, item.renewal_date))
 
     def action_unsnooze(self) -> None:
+        if isinstance(self.focused, Input):
+            raise SkipAction()
         item = self.attention.current
         if item is None or item.snoozed_until is None:
             self.notify("The account under the cursor is not snoozed.", severity="warning")

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from csm_tui.domain.when import parse_due
 from csm_tui.ui.drafts import NextStepDraft
+from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import clean, safe
 from csm_tui.ui.screens.confirm import ConfirmScreen
 
@@ -77,6 +78,10 @@ class NextStepScreen(ModalScreen[NextStepDraft | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),
+        # Moved as the key arrives (as in the log form): the keys typed right behind a tab
+        # go to the field it moved to.
+        Binding("tab", "next_field", "Next field", show=False, priority=True),
+        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, account_name: str, today: date) -> None:
@@ -99,7 +104,16 @@ class NextStepScreen(ModalScreen[NextStepDraft | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#title", Input).focus()
+        self.set_focus(self.query_one("#title", Input))
+        self.post_message(ScreenSettled())  # the keys typed behind the n come here now
+
+    def action_next_field(self) -> None:
+        """Focus the next field (tab)."""
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        """Focus the previous field (shift+tab)."""
+        self.focus_previous()
 
     @on(Input.Changed, "#due")
     def _due_changed(self, event: Input.Changed) -> None:
