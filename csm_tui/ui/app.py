@@ -31,7 +31,7 @@ from csm_tui.opening import Opening
 from csm_tui.ui.crm_link import CrmLink
 from csm_tui.ui.due_queue import DueQueue
 from csm_tui.ui.exporting import Exporting
-from csm_tui.ui.host import Clock, TransportFactory, thread_worker
+from csm_tui.ui.host import Clock, TransportFactory
 from csm_tui.ui.keymap import APP_BINDINGS, check_keymap, help_rows
 from csm_tui.ui.listing import Listing
 from csm_tui.ui.messages import (
@@ -75,6 +75,7 @@ from csm_tui.ui.messages import (
     UnsnoozeRequested,
     ViewRequested,
 )
+from csm_tui.ui.opening_news import OpeningNews
 from csm_tui.ui.palette import CsmCommands
 from csm_tui.ui.safe_text import clean
 from csm_tui.ui.saving import Saving
@@ -154,6 +155,7 @@ class CsmApp(App[int]):
         self.due_queue = DueQueue(self, self.saving)
         self.exporting = Exporting(self)
         self.crm_link = CrmLink(self)
+        self.news = OpeningNews(self)
 
     # -- the settings ---------------------------------------------------------------------
 
@@ -243,35 +245,11 @@ class CsmApp(App[int]):
         if self._settings is None:  # opened on remembered values: validate them now
             self.call_after_refresh(self._validate_settings)
         self.syncing.load_status()
-        self.with_settings(lambda: thread_worker(self, self._preview_scoring_change, "scoring"))
-
-    def _preview_scoring_change(self) -> None:
-        """(A worker.) When the scoring settings changed since the last full rescore, what
-        they would change, said once (csm_tui/store/score_diff.py)."""
-        import sqlite3
-
-        from csm_tui.store.db import open_cache
-        from csm_tui.store.score_diff import preview_text, settings_change_preview
-
-        settings = self.settings
-        if not settings.cache_path.exists():
-            return
-        try:
-            db = open_cache(settings.cache_path, create=False)
-        except CsmError:
-            return  # the status line says what is wrong with the cache
-        try:
-            diff = settings_change_preview(db, settings, self.today)
-        except (sqlite3.Error, ValueError):
-            return  # a preview is a courtesy: the scores themselves are untouched
-        finally:
-            db.conn.close()
-        if diff is not None:
-            self.post_message(ScoringChangePreviewed(preview_text(diff)))
+        self.with_settings(self.news.preview_scoring_change)
 
     @on(ScoringChangePreviewed)
     def _scoring_change_previewed(self, message: ScoringChangePreviewed) -> None:
-        self.notify(message.text, title="Scoring settings changed", timeout=20)
+        self.news.scoring_change_previewed(message)
 
     def on_unmount(self) -> None:
         self.saving.close()
@@ -338,59 +316,11 @@ class CsmApp(App[int]):
 
                 self.push_screen(WelcomeScreen(self.settings.config_file, self.settings.data_dir))
             else:
-                self._read_last_look()
-
-    # -- since you last looked (csm_tui/store/last_look.py) -------------------------------
-
-    @work(thread=True, group="last-look", exit_on_error=False)
-    def _read_last_look(self) -> None:
-        """What changed since the app was last opened, read off the UI thread."""
-        import sqlite3
-
-        from csm_tui.store.db import open_cache
-        from csm_tui.store.last_look import look_since_last_open
-
-        try:
-            db = open_cache(self.opening.cache_path, create=False)
-            try:
-                look = look_since_last_open(db, self.today)
-            finally:
-                db.conn.close()
-        except (CsmError, sqlite3.Error):
-            return  # a courtesy: the app works the same without it (csm-tui digest says it too)
-        if look.changes:
-            self.post_message(SinceLastLookLoaded(look))
+                self.news.read_last_look()
 
     @on(SinceLastLookLoaded)
     def _since_last_look_loaded(self, message: SinceLastLookLoaded) -> None:
-        if self.screen is not self.shown_main():
-            return  # the CSM is already in a form: it is shown on the next opening
-        from csm_tui.ui.screens.since import SinceScreen
-
-        look = message.look
-        self.push_screen(SinceScreen(look.changes, look.since), self._since_closed)
-        self._record_last_look(look.seen)
-
-    @work(thread=True, group="last-look", exit_on_error=False)
-    def _record_last_look(self, seen: tuple[str, ...]) -> None:
-        """Remember that these changes were shown, so the next opening shows only news."""
-        import sqlite3
-
-        from csm_tui.store.db import open_cache
-        from csm_tui.store.last_look import record_look
-
-        try:
-            db = open_cache(self.opening.cache_path, create=False)
-            try:
-                record_look(db, self.today, seen)
-            finally:
-                db.conn.close()
-        except (CsmError, sqlite3.Error):
-            return
-
-    def _since_closed(self, account_id: str | None) -> None:
-        if account_id:
-            self.push_screen(AccountScreen(account_id))
+        self.news.last_look_loaded(message)
 
     @on(ViewRequested)
     def _view_requested(self, message: ViewRequested) -> None:
