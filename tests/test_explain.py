@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlite_utils
 from support.cache_builder import TODAY, CacheBuilder
+from support.demo_book import demo_env, sync_demo
 from support.scores import small_book
 
 from csm_tui.cli import main
-from csm_tui.commands import demo
 from csm_tui.commands import explain as command
 from csm_tui.config import Settings
 from csm_tui.domain.models import Driver, Health
@@ -21,7 +21,6 @@ from csm_tui.domain.score_change import UNEXPLAINED, explain_change, parse_span,
 from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
 from csm_tui.store.score_changes import score_changes
-from csm_tui.sync import engine
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 STORED_DAY = TODAY - timedelta(days=10)  # a Friday on which a rescore ran
@@ -41,23 +40,8 @@ def explained(
 @pytest.fixture(scope="module")
 def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The demo book synced as `csm-tui demo` does, with a rescore stored on ``STORED_DAY``."""
-    root = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
-        mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        apis, transport = demo.build_demo(300, 7, TODAY, clock=lambda: NOW)
-        base = Settings(data_dir=root / "data")
-        settings = demo.demo_settings(
-            base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
-        )
-        engine.sync_blocking(
-            settings,
-            full=True,
-            transport=transport(),
-            today=TODAY,
-            clock=lambda: NOW,
-            policy=demo.IN_PROCESS,
-        )
+    with demo_env(tmp_path_factory.mktemp("demo")) as data_dir:
+        settings, _ = sync_demo(data_dir, now=NOW)
         db = open_cache(settings.cache_path, create=False)
         try:
             rescore(db, settings, STORED_DAY)

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from support.demo_book import synced_demo
 
-from csm_tui.commands import demo
 from csm_tui.config import Settings
 from csm_tui.store import views
 from csm_tui.store.actions import log_touch
 from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
-from csm_tui.sync import engine
 from csm_tui.ui.app import CsmApp
 
 TODAY = date(2026, 11, 23)
@@ -34,25 +33,7 @@ SCORE_COLUMNS = (
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A 120-account demo book synced from the in-process fakes (its pristine cache)."""
-    root = tmp_path_factory.mktemp("perf")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
-        mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        apis, transport = demo.build_demo(120, 11, TODAY, clock=lambda: NOW)
-        settings = demo.demo_settings(
-            Settings(data_dir=root / "data"),
-            apis.portfolio.demo_owner_email,
-            apis.hubspot.token,
-            apis.posthog.token,
-        )
-        engine.sync_blocking(
-            settings,
-            full=True,
-            transport=transport(),
-            today=TODAY,
-            clock=lambda: NOW,
-            policy=demo.IN_PROCESS,
-        )
+    with synced_demo(tmp_path_factory.mktemp("perf"), 120, 11, now=NOW) as settings:
         yield settings
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+from support.demo_book import sync_demo
 from textual.pilot import Pilot
 
-from csm_tui.commands import demo
-from csm_tui.config import Settings
-from csm_tui.sync import engine
 from csm_tui.ui.app import CsmApp
 
 TODAY = date(2026, 11, 23)
@@ -20,19 +18,7 @@ NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
 
 
 def demo_app(isolated_env) -> CsmApp:
-    apis, transport = demo.build_demo(60, 7, TODAY, clock=lambda: NOW)
-    base = Settings(data_dir=isolated_env / "data")
-    settings = demo.demo_settings(
-        base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
-    )
-    engine.sync_blocking(
-        settings,
-        full=True,
-        transport=transport(),
-        today=TODAY,
-        clock=lambda: NOW,
-        policy=demo.IN_PROCESS,
-    )
+    settings, _ = sync_demo(isolated_env / "data", 60, 7, now=NOW)
     app = CsmApp(settings, today=TODAY, clock=lambda: NOW, auto_sync=False)
     app.detail_debounce = 0
     return app

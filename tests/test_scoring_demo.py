@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from support.demo_book import demo_env, sync_demo
 
-from csm_tui.commands import demo
 from csm_tui.config import Settings
 from csm_tui.store.actions import log_touch
 from csm_tui.store.attention import AttentionRow, attention_list
 from csm_tui.store.db import open_cache
 from csm_tui.store.rescore import rescore
-from csm_tui.sync import engine
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -55,24 +54,8 @@ class DemoBook:
 
 @pytest.fixture(scope="module")
 def demo_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBook]:
-    root = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CSM_TUI_CONFIG", str(root / "config.toml"))
-        mp.setenv("CSM_TUI_DATA_DIR", str(root / "data"))
-        apis, transport = demo.build_demo(300, 7, TODAY, clock=lambda: NOW)
-        base = Settings(data_dir=root / "data")
-        settings = demo.demo_settings(
-            base, apis.portfolio.demo_owner_email, apis.hubspot.token, apis.posthog.token
-        )
-        # In-process fakes have no rate budget: sync them as `csm-tui demo` does, unpaced.
-        engine.sync_blocking(
-            settings,
-            full=True,
-            transport=transport(),
-            today=TODAY,
-            clock=lambda: NOW,
-            policy=demo.IN_PROCESS,
-        )
+    with demo_env(tmp_path_factory.mktemp("demo")) as data_dir:
+        settings, apis = sync_demo(data_dir, now=NOW)
         yield DemoBook(settings, dict(apis.portfolio.stories))
 
 
