@@ -150,6 +150,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         height: 30;
         max-height: 100%;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 0 1;
     }

@@ -38,6 +38,7 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         max-width: 100%;
         height: auto;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 1 1 0 1;
     }

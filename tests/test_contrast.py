@@ -1,0 +1,186 @@
+"""Every shipped theme is readable: each piece of text the app draws meets WCAG AA (4.5:1)
+against the background it is actually drawn on.
+
+The colours are the rendered ones: the app runs headless on the hand-made cache, and the check
+reads the screen's composited strips (after Textual has blended every translucent colour), so
+a rule that looks fine in a .tcss file but renders badly still fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import sqlite_utils
+from rich.cells import cell_len
+from rich.color import Color as RichColor
+from rich.style import Style
+from support.apps import fill_cache, make_app, settle
+from textual.app import App
+from textual.widget import Widget
+from textual.widgets._toggle_button import ToggleButton
+
+from csm_tui.config import Settings
+from csm_tui.ui.theming import SHIPPED
+
+AA = 4.5
+
+
+def _channel(value: int) -> float:
+    """sRGB channel (0-255) to linear light, as WCAG 2.x defines it."""
+    c = value / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG relative luminance of an sRGB colour."""
+    r, g, b = (_channel(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> float:
+    """WCAG contrast ratio, 1 to 21."""
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_contrast_formula_matches_wcag() -> None:
+    assert contrast((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+    assert contrast((255, 255, 255), (255, 255, 255)) == pytest.approx(1.0)
+    # #767676 on white is the classic just-passing grey (4.54:1); #777777 just fails (4.48:1).
+    assert contrast((0x76,) * 3, (255, 255, 255)) == pytest.approx(4.54, abs=0.01)
+    assert contrast((0x77,) * 3, (255, 255, 255)) < AA
+
+
+# Box drawing, block elements and shades: borders, scrollbars, bars and sparklines. They are
+# graphics, not text (WCAG 1.4.3 is about text), and a border in the panel colour is meant to
+# be quiet.
+def _is_graphic(char: str) -> bool:
+    return "\u2500" <= char <= "\u259f" or char.isspace()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of text on the screen and the colours it was drawn in."""
+
+    where: str
+    text: str
+    fg: tuple[int, int, int]
+    bg: tuple[int, int, int]
+
+    @property
+    def ratio(self) -> float:
+        return contrast(self.fg, self.bg)
+
+    def __str__(self) -> str:
+        fg = "#{:02x}{:02x}{:02x}".format(*self.fg)
+        bg = "#{:02x}{:02x}{:02x}".format(*self.bg)
+        return f"{self.where}: {self.text.strip()[:30]!r} {fg} on {bg} = {self.ratio:.2f}:1"
+
+
+def _rgb(color: RichColor | None) -> tuple[int, int, int] | None:
+    if color is None or color.is_default:
+        return None
+    t = color.get_truecolor()
+    return (t.red, t.green, t.blue)
+
+
+def _blend(fg: tuple[int, int, int], bg: tuple[int, int, int], f: float) -> tuple[int, int, int]:
+    r, g, b = (round(b_ + (a - b_) * f) for a, b_ in zip(fg, bg, strict=True))
+    return (r, g, b)
+
+
+def _off_toggle(widget: Widget, text: str) -> bool:
+    """The dot of a radio button or checkbox that is off: its absence is the state, so it is
+    drawn to vanish into the button (only the dot of one that is on is there to be read)."""
+    return isinstance(widget, ToggleButton) and not widget.value and text == widget.BUTTON_INNER
+
+
+def text_runs(app: App[object], scene: str) -> Iterator[Run]:
+    """Every run of text on the screen as the terminal gets it: characters and colours."""
+    screen = app.screen
+    for y, strip in enumerate(screen._compositor.render_strips()):
+        x = 0
+        for text, style, control in strip:
+            at, x = x, x + cell_len(text)
+            if control or all(_is_graphic(ch) for ch in text):
+                continue
+            widget, _ = screen.get_widget_at(at, y)
+            if _off_toggle(widget, text.strip()):
+                continue
+            where = f"{scene}, {type(widget).__name__} at line {y}"
+            style = style or Style()
+            fg, bg = _rgb(style.color), _rgb(style.bgcolor)
+            assert fg is not None and bg is not None, (
+                f"{where}: {text.strip()!r} is left to the terminal's own colours"
+            )
+            if style.reverse:
+                fg, bg = bg, fg
+            if style.dim:  # terminals draw dim text at about half its intensity
+                fg = _blend(fg, bg, 0.5)
+            yield Run(where, text, fg, bg)
+
+
+# What a user meets after the list, in order: the keys that open each scene, the screen it
+# shows, and the keys that leave it.
+SCENES: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
+    # The filter box has the focus: the list's cursor as drawn when the list is not focused.
+    ("the filter box", ("slash",), "MainScreen", ("escape",)),
+    ("the account screen", ("enter",), "AccountScreen", ("escape",)),
+    ("the log-touch form", ("l",), "LogTouchScreen", ()),
+    ("the log-touch form with an error", ("ctrl+s",), "LogTouchScreen", ("escape",)),
+    ("the next-step form", ("n",), "NextStepScreen", ("escape",)),
+    ("the snooze form", ("z",), "SnoozeScreen", ("escape",)),
+    ("the segment chooser", ("f",), "SegmentScreen", ("escape",)),
+    ("the enroll sequences", ("s",), "EnrollScreen", ()),
+    ("the enroll preview", ("enter",), "EnrollScreen", ("escape", "escape")),
+    ("the portfolio", ("p",), "PortfolioScreen", ("escape",)),
+    ("the help", ("question_mark",), "HelpScreen", ("escape",)),
+]
+
+
+@pytest.mark.parametrize("theme", SHIPPED)
+async def test_every_text_meets_aa_in_each_shipped_theme(
+    settings: Settings, db: sqlite_utils.Database, theme: str
+) -> None:
+    fill_cache(db)
+    db["sequences"].insert_all(
+        [
+            {"id": "s1", "name": "Renewal nurture", "steps": 4},
+            {"id": "s2", "name": "Webinar invite", "steps": 2},
+        ]
+    )
+    app = make_app(settings)
+    failures: list[str] = []
+
+    def check(scene: str, screen: str) -> None:
+        assert type(app.screen).__name__ == screen, f"{scene}: {app.screen} is on screen"
+        runs = list(text_runs(app, scene))
+        assert len(runs) > 5, f"{scene}: hardly any text on screen: {[str(r) for r in runs]}"
+        failures.extend(str(run) for run in runs if run.ratio < AA)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.theme = theme
+        await settle(pilot)
+        # The cursor on each row in turn (each band, trend and chip under it), row 2 marked
+        # (under the cursor once); then every row marked.
+        await pilot.press("j", "space", "home")
+        for row in range(1, len(app.main.attention.rows) + 1):
+            await settle(pilot)
+            check(f"the list, the cursor on row {row}", "MainScreen")
+            await pilot.press("j")
+        await pilot.press("a", "home")
+        await settle(pilot)
+        check("the list, every row marked", "MainScreen")
+        await pilot.press("a")  # all unmarked again
+        for scene, keys, screen, leave in SCENES:
+            await pilot.press(*keys)
+            await settle(pilot)
+            check(scene, screen)
+            if leave:
+                await pilot.press(*leave)
+                await settle(pilot)
+    assert not failures, f"{len(failures)} runs of text below {AA}:1 in {theme}:\n" + "\n".join(
+        dict.fromkeys(failures)
+    )
