@@ -326,7 +326,7 @@ class PortfolioScreen(Screen[None]):
             text.append(
                 f"\n{r.period_start:%d %b %Y} – {r.period_end:%d %b %Y} · "
                 f"{_plural(r.customers, 'customer')} today · {_plural(r.accounts, 'account')} cached",
-                style="dim",
+                style=self._palette().muted,
             )
         return text
 

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, OptionList, Static
@@ -91,10 +92,9 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         self.today = today
 
     def _option(self, key: str, label: str, day: date | None) -> Option:
-        text = Text.assemble((f" {key}  ", "bold"), f"{label:<14}")
-        if day is not None:
-            text.append(f"until {day:%a %d %b}", style="dim")
-        return Option(text, id=key)
+        # Muted in the theme's colour, not "dim": dimmed text falls below 4.5:1 on light themes.
+        until = (f"until {day:%a %d %b}", "$text-muted") if day is not None else ""
+        return Option(Content.assemble((f" {key}  ", "bold"), f"{label:<14}", until), id=key)
 
     def compose(self) -> ComposeResult:
         form = Vertical(id="form")

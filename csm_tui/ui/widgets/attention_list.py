@@ -18,7 +18,6 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import BindingType
 from textual.cache import LRUCache
-from textual.color import Color
 from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -468,9 +467,7 @@ class AttentionList(ScrollView, can_focus=True):
             segs.extend(self._chips(item, cols.chips, paint))
         return Strip(segs).crop_extend(0, width, row_style)
 
-    def _chips(
-        self, item: AttentionItem, width: int, paint: Callable[..., Style]
-    ) -> list[Segment]:
+    def _chips(self, item: AttentionItem, width: int, paint: Callable[..., Style]) -> list[Segment]:
         chips: list[tuple[str, Style]] = []
         if item.opportunity:
             chips.append((OPPORTUNITY_CHIP, paint("opportunity")))
