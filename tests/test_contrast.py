@@ -20,12 +20,15 @@ from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from rich.style import Style
-from support.apps import fill_cache, make_app, settle
+from support.apps import ACCOUNTS, fill_cache, make_app, settle
 from textual.app import App, ComposeResult
+from textual.color import Color
 from textual.widget import Widget
 from textual.widgets import Checkbox, RadioButton, Static
 
 from csm_tui.config import Settings
+from csm_tui.paths import config_path
+from csm_tui.ui.themes import user_themes_dir
 from csm_tui.ui.theming import SHIPPED
 
 AA = 4.5
@@ -225,9 +228,46 @@ async def test_every_text_meets_aa_in_each_shipped_theme(
             await pilot.press(*keys)
             await settle(pilot)
             check(scene, screen)
-            if leave:
-                await pilot.press(*leave)
-                await settle(pilot)
+            await pilot.press(*leave)  # the next scene's keys wait their turn
     assert not failures, f"{len(failures)} runs of text below {AA}:1 in {theme}:\n" + "\n".join(
         dict.fromkeys(failures)
     )
+
+
+# A user's light theme that sets only Textual's colours: muted text is Textual's translucent
+# "auto 60%" and the unfocused cursor its "primary at 30%".
+PAPER = """
+name = "paper"
+dark = false
+[colors]
+primary = "#1F5FA8"
+foreground = "#1F2328"
+background = "#FAFAF7"
+surface = "#F0F1EC"
+panel = "#E3E6E0"
+"""
+
+
+async def test_the_list_blends_translucent_theme_colours_as_textual_does(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    fill_cache(db)
+    themes = user_themes_dir(config_path())
+    themes.mkdir(parents=True)
+    (themes / "paper.toml").write_text(PAPER, encoding="utf-8")
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.theme = "paper"
+        await pilot.press("slash")  # the filter box takes the focus from the list
+        await settle(pilot)
+        runs = [r for r in text_runs(app, "paper") if "AttentionList" in r.where]
+    # The header and the ranks, in muted text, were white on this light theme (1.05:1).
+    header, ranks = runs[0], [r for r in runs if r.text.strip().isdigit()]
+    assert header.text.strip().startswith("#   Account")
+    assert len(ranks) == len(ACCOUNTS)
+    assert [str(r) for r in [header, *ranks] if r.ratio < AA] == []
+    # The cursor row (row 1, the list unfocused) is primary at 30% over the background, not
+    # the full primary it was drawn in.
+    behind = Color.parse("#FAFAF7") + Color.parse("#1F5FA8").with_alpha(0.3)
+    assert ranks[0].bg == (behind.r, behind.g, behind.b)
+    assert all(rank.bg == (0xFA, 0xFA, 0xF7) for rank in ranks[1:])
