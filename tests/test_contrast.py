@@ -28,6 +28,7 @@ from textual.widgets import Checkbox, RadioButton, Static
 
 from csm_tui.config import Settings
 from csm_tui.paths import config_path
+from csm_tui.ui.screens.welcome import WelcomeScreen
 from csm_tui.ui.themes import user_themes_dir
 from csm_tui.ui.theming import SHIPPED
 
@@ -180,6 +181,8 @@ SCENES: list[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = [
     ("the account screen", ("enter",), "AccountScreen", ("escape",)),
     ("the log-touch form", ("l",), "LogTouchScreen", ()),
     ("the log-touch form with an error", ("ctrl+s",), "LogTouchScreen", ("escape",)),
+    # Something typed in the summary, then escape: the question whether to discard it.
+    ("the discard question", ("l", "tab", "tab", "tab", "x", "escape"), "ConfirmScreen", ("y",)),
     ("the next-step form", ("n",), "NextStepScreen", ("escape",)),
     ("the snooze form", ("z",), "SnoozeScreen", ("escape",)),
     ("the segment chooser", ("f",), "SegmentScreen", ("escape",)),
@@ -229,9 +232,33 @@ async def test_every_text_meets_aa_in_each_shipped_theme(
             await settle(pilot)
             check(scene, screen)
             await pilot.press(*leave)  # the next scene's keys wait their turn
+        # The first-run welcome, as the app shows it when there is no cache yet.
+        app.push_screen(WelcomeScreen(settings.config_file, settings.data_dir))
+        await settle(pilot)
+        check("the welcome", "WelcomeScreen")
     assert not failures, f"{len(failures)} runs of text below {AA}:1 in {theme}:\n" + "\n".join(
         dict.fromkeys(failures)
     )
+
+
+async def test_notifications_meet_aa_in_each_shipped_theme(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    fill_cache(db)
+    app = make_app(settings)
+    failures: list[str] = []
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        for theme in SHIPPED:
+            app.theme = theme
+            for severity in ("information", "warning", "error"):
+                app.notify(f"{theme}: a line for the user", title=severity, severity=severity)
+            await settle(pilot)
+            runs = [run for run in text_runs(app, theme) if "Toast" in run.where]
+            shown = "".join(run.text for run in runs).replace(" ", "")
+            assert shown.count(f"{theme}:alinefortheuser") == 3, shown
+            failures += below_aa(runs)
+            app.clear_notifications()
+    assert not failures, "\n".join(dict.fromkeys(failures))
 
 
 # A user's light theme that sets only Textual's colours: muted text is Textual's translucent
