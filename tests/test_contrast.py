@@ -29,6 +29,7 @@ from textual.widgets import Checkbox, RadioButton, Select, Static, TextArea
 
 from csm_tui.config import Settings
 from csm_tui.paths import config_path
+from csm_tui.ui.screens.portfolio import Palette
 from csm_tui.ui.screens.welcome import WelcomeScreen
 from csm_tui.ui.themes import user_themes_dir
 from csm_tui.ui.theming import SHIPPED
@@ -331,3 +332,15 @@ async def test_the_list_blends_translucent_theme_colours_as_textual_does(
     behind = Color.parse("#FAFAF7") + Color.parse("#1F5FA8").with_alpha(0.3)
     assert ranks[0].bg == (behind.r, behind.g, behind.b)
     assert all(rank.bg == (0xFA, 0xFA, 0xF7) for rank in ranks[1:])
+
+
+def test_the_portfolio_reads_an_auto_muted_colour_as_textual_does() -> None:
+    """A theme without its own muted colour has Textual's "auto 60%": 60% of the background's
+    contrast text over the background (read as a plain colour it fell back to grey, 3.8:1 on a
+    light background)."""
+    palette = Palette.from_variables({"background": "#FAFAF7", "text-muted": "auto 60%"})
+    muted = palette.muted.color
+    assert muted is not None
+    expected = Color.parse("#FAFAF7") + Color(0, 0, 0, 0.6)
+    assert muted.triplet == (expected.r, expected.g, expected.b)
+    assert contrast(muted.triplet, (0xFA, 0xFA, 0xF7)) >= AA
