@@ -329,10 +329,10 @@ class AttentionList(ScrollView, can_focus=True):
         """The style of text drawn with these components, later ones on top of earlier ones.
 
         Every colour is resolved as Textual resolves a widget's own: a translucent background
-        (``$primary 35%``) is blended over the list's background and a translucent or ``auto``
-        text colour (``$text-muted``) over the background it lands on. Textual's partial
-        component styles pass such colours through opaque, which drew the cursor in full
-        primary and muted text in white.
+        (Textual's default unfocused cursor, primary at 30%) is blended over the list's
+        background and a translucent or ``auto`` text colour (its ``$text-muted``, "auto 60%")
+        over the background it lands on. Textual's partial component styles pass such colours
+        through opaque, which drew the cursor in full primary and muted text in white.
         """
         if self._pass is None:  # outside a render pass: nothing to share
             return self._resolve(names)
