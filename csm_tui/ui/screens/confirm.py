@@ -25,6 +25,7 @@ class ConfirmScreen(ModalScreen[bool]):
         max-width: 100%;
         height: auto;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 1 2;
     }

@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Input, OptionList, Static
@@ -173,6 +174,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         height: 30;
         max-height: 100%;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 0 1;
     }
@@ -311,9 +313,9 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
             return
         shown.display = False
         for seq in message.inputs.sequences:
-            label = safe(seq.name, max_len=70)
-            if seq.steps:
-                label.append(f"  · {_plural(seq.steps, 'step')}", style="dim")
+            # Muted in the theme's colour, not "dim" (below 4.5:1 on light themes).
+            steps = (f"  · {_plural(seq.steps, 'step')}", "$text-muted") if seq.steps else ""
+            label = Content.assemble(clean(seq.name, 70), steps)  # plain text, never markup
             sequences.add_option(Option(label, id=seq.id))
         sequences.display = True
         sequences.highlighted = 0
@@ -348,7 +350,10 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
                 if in_audience(c, key) and (key != "everyone" or c.email)
             )
             audience.add_option(
-                Option(Text.assemble(f"{label:<24}", (_plural(n, "contact"), "dim")), id=key)
+                Option(
+                    Content.assemble(f"{label:<24}", (_plural(n, "contact"), "$text-muted")),
+                    id=key,
+                )
             )
         keys = list(AUDIENCES)
         audience.highlighted = keys.index(self.audience) if self.audience in keys else 0

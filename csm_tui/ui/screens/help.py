@@ -96,6 +96,7 @@ class HelpScreen(ModalScreen[None]):
         max-width: 100%;
         height: 90%;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
     }
     HelpScreen VerticalScroll {

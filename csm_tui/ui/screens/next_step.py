@@ -42,6 +42,7 @@ class NextStepScreen(ModalScreen[NextStepDraft | None]):
         max-width: 100%;
         height: auto;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 1 1 0 1;
     }

@@ -75,7 +75,15 @@ class Palette:
             except Exception:  # an odd theme value must not break the screen
                 return Color.parse(fallback)
 
-        muted = color("text-muted", "#808080")
+        # Textual's $text-muted is "auto 60%": the background's contrast text at 60%, blended
+        # over the background (a parse of the spec alone gave grey, 3.8:1 on csm-light).
+        background = color("background", "#000000")
+        spec = variables.get("text-muted", "auto 60%").split()
+        if spec and spec[0] == "auto":
+            alpha = float(spec[1].rstrip("%")) / 100 if len(spec) > 1 else 1.0
+            muted = background + background.get_contrast_text(alpha)
+        else:
+            muted = background + color("text-muted", "#808080")
         return cls(
             green=color("band-green", "#57AB5A"),
             yellow=color("band-yellow", "#D4A72C"),
@@ -402,7 +410,7 @@ class PortfolioScreen(Screen[None]):
             text.append(
                 f"\n{r.period_start:%d %b %Y} – {r.period_end:%d %b %Y} · "
                 f"{_plural(r.customers, 'customer')} today · {_plural(r.accounts, 'account')} cached",
-                style="dim",
+                style=self._palette().muted,
             )
         return text
 

@@ -36,6 +36,7 @@ class SegmentScreen(ModalScreen[str | None]):
         height: auto;
         max-height: 80%;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
     }
     SegmentScreen OptionList {

@@ -89,6 +89,7 @@ class SinceScreen(ModalScreen[str | None]):
         height: auto;
         max-height: 100%;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 0 1;
     }

@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, OptionList, Static
@@ -40,6 +41,7 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         max-width: 100%;
         height: auto;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
         padding: 1 1 0 1;
     }
@@ -98,10 +100,9 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         self._past_renewal_confirmed: date | None = None  # the day the user said yes to
 
     def _option(self, key: str, label: str, day: date | None) -> Option:
-        text = Text.assemble((f" {key}  ", "bold"), f"{label:<14}")
-        if day is not None:
-            text.append(f"until {day:%a %d %b}", style="dim")
-        return Option(text, id=key)
+        # Muted in the theme's colour, not "dim": dimmed text falls below 4.5:1 on light themes.
+        until = (f"until {day:%a %d %b}", "$text-muted") if day is not None else ""
+        return Option(Content.assemble((f" {key}  ", "bold"), f"{label:<14}", until), id=key)
 
     def compose(self) -> ComposeResult:
         form = Vertical(id="form")

@@ -74,6 +74,7 @@ class WelcomeScreen(Screen[None]):
         height: auto;
         max-height: 100%;
         border: thick $primary 60%;
+        border-title-color: $text;
         background: $surface;
     }
     WelcomeScreen VerticalScroll {

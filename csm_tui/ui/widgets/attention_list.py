@@ -179,6 +179,7 @@ class AttentionList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.today = today
         self._pass: tuple[int, Style] | None = None  # (width, base style) while rendering
+        self._paints: dict[tuple[str, ...], Style] = {}  # resolved styles of one render pass
         self.rows: list[AttentionItem] = []
         self.marked: set[str] = set()
         self._index: dict[str, int] = {}
@@ -384,13 +385,45 @@ class AttentionList(ScrollView, can_focus=True):
 
     # -- rendering ------------------------------------------------------------------------
 
-    def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"attention-list--{name}", partial=True)
+    def _style(self, *names: str) -> Style:
+        """The style of text drawn with these components, later ones on top of earlier ones.
+
+        Every colour is resolved as Textual resolves a widget's own: a translucent background
+        (Textual's default unfocused cursor, primary at 30%) is blended over the list's
+        background and a translucent or ``auto`` text colour (its ``$text-muted``, "auto 60%")
+        over the background it lands on. Textual's partial component styles pass such colours
+        through opaque, which drew the cursor in full primary and muted text in white.
+        """
+        if self._pass is None:  # outside a render pass: nothing to share
+            return self._resolve(names)
+        style = self._paints.get(names)
+        if style is None:
+            style = self._paints[names] = self._resolve(names)
+        return style
+
+    def _resolve(self, names: tuple[str, ...]) -> Style:
+        _, _, background, color = self.colors
+        auto_alpha: float | None = None
+        text_style = Style()
+        for name in names:
+            styles = self.get_component_styles(f"attention-list--{name}")
+            if styles.has_rule("background"):
+                background += styles.background
+            if styles.has_rule("color"):
+                color = styles.color
+                auto_alpha = color.a if styles.auto_color else None
+            text_style += styles.text_style
+        if auto_alpha is not None:
+            color = background.get_contrast_text(auto_alpha)
+        return text_style + Style(
+            color=(background + color).rich_color, bgcolor=background.rich_color
+        )
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The width and base style are the same for every line of one pass; read per line,
         # they cost ~0.5 ms each (scrollbar gutter and style lookups), half of a line's time.
         self._pass = (self.scrollable_content_region.width, self.rich_style)
+        self._paints = {}  # a pass sees the styles (theme, focus) of its moment
         try:
             return super().render_lines(crop)
         finally:
@@ -447,33 +480,39 @@ class AttentionList(ScrollView, can_focus=True):
         item = self.rows[index]
         is_cursor = index == self.cursor
         is_marked = item.account_id in self.marked
-        row_style = base
+        # The row's layers, bottom up; each piece of text adds its own colour on top.
+        layers: tuple[str, ...] = ()
         if is_marked:
-            row_style += self._style("marked")
+            layers += ("marked",)
         if is_cursor:
-            row_style += self._style("cursor")
-        muted = self._style("muted")
+            layers += ("cursor",)
+
+        def paint(*names: str) -> Style:
+            return base + self._style(*layers, *names)
+
+        row_style = paint()
+        muted = paint("muted")
         segs: list[Segment] = [
-            Segment(f"{index + 1}".rjust(cols.rank - 1) + " ", row_style + muted),
-            Segment("✓ " if is_marked else "  ", row_style + self._style("marked")),
+            Segment(f"{index + 1}".rjust(cols.rank - 1) + " ", muted),
+            Segment("✓ " if is_marked else "  ", paint("marked")),
         ]
         name = clean(item.name) or clean(item.domain) or item.account_id
         if item.opportunity:
-            segs.append(Segment("★ ", row_style + self._style("opportunity")))
+            segs.append(Segment("★ ", paint("opportunity")))
             segs.append(Segment(fit(name, cols.name - 3) + " ", row_style))
         else:
             segs.append(Segment(fit(name, cols.name - 1) + " ", row_style))
         band = item.band or ""
-        band_style = row_style + self._style(f"band-{band}") if band else row_style + muted
+        band_style = paint(f"band-{band}") if band else muted
         symbol = BAND_SYMBOL.get(band, "·")
         health = "—" if item.health is None else str(item.health)
         segs.append(Segment(f"{symbol} {health:>3} ", band_style))
         arrow = trend_arrow(item.trend)
         trend_style = row_style
         if arrow == "↑":
-            trend_style += self._style("trend-up")
+            trend_style = paint("trend-up")
         elif arrow == "↓":
-            trend_style += self._style("trend-down")
+            trend_style = paint("trend-down")
         segs.append(Segment(fit(arrow, cols.health - 6), trend_style))
         segs.append(Segment(money(item.arr).rjust(cols.arr - 1)[: cols.arr - 1] + " ", row_style))
         days = renews_days(item.renewal_date, self.today)
@@ -481,24 +520,24 @@ class AttentionList(ScrollView, can_focus=True):
         segs.append(
             Segment(
                 fit(" " + renews_in(item.renewal_date, self.today), cols.renews),
-                row_style + self._style("soon") if soon else row_style,
+                paint("soon") if soon else row_style,
             )
         )
         if cols.stage:
             segs.append(Segment(fit(stage_title(item.stage), cols.stage), row_style))
         if cols.chips:
-            segs.extend(self._chips(item, cols.chips, row_style))
+            segs.extend(self._chips(item, cols.chips, paint))
         return Strip(segs).crop_extend(0, width, row_style)
 
-    def _chips(self, item: AttentionItem, width: int, row_style: Style) -> list[Segment]:
+    def _chips(self, item: AttentionItem, width: int, paint: Callable[..., Style]) -> list[Segment]:
         # Each chip is one or more pieces (a filter's match picks out the matched words).
         chips: list[list[tuple[str, Style]]] = []
-        chip_style = row_style + self._style("chip")
+        chip_style = paint("chip")
         snoozed = snoozed_chip(item)
         if snoozed:
-            chips.append([(snoozed, row_style + self._style("soon"))])
+            chips.append([(snoozed, paint("soon"))])
         if item.match:
-            match = row_style + self._style("match")
+            match = paint("match")
             chips.append(
                 [
                     (clean(piece, 80), match if hit else chip_style)
@@ -506,7 +545,7 @@ class AttentionList(ScrollView, can_focus=True):
                 ]
             )
         if item.opportunity:
-            chips.append([(OPPORTUNITY_CHIP, row_style + self._style("opportunity"))])
+            chips.append([(OPPORTUNITY_CHIP, paint("opportunity"))])
         for chip in item.reasons:
             shown = list_chip(clean(chip, 60))
             if shown:
@@ -528,5 +567,5 @@ class AttentionList(ScrollView, can_focus=True):
             segs.append(Segment(piece, style))
             used += cell_len(piece)
         if used < width:
-            segs.append(Segment(" " * (width - used), row_style))
+            segs.append(Segment(" " * (width - used), paint()))
         return segs
