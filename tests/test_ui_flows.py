@@ -174,6 +174,31 @@ async def test_keys_typed_right_behind_n_or_z_land_in_their_form(
         assert app.screen is app.main
 
 
+async def test_keys_typed_right_behind_s_land_in_the_enroll_form(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    # The form reads the sequences first: the j and enter typed behind the s went to the list
+    # (enter opened the account screen).
+    fill_cache(db)
+    db["sequences"].insert_all(
+        [
+            {"id": "s1", "name": "Renewal nurture", "steps": 4},
+            {"id": "s2", "name": "Webinar invite", "steps": 2},
+        ]
+    )
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for key in ("s", "j", "enter"):
+            app.post_message(events.Key(key, key if key != "enter" else "\r"))
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, EnrollScreen)
+        assert form.step != "sequence"  # the enter chose the second sequence and went on
+        assert form.query_one("#sequences", OptionList).highlighted == 1
+        assert app.main.attention.current.name == "Acme Analytics"
+
+
 async def test_keys_typed_right_behind_tab_land_in_the_next_field() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -109,6 +109,7 @@ ACCOUNT_ACTIONS: list[Binding] = [
         "Enroll",
         id="enroll",
         tooltip="Enroll marked accounts (or this one) in a sequence",
+        priority=True,  # as l: the keys typed behind it wait for the form
     ),
     Binding(
         "m",

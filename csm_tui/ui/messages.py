@@ -301,7 +301,7 @@ class UnsnoozeRequested(Message):
         self.account_name = account_name
 
 
-class EnrollRequested(Message):
+class EnrollRequested(OpensScreen):
     """Open the enroll form for these accounts."""
 
     def __init__(self, account_ids: list[str]) -> None:

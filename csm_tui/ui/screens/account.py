@@ -88,7 +88,7 @@ class AccountScreen(Screen[None]):
         self.post_message(OpenInCrmRequested(self.account_id))
 
     def action_enroll(self) -> None:
-        self.post_message(EnrollRequested([self.account_id]))
+        self.app.post_message(EnrollRequested([self.account_id]))  # held keys: see l
 
     def action_move_span(self) -> None:
         self.post_message(MoveSpanRequested())

@@ -42,6 +42,7 @@ from csm_tui.errors import CsmError
 from csm_tui.store.actions import EnrollmentRequest
 from csm_tui.store.db import open_cache
 from csm_tui.store.enroll_inputs import EnrollInputs, enrollment_requests, load_enroll_inputs
+from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import clean, safe
 from csm_tui.ui.widgets.choice_list import ChoiceList
 
@@ -300,6 +301,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
         shown = self.query_one("#message", Static)
         shown.update(Text(clean(message.text, 300)))
         shown.add_class("-error")
+        self.post_message(ScreenSettled())  # the keys held for the form go on (to nothing)
 
     @on(InputsLoaded)
     def _inputs_loaded(self, message: InputsLoaded) -> None:
@@ -310,6 +312,7 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
             shown.update(
                 "No sequences synced from the CRM yet. Create one in HubSpot, then sync (r)."
             )
+            self.post_message(ScreenSettled())
             return
         shown.display = False
         for seq in message.inputs.sequences:
@@ -319,8 +322,9 @@ class EnrollScreen(ModalScreen[list[EnrollmentRequest] | None]):
             sequences.add_option(Option(label, id=seq.id))
         sequences.display = True
         sequences.highlighted = 0
-        sequences.focus()
+        self.set_focus(sequences)
         self.refresh_bindings()
+        self.post_message(ScreenSettled())  # the keys typed behind the s come here now
 
     # -- steps ----------------------------------------------------------------------------
 

@@ -317,11 +317,14 @@ class MainScreen(Screen[None]):
             self.post_message(ViewRequested(self.segment, self.filter_text))
 
     def action_enroll(self) -> None:
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, s is a letter
+            raise SkipAction()
         ids = self.attention.marked_ids()
         if not ids and (found := self._current()):
             ids = [found[0]]
         if ids:
-            self.post_message(EnrollRequested(ids))
+            # To the app at once: it holds the keys typed behind the s for the form.
+            self.app.post_message(EnrollRequested(ids))
 
     def action_move_span(self) -> None:
         self.post_message(MoveSpanRequested())
