@@ -109,3 +109,11 @@ def test_the_due_queue_and_the_step_command_from_the_command_line(world, capsys)
     assert main(["step", "--workspace", "demo", step, "--due", "someday"]) == 2
     assert main(["step", "--workspace", "demo", step, "--done"]) == 0
     assert "done" in capsys.readouterr().out
+    # The outbox says what the change is, not only its kind.
+    assert main(["outbox", "--workspace", "demo"]) == 0
+    assert f"next step {step} on " in capsys.readouterr().out
+    assert main(["step", "--workspace", "demo", step, "--due", "2026-12-01"]) == 0
+    capsys.readouterr()
+    assert main(["outbox", "--workspace", "demo"]) == 0
+    listed = capsys.readouterr().out
+    assert ": mark done" in listed and ": due 2026-12-01" in listed

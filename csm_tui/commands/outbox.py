@@ -29,6 +29,15 @@ def describe(item: outbox.OutboxItem) -> str:
         return f"next step on {p.get('account_id')}: {plain(str(p.get('title') or ''))[:60]}{due}"
     if item.kind == "enrollment":
         return f"enroll contact {p.get('contact_id')} in sequence {p.get('sequence_id')}"
+    if item.kind == "step_change":
+        said = []
+        if "done" in p:
+            said.append("mark done" if p["done"] else "reopen")
+        if p.get("due_date"):
+            said.append(f"due {p['due_date']}")
+        if p.get("title"):
+            said.append(f"retitle {plain(str(p['title']))[:50]!r}")
+        return f"next step {item.ref_id} on {p.get('account_id')}: {', '.join(said) or 'change'}"
     return item.kind
 
 
