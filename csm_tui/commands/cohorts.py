@@ -6,18 +6,17 @@ Also home of the matrix's text table, which `csm-tui portfolio` prints too.
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+from csm_tui.commands.csv_input import csv_rows, sample
 from csm_tui.config import Settings
 from csm_tui.domain.cohorts import Cell, CohortMatrix, activity_cohorts
 from csm_tui.errors import CsmError
 
 ISO_DATETIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-SAMPLE_VALUE_CHARS = 40  # an unreadable value is quoted in the error, cut to this length
 
 
 class CohortInputError(CsmError):
@@ -51,13 +50,6 @@ def matrix_lines(matrix: CohortMatrix, *, size_label: str = "size") -> list[str]
     return lines
 
 
-def _short(value: str) -> str:
-    value = "".join(ch if ch.isprintable() else " " for ch in value)
-    if len(value) > SAMPLE_VALUE_CHARS:
-        value = value[: SAMPLE_VALUE_CHARS - 1] + "…"
-    return repr(value)
-
-
 def parse_activity_date(text: str, date_format: str | None) -> date:
     """A CSV date: ISO date or datetime by default, else the strptime ``date_format``."""
     text = text.strip()
@@ -79,44 +71,25 @@ def read_activity(
 
     Rows with an empty id are skipped (an anonymous event belongs to no cohort).
     """
-    if not path.is_file():
-        raise CohortInputError(f"CSV file not found: {path}")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = reader.fieldnames or []
-            if not columns:
-                raise CohortInputError(f"{path}: the file is empty (expected a header row)")
-            for name, flag in ((id_column, "--id-column"), (date_column, "--date-column")):
-                if name not in columns:
-                    found = ", ".join(repr(c) for c in columns)
-                    raise CohortInputError(
-                        f"{path}: no column {name!r} ({flag}); the columns are: {found}"
-                    )
-            for row in reader:
-                key = (row.get(id_column) or "").strip()
-                raw = row.get(date_column) or ""
-                if not key:
-                    continue
-                try:
-                    day = parse_activity_date(raw, date_format)
-                except ValueError:
-                    expected = (
-                        f"format {date_format!r}"
-                        if date_format
-                        else "an ISO date like 2026-03-01 (or use --date-format)"
-                    )
-                    raise CohortInputError(
-                        f"{path} line {reader.line_num}: cannot read date {_short(raw)} in "
-                        f"column {date_column!r}, expected {expected}"
-                    ) from None
-                yield key, day
-    except UnicodeDecodeError:
-        raise CohortInputError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
-    except csv.Error as exc:
-        raise CohortInputError(f"{path}: not a readable CSV ({exc})") from None
-    except OSError as exc:
-        raise CohortInputError(f"{path}: cannot be read ({exc.strerror})") from None
+    required = ((id_column, "--id-column"), (date_column, "--date-column"))
+    for line, row in csv_rows(path, required, CohortInputError):
+        key = (row.get(id_column) or "").strip()
+        raw = row.get(date_column) or ""
+        if not key:
+            continue
+        try:
+            day = parse_activity_date(raw, date_format)
+        except ValueError:
+            expected = (
+                f"format {date_format!r}"
+                if date_format
+                else "an ISO date like 2026-03-01 (or use --date-format)"
+            )
+            raise CohortInputError(
+                f"{path} line {line}: cannot read date {sample(raw)} in "
+                f"column {date_column!r}, expected {expected}"
+            ) from None
+        yield key, day
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

@@ -9,12 +9,12 @@ true: the account left; 0 or false: it stayed).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from csm_tui.commands.csv_input import csv_rows, sample
 from csm_tui.config import Settings
 from csm_tui.domain.metrics import band_of
 from csm_tui.domain.score_check import (
@@ -32,7 +32,6 @@ from csm_tui.errors import CsmError
 
 LEFT_VALUES = frozenset({"1", "true", "yes", "y", "t"})
 STAYED_VALUES = frozenset({"0", "false", "no", "n", "f"})
-SAMPLE_VALUE_CHARS = 40
 KIND_WORDS = {
     CHURNED: "churned",
     CONTRACTED: "contracted",
@@ -51,13 +50,6 @@ class EmptyCacheError(CsmError):
     """There is nothing to check yet."""
 
 
-def _short(value: str) -> str:
-    value = "".join(ch if ch.isprintable() else " " for ch in value)
-    if len(value) > SAMPLE_VALUE_CHARS:
-        value = value[: SAMPLE_VALUE_CHARS - 1] + "…"
-    return repr(value)
-
-
 def read_scores(
     path: Path, score_column: str, outcome_column: str
 ) -> tuple[list[tuple[float, bool]], int]:
@@ -65,54 +57,32 @@ def read_scores(
 
     Raises ScoreCheckInputError naming the line of a value that is neither empty nor readable.
     """
-    if not path.is_file():
-        raise ScoreCheckInputError(f"CSV file not found: {path}")
     rows: list[tuple[float, bool]] = []
     skipped = 0
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = reader.fieldnames or []
-            if not columns:
-                raise ScoreCheckInputError(f"{path}: the file is empty (expected a header row)")
-            for name, flag in (
-                (score_column, "--score-column"),
-                (outcome_column, "--outcome-column"),
-            ):
-                if name not in columns:
-                    found = ", ".join(repr(c) for c in columns)
-                    raise ScoreCheckInputError(
-                        f"{path}: no column {name!r} ({flag}); the columns are: {found}"
-                    )
-            for row in reader:
-                raw_score = (row.get(score_column) or "").strip()
-                raw_outcome = (row.get(outcome_column) or "").strip()
-                if not raw_score or not raw_outcome:
-                    skipped += 1
-                    continue
-                try:
-                    score = float(raw_score)
-                except ValueError:
-                    score = float("nan")
-                if score != score or score in (float("inf"), float("-inf")):
-                    raise ScoreCheckInputError(
-                        f"{path} line {reader.line_num}: cannot read score {_short(raw_score)} "
-                        f"in column {score_column!r}, expected a number"
-                    )
-                outcome = raw_outcome.lower()
-                if outcome not in LEFT_VALUES and outcome not in STAYED_VALUES:
-                    raise ScoreCheckInputError(
-                        f"{path} line {reader.line_num}: cannot read outcome "
-                        f"{_short(raw_outcome)} in column {outcome_column!r}, expected 1 or "
-                        "true (left) or 0 or false (stayed)"
-                    )
-                rows.append((score, outcome in LEFT_VALUES))
-    except UnicodeDecodeError:
-        raise ScoreCheckInputError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
-    except csv.Error as exc:
-        raise ScoreCheckInputError(f"{path}: not a readable CSV ({exc})") from None
-    except OSError as exc:
-        raise ScoreCheckInputError(f"{path}: cannot be read ({exc.strerror})") from None
+    required = ((score_column, "--score-column"), (outcome_column, "--outcome-column"))
+    for line, row in csv_rows(path, required, ScoreCheckInputError):
+        raw_score = (row.get(score_column) or "").strip()
+        raw_outcome = (row.get(outcome_column) or "").strip()
+        if not raw_score or not raw_outcome:
+            skipped += 1
+            continue
+        try:
+            score = float(raw_score)
+        except ValueError:
+            score = float("nan")
+        if score != score or score in (float("inf"), float("-inf")):
+            raise ScoreCheckInputError(
+                f"{path} line {line}: cannot read score {sample(raw_score)} "
+                f"in column {score_column!r}, expected a number"
+            )
+        outcome = raw_outcome.lower()
+        if outcome not in LEFT_VALUES and outcome not in STAYED_VALUES:
+            raise ScoreCheckInputError(
+                f"{path} line {line}: cannot read outcome "
+                f"{sample(raw_outcome)} in column {outcome_column!r}, expected 1 or "
+                "true (left) or 0 or false (stayed)"
+            )
+        rows.append((score, outcome in LEFT_VALUES))
     return rows, skipped
 
 
