@@ -166,10 +166,23 @@ class Found:
 
 def snippets(db: Reader, text: str | None, account_ids: Sequence[str]) -> dict[str, Found]:
     """For each of ``account_ids`` (at most SNIPPET_LIMIT of them), the best matching document
-    other than its name when there is one (the list shows the name already)."""
+    other than its name when there is one (the list shows the name already). An account whose
+    name or domain holds every word has none: its name says why it is listed, and a contact's
+    email at that domain would only repeat it."""
     phrases = [p for p in (fts_phrase(w) for w in words_of(text)) if p is not None]
     wanted = list(account_ids)[:SNIPPET_LIMIT]
     if not phrases or not wanted:
+        return {}
+    named = {
+        r[0]
+        for r in db.execute(
+            "SELECT account_id FROM search_index WHERE search_index MATCH ? AND kind = 'account' "
+            "AND account_id IN (SELECT value FROM json_each(?))",
+            [" AND ".join(phrases), json.dumps(wanted)],
+        )
+    }
+    wanted = [acc for acc in wanted if acc not in named]
+    if not wanted:
         return {}
     rows = db.execute(
         "SELECT account_id, kind, snippet(search_index, 2, ?, ?, '…', ?) FROM search_index "
