@@ -14,7 +14,7 @@ from support.apps import TODAY, fill_cache
 from csm_tui.store import actions
 from csm_tui.store.bulk import upsert_rows, write_differences
 from csm_tui.store.db import open_cache
-from csm_tui.store.schema import MIGRATIONS, SCHEMA_VERSION, _v11_search_and_snoozes
+from csm_tui.store.schema import MIGRATIONS, SCHEMA_VERSION, _v10_search_and_snoozes
 from csm_tui.store.search import MARK_END, MARK_START, match_parts, refresh_index, search
 from csm_tui.store.views import attention_rows
 
@@ -157,7 +157,7 @@ def test_the_index_follows_sync_writes(book: sqlite_utils.Database) -> None:
 
 def test_an_older_cache_is_indexed_when_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old = open_cache(path, target=MIGRATIONS.index(_v11_search_and_snoozes))  # before the index
+    old = open_cache(path, target=MIGRATIONS.index(_v10_search_and_snoozes))  # before the index
     assert old.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION
     fill_cache(old)
     old.conn.close()

@@ -412,23 +412,6 @@ def _v9_contact_phones_and_local_state(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v10_score_settings(conn: sqlite3.Connection) -> None:
-    """The scoring settings the last full rescore used (one row), so a changed config file is
-    noticed and what it would change previewed once (csm_tui/store/score_settings.py)."""
-    _run(
-        conn,
-        """
-        CREATE TABLE score_settings (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            fingerprint TEXT NOT NULL,
-            config TEXT NOT NULL,          -- JSON: the scoring, tiers and analytics weights
-            computed_at TEXT NOT NULL,
-            previewed TEXT                 -- fingerprint of the settings previewed since
-        );
-        """,
-    )
-
-
 # What the search index holds of each table: (table, kind, account column, the text, the columns
 # that text is made of). One document per row; its rowid is the row's id in search_keys.
 SEARCHED = (
@@ -493,7 +476,7 @@ def _search_triggers(table: str, kind: str, columns: tuple[str, ...]) -> str:
     )
 
 
-def _v11_search_and_snoozes(conn: sqlite3.Connection) -> None:
+def _v10_search_and_snoozes(conn: sqlite3.Connection) -> None:
     """Search over the book (SQLite FTS5): account names and domains, contacts, notes, survey
     comments and tickets (now with their body), one document per row. Triggers note the rows
     written, whatever writes them; the index catches up in batches (store/search.py). Snoozes
@@ -539,7 +522,6 @@ MIGRATIONS: list[Migration] = [
     _v7_ticket_signals_may_be_unknown,
     _v8_score_days,
     _v9_contact_phones_and_local_state,
-    _v10_score_settings,
-    _v11_search_and_snoozes,
+    _v10_search_and_snoozes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,4 @@
-"""The scoring settings the last full rescore used, kept in the cache (table score_settings).
+"""The scoring settings the last full rescore used, kept in the cache (local_state "scoring").
 
 When the config file changes, the scores in the cache were made with the old settings until the
 next rescore: the app compares, and shows once what the new settings would change (a preview,
@@ -13,6 +13,8 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from csm_tui.store.local_state import put_state, read_state
 
 if TYPE_CHECKING:
     from csm_tui.config import Settings
@@ -69,36 +71,40 @@ class UsedConfig:
     previewed: str | None  # the fingerprint of the settings whose preview was shown
 
 
+STATE_KEY = "scoring"  # its key in local_state
+
+
 def record_scoring_config(db: Connected, settings: Settings, computed_at: str) -> None:
-    """Remember the settings a full rescore used (a cache without the table is left alone)."""
+    """Remember the settings a full rescore used, in the rescore's transaction (a cache opened
+    without migrating, lacking local_state, is left alone)."""
     config = scoring_config(settings)
+    value = {"fingerprint": fingerprint_of(config), "config": config, "computed_at": computed_at}
     try:
-        db.conn.execute(
-            "INSERT OR REPLACE INTO score_settings (id, fingerprint, config, computed_at, "
-            "previewed) VALUES (1, ?, ?, ?, NULL)",
-            (fingerprint_of(config), json.dumps(config, sort_keys=True), computed_at),
-        )
-    except sqlite3.OperationalError:  # an older cache opened without migrating: nothing kept
+        put_state(db, STATE_KEY, {**value, "previewed": None})
+    except sqlite3.OperationalError:
         return
 
 
 def used_config(db: Connected) -> UsedConfig | None:
     """The settings of the last full rescore (None before the first one)."""
     try:
-        row = db.conn.execute(
-            "SELECT fingerprint, config, computed_at, previewed FROM score_settings WHERE id = 1"
-        ).fetchone()
+        kept = read_state(db, STATE_KEY)
     except sqlite3.OperationalError:
         return None
-    if row is None:
+    config, fingerprint = kept.get("config"), kept.get("fingerprint")
+    if not isinstance(config, dict) or not isinstance(fingerprint, str):
         return None
-    try:
-        config = json.loads(row[1])
-    except ValueError:
-        return None
-    return UsedConfig(row[0], config if isinstance(config, dict) else {}, row[2], row[3])
+    previewed = kept.get("previewed")
+    return UsedConfig(
+        fingerprint,
+        config,
+        str(kept.get("computed_at") or ""),
+        previewed if isinstance(previewed, str) else None,
+    )
 
 
 def mark_previewed(db: Connected, fingerprint: str) -> None:
     """The preview of the settings ``fingerprint`` was shown: not again until they change."""
-    db.conn.execute("UPDATE score_settings SET previewed = ? WHERE id = 1", (fingerprint,))
+    kept = read_state(db, STATE_KEY)
+    if kept:
+        put_state(db, STATE_KEY, {**kept, "previewed": fingerprint})
