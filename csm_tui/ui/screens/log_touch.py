@@ -13,7 +13,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Select, Static, TextArea
 
@@ -22,6 +21,7 @@ from csm_tui.ui.drafts import TouchDraft
 from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import clean, safe
 from csm_tui.ui.screens.confirm import ConfirmScreen
+from csm_tui.ui.screens.form import FormScreen
 from csm_tui.ui.screens.next_step import due_phrase
 
 KINDS: tuple[tuple[str, str], ...] = (
@@ -65,7 +65,7 @@ def _when_text(moment: datetime, now: datetime) -> str:
     return moment.strftime("%a %d %b %H:%M")
 
 
-class LogTouchScreen(ModalScreen[TouchDraft | None]):
+class LogTouchScreen(FormScreen[TouchDraft | None]):
     """Log a call, email, meeting, QBR or note for one account."""
 
     DEFAULT_CSS = """
@@ -131,10 +131,6 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        # Moved as the key arrives: as a plain binding, tab took effect only once the focused
-        # field had passed it up, and the keys typed right behind it went to the old field.
-        Binding("tab", "next_field", "Next field", show=False, priority=True),
-        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, account_name: str, contacts: list[tuple[str, str]], now: datetime) -> None:
@@ -187,14 +183,6 @@ class LogTouchScreen(ModalScreen[TouchDraft | None]):
         # now, no contact) and are a tab or shift+tab away.
         self.set_focus(self.query_one("#summary", TextArea))
         self.post_message(ScreenSettled())  # the keys typed behind the l come here now
-
-    def action_next_field(self) -> None:
-        """Focus the next field (tab)."""
-        self.focus_next()
-
-    def action_previous_field(self) -> None:
-        """Focus the previous field (shift+tab)."""
-        self.focus_previous()
 
     # -- live feedback --------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static
 
@@ -19,6 +18,7 @@ from csm_tui.ui.drafts import NextStepDraft
 from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import clean, safe
 from csm_tui.ui.screens.confirm import ConfirmScreen
+from csm_tui.ui.screens.form import FormScreen
 
 TITLE_MAX = 200
 
@@ -30,7 +30,7 @@ def due_phrase(day: date, today: date) -> str:
     return f"{day:%a %d %b} ({words})"
 
 
-class NextStepScreen(ModalScreen[NextStepDraft | None]):
+class NextStepScreen(FormScreen[NextStepDraft | None]):
     """Plan what happens next with one account."""
 
     DEFAULT_CSS = """
@@ -79,10 +79,6 @@ class NextStepScreen(ModalScreen[NextStepDraft | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        # Moved as the key arrives (as in the log form): the keys typed right behind a tab
-        # go to the field it moved to.
-        Binding("tab", "next_field", "Next field", show=False, priority=True),
-        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, account_name: str, today: date) -> None:
@@ -107,14 +103,6 @@ class NextStepScreen(ModalScreen[NextStepDraft | None]):
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#title", Input))
         self.post_message(ScreenSettled())  # the keys typed behind the n come here now
-
-    def action_next_field(self) -> None:
-        """Focus the next field (tab)."""
-        self.focus_next()
-
-    def action_previous_field(self) -> None:
-        """Focus the previous field (shift+tab)."""
-        self.focus_previous()
 
     @on(Input.Changed, "#due")
     def _due_changed(self, event: Input.Changed) -> None:

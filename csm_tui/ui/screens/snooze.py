@@ -15,7 +15,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -24,12 +23,13 @@ from csm_tui.domain.when import parse_due
 from csm_tui.ui.drafts import SnoozeDraft
 from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import clean, safe
+from csm_tui.ui.screens.form import FormScreen
 
 QUICK_DAYS = (1, 3, 7)
 REASON_MAX = 200
 
 
-class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
+class SnoozeScreen(FormScreen[SnoozeDraft | None]):
     """Snooze one account: it leaves the attention list and comes back on the chosen day."""
 
     DEFAULT_CSS = """
@@ -86,10 +86,6 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
         Binding("d", "pick_date", "Until a date"),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        # Moved as the key arrives (as in the log form): the keys typed right behind a tab
-        # go to the field it moved to.
-        Binding("tab", "next_field", "Next field", show=False, priority=True),
-        Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, account_name: str, today: date, renewal: date | None = None) -> None:
@@ -131,14 +127,6 @@ class SnoozeScreen(ModalScreen[SnoozeDraft | None]):
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#durations", OptionList))
         self.post_message(ScreenSettled())  # the keys typed behind the z come here now
-
-    def action_next_field(self) -> None:
-        """Focus the next field (tab)."""
-        self.focus_next()
-
-    def action_previous_field(self) -> None:
-        """Focus the previous field (shift+tab)."""
-        self.focus_previous()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Digits and 'd' are shortcuts only while the list has the focus: in a field they type.
