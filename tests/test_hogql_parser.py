@@ -84,7 +84,10 @@ ACCOUNTS = ["acme.com", "o'brien.ie", "back\\slash.io", "ünïcødé.de", "tab\t
 EVENTS = ["$pageview", "report created", "it's 100% done", "line\nbreak"]
 USERS = ["01890f2e-5a1b-7c3d-8e4f-000000000001", "ffffffff-ffff-ffff-ffff-ffffffffffff"]
 EXPECTED_QUERIES = (
-    1 + 5 * len(USAGE_WEEKS) * (1 + len(ACCOUNTS)) + 5 * len(USER_WEEKS) * 2 * (1 + len(USERS) + 1)
+    1
+    + 5 * len(USAGE_WEEKS) * (1 + len(ACCOUNTS))
+    + 5 * len(USER_WEEKS) * 2 * (1 + len(USERS) + 1)
+    + 5 * 2 * 2  # the backfill of accounts joining the book: usage and users, first and later page
 )
 
 
@@ -104,6 +107,18 @@ def client_queries() -> Iterator[tuple[str, str, dict[str, Any]]]:
             text = user_activity_query(
                 group, today - timedelta(weeks=weeks), today, limit, after, active_today=active
             )
+            yield "users", text, {"after": after}
+    # An account joining the book: its weeks before the re-pulled ones, and all its users, of
+    # only its groups (written out as ORs, odd spellings and all).
+    for group in range(5):
+        today, limit = next(pick)
+        monday = today - timedelta(days=today.weekday())
+        since, until = monday - timedelta(weeks=26), monday - timedelta(weeks=2)
+        for after in (None, (ACCOUNTS[1], since, EVENTS[2])):
+            text = weekly_usage_query(group, since, limit, after, until=until, groups=ACCOUNTS)
+            yield "usage", text, {"after": after}
+        for after in (None, (ACCOUNTS[2], USERS[0])):
+            text = user_activity_query(group, since, today, limit, after, groups=ACCOUNTS)
             yield "users", text, {"after": after}
 
 
@@ -159,7 +174,7 @@ def test_every_query_the_client_can_send_parses_with_posthogs_parser_and_schema(
         parsed += 1
     record_property("parsed_queries", parsed)
     print(f"parsed {parsed} HogQL queries with hogql-parser")
-    assert parsed == EXPECTED_QUERIES == 271
+    assert parsed == EXPECTED_QUERIES == 291
 
 
 @settings(max_examples=300, deadline=None)

@@ -230,3 +230,38 @@ def test_damage_met_during_a_sync_sets_the_cache_aside_untouched_in_one_line(
     assert kept.read_bytes() == bytes(data), "nothing was written into the damaged file"
     report = run(settings, apis, clock)  # a fresh cache, rebuilt from the sources
     assert report.pulled["companies"] > 0
+
+
+def test_an_account_joining_the_book_gets_its_whole_usage_history(
+    portfolio: Portfolio, apis: FakeApis, clock: Clock, settings: Settings
+) -> None:
+    # A later sync re-pulls only the last weeks of usage: an account that changes hands had
+    # only those weeks (no baseline, so its trend and any cliff were unknown) until --full.
+    run(settings, apis, clock)
+    owner = next(o["id"] for o in portfolio.owners if o["email"] == portfolio.demo_owner_email)
+    theirs = next(
+        c for c in portfolio.companies if c["properties"]["hubspot_owner_id"] != owner
+    )
+    apis.hubspot.update("companies", theirs["id"], {"hubspot_owner_id": owner})
+    clock.advance(hours=2)
+    n = len(apis.posthog.queries)
+    run(settings, apis, clock)
+    backfill = [q for q in apis.posthog.queries[n:] if "timestamp < " in q]
+    domain = theirs["properties"]["domain"]
+    assert backfill and all(f"= '{domain}'" in q for q in backfill)
+    db = open_cache(settings.cache_path, create=False)
+    try:
+        weeks = db.execute(
+            "SELECT COUNT(DISTINCT week) FROM usage_weekly WHERE account_id = ?", [theirs["id"]]
+        ).fetchone()[0]
+    finally:
+        db.conn.close()
+    assert weeks > settings.analytics.repull_weeks + 1
+    fresh = both_settings(portfolio.demo_owner_email, workspace="fresh")
+    run(fresh, apis, clock)
+    assert table_rows(settings, ALL_TABLES) == table_rows(fresh, ALL_TABLES)
+    # Once whole, never asked for again.
+    clock.advance(hours=1)
+    n = len(apis.posthog.queries)
+    run(settings, apis, clock)
+    assert not [q for q in apis.posthog.queries[n:] if "timestamp < " in q]

@@ -103,13 +103,32 @@ def _group(group_index: int) -> str:
     return f"$group_{group_index}"
 
 
+def _only(group: str, values: Sequence[str]) -> str:
+    """`` AND (g = 'a' OR g = 'b')``: only those groups (written out: the fake PostHog reads
+    comparisons, not IN lists); nothing for none."""
+    if not values:
+        return ""
+    return " AND (" + " OR ".join(f"{group} = {hogql_string(v)}" for v in values) + ")"
+
+
 def weekly_usage_query(
-    group_index: int, since: date, limit: int, after: Sequence[Any] | None = None
+    group_index: int,
+    since: date,
+    limit: int,
+    after: Sequence[Any] | None = None,
+    *,
+    until: date | None = None,
+    groups: Sequence[str] = (),
 ) -> str:
     """Weekly usage per (account, week, event) from the project's midnight starting ``since``
-    (a Monday); ``after``: the last key of the previous page."""
+    (a Monday); ``after``: the last key of the previous page. ``until`` (a Monday) and
+    ``groups``: only the weeks before it, of only those groups (an account joining the book:
+    its history before the weeks a later sync re-pulls)."""
     group = _group(group_index)
     where = f"timestamp >= {hogql_day(since)} AND {group} != ''"
+    if until is not None:
+        where += f" AND timestamp < {hogql_day(until)}"
+    where += _only(group, groups)
     if after is not None:
         account, week, event = after
         keys = (group, "toStartOfWeek(timestamp, 1)", "event")
@@ -131,10 +150,12 @@ def user_activity_query(
     after: Sequence[Any] | None = None,
     *,
     active_today: bool = False,
+    groups: Sequence[str] = (),
 ) -> str:
     """Per (account, user): email, last seen, events in the 30 whole days before ``today``
     and today, for users with events since the project's midnight starting ``since``;
-    ``active_today``: only users with an event since ``today``'s midnight.
+    ``active_today``: only users with an event since ``today``'s midnight; ``groups``: only
+    those groups (accounts joining the book).
 
     events_30d counts from a midnight, so a user's number changes only with their own new
     events or at midnight: later syncs of the day ask only for users active that day. The
@@ -142,7 +163,7 @@ def user_activity_query(
     second half, and a text order is the same everywhere.
     """
     group = _group(group_index)
-    where = f"timestamp >= {hogql_day(since)} AND {group} != ''"
+    where = f"timestamp >= {hogql_day(since)} AND {group} != ''" + _only(group, groups)
     if after is not None:
         account, user = after
         keys = (group, "toString(person_id)")
@@ -285,25 +306,40 @@ class PostHog:
                 raise BadResponse(f"PostHog repeated the page after {last!r}")
             after = last
 
-    def weekly_usage(self, group_index: int, since: date) -> AsyncIterator[Page]:
-        """Pages of rows (account, week, event, events, users) from ``since`` (a Monday)."""
+    def weekly_usage(
+        self,
+        group_index: int,
+        since: date,
+        *,
+        until: date | None = None,
+        groups: Sequence[str] = (),
+    ) -> AsyncIterator[Page]:
+        """Pages of rows (account, week, event, events, users) from ``since`` (a Monday);
+        ``until`` and ``groups`` as in weekly_usage_query."""
         _group(group_index)
 
         def build(limit: int, after: tuple[Any, ...] | None) -> str:
-            return weekly_usage_query(group_index, since, limit, after)
+            return weekly_usage_query(group_index, since, limit, after, until=until, groups=groups)
 
         return self._keyset_pages(build, _usage_key, WEEKLY_COLUMNS, USAGE_NAME)
 
     def user_activity(
-        self, group_index: int, since: date, today: date, *, active_today: bool = False
+        self,
+        group_index: int,
+        since: date,
+        today: date,
+        *,
+        active_today: bool = False,
+        groups: Sequence[str] = (),
     ) -> AsyncIterator[Page]:
         """Pages of rows (account, user, email, last_seen, events_30d); ``active_today``: only
-        users with an event since the project's midnight starting ``today``."""
+        users with an event since the project's midnight starting ``today``; ``groups``: only
+        those groups."""
         _group(group_index)
 
         def build(limit: int, after: tuple[Any, ...] | None) -> str:
             return user_activity_query(
-                group_index, since, today, limit, after, active_today=active_today
+                group_index, since, today, limit, after, active_today=active_today, groups=groups
             )
 
         return self._keyset_pages(build, _user_key, USER_COLUMNS, USERS_NAME)

@@ -512,6 +512,22 @@ def _v10_search_and_snoozes(conn: sqlite3.Connection) -> None:
     _run(conn, script)
 
 
+def _v11_usage_coverage(conn: sqlite3.Connection) -> None:
+    """Which accounts the cache holds the whole usage history of (analytics.weeks), by the
+    group key it was pulled under: an account that joins the book later, or whose domain
+    changes, gets its history on the next sync, not only the weeks a later sync re-pulls
+    (csm_tui/sync/pull_analytics.py). Empty after migrating: the next sync pulls usage whole."""
+    _run(
+        conn,
+        """
+        CREATE TABLE usage_coverage (
+            account_id TEXT PRIMARY KEY,
+            group_key TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_core,
     _v2_indexes,
@@ -523,5 +539,6 @@ MIGRATIONS: list[Migration] = [
     _v8_score_days,
     _v9_contact_phones_and_local_state,
     _v10_search_and_snoozes,
+    _v11_usage_coverage,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,7 +8,9 @@ analytics.weeks; later ones re-pull the last analytics.repull_weeks weeks (late 
 there). Per-user activity: the first pull of the project's day takes every user; later pulls
 that day take only users active that day, the only ones whose numbers can have moved (30-day
 counts start at a midnight, see sources/posthog.py). ``last_seen`` is stored in UTC, as every
-instant in the cache.
+instant in the cache. An account whose whole history the cache lacks (``usage_coverage``: it
+joined the book, or its domain changed, since the last pull) gets its earlier weeks and all its
+users in the same sync, by queries of only its groups.
 
 Pages are mapped as they arrive and kept in a TEMP table of the sync's connection (written
 without locking the cache), then each object is written in one transaction with its cursor:
@@ -39,6 +41,7 @@ from csm_tui.sync.pull_crm import read_cursor, write_state
 SOURCE = "analytics"
 USAGE_COLUMNS = ("account_id", "week", "event", "count", "users")
 USAGE_KEY = ("account_id", "week", "event")
+BACKFILL_GROUPS = 50  # group values a backfill query names (written out as ORs)
 USER_COLUMNS = ("account_id", "user_key", "email", "last_seen", "events_30d")
 USER_KEY = ("account_id", "user_key")
 # Pages wait here until the whole object is in: TEMP tables live in the connection's own
@@ -282,15 +285,22 @@ class AnalyticsPull:
         today = now.date()
         usage_whole = self.full or self._stored("usage_weekly", "timezone") != self.timezone
         usage_whole = usage_whole or read_cursor(self.db, SOURCE, "usage_weekly") is None
+        index = group_index(self.db, self.a.group_key)
+        covered = self._covered()
+        usage_whole = usage_whole or (bool(index) and not covered)  # a cache just migrated
         weeks = self.a.weeks if usage_whole else self.a.repull_weeks
         since = week_of(today) - timedelta(weeks=weeks)
+        # Accounts whose history the cache lacks (they joined the book, or their domain
+        # changed, since the last sync): their weeks before ``since`` come too.
+        joining = {} if usage_whole else {
+            acc: key for key, acc in index.items() if covered.get(acc) != key
+        }  # fmt: skip
         last_whole_day = self._stored("user_activity", "whole_day")
         all_users = (
             self.full
             or last_whole_day != today.isoformat()
             or self._stored("user_activity", "timezone") != self.timezone
         )
-        index = group_index(self.db, self.a.group_key)
         usage_groups, users_groups = (
             Groups(index, self.a.group_key),
             Groups(index, self.a.group_key),
@@ -302,38 +312,40 @@ class AnalyticsPull:
             await self._fetch_both(
                 self._fetch(
                     "usage_weekly",
-                    self.ph.weekly_usage(self.a.group_index, since),
+                    self._usage_pages(since, week_of(today), joining, usage_groups),
                     lambda page: usage_rows(page, usage_groups, weeks_seen),
                 ),
                 self._fetch(
                     "user_activity",
-                    self.ph.user_activity(
-                        self.a.group_index,
-                        today - timedelta(weeks=self.a.weeks),
-                        today,
-                        active_today=not all_users,
-                    ),
+                    self._user_pages(today, all_users, joining),
                     lambda page: users_rows(page, users_groups, self.zone),
                 ),
             )
             await self.ready_to_write()
             self.current = "usage_weekly"
-            pulled = self._write(
-                "usage_weekly",
-                USAGE_COLUMNS,
-                USAGE_KEY,
-                whole=usage_whole,
-                scope=("1" if usage_whole else "week >= ?", [] if usage_whole else [since.isoformat()]),
-                state=lambda rows: write_state(
+
+            def usage_state(rows: int) -> None:
+                write_state(
                     self.db, SOURCE, "usage_weekly", cursor=since.isoformat(),
                     started=self.started,
                     stats={
                         "rows": rows, "weeks": weeks, "timezone": self.timezone,
                         "unmatched_groups": len(usage_groups.unmatched),
                         "unmatched_examples": sorted(usage_groups.unmatched)[:5],
+                        "joining": len(joining),
                     },
-                ),
-            )  # fmt: skip
+                )  # fmt: skip
+                pulled_whole = index if usage_whole else {k: a for a, k in joining.items()}
+                self._cover(pulled_whole, whole=usage_whole)
+
+            pulled = self._write(
+                "usage_weekly",
+                USAGE_COLUMNS,
+                USAGE_KEY,
+                whole=usage_whole,
+                scope=_usage_scope(usage_whole, since, joining),
+                state=usage_state,
+            )
             self._report_usage(pulled, usage_groups)
             self.current = "user_activity"
             pulled = self._write(
@@ -358,6 +370,53 @@ class AnalyticsPull:
         finally:
             for table in STAGED:
                 self._unstage(table)
+
+    def _covered(self) -> dict[str, str]:
+        """Account id -> the group key its whole usage history was pulled under."""
+        return dict(self.db.execute("SELECT account_id, group_key FROM usage_coverage"))
+
+    def _cover(self, index: dict[str, str], *, whole: bool) -> None:
+        """Record (in the usage write's transaction) that these accounts' history is whole;
+        after a whole pull, exactly the accounts of the book."""
+        if whole:
+            self.db.conn.execute("DELETE FROM usage_coverage")
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO usage_coverage (account_id, group_key) VALUES (?, ?)",
+            [(acc, key) for key, acc in index.items()],
+        )
+
+    async def _user_pages(
+        self, today: date, all_users: bool, joining: dict[str, str]
+    ) -> AsyncIterator[Page]:
+        """Every user, or those active today; then every user of the accounts ``joining`` the
+        book (the users active today are only those of the accounts already in it)."""
+        since = today - timedelta(weeks=self.a.weeks)
+        pages = self.ph.user_activity(self.a.group_index, since, today, active_today=not all_users)
+        async for page in pages:
+            yield page
+        if all_users or not joining:
+            return
+        for chunk in _chunks(_group_spellings(joining.values())):
+            async for page in self.ph.user_activity(self.a.group_index, since, today, groups=chunk):
+                yield page
+
+    async def _usage_pages(
+        self, since: date, this_week: date, joining: dict[str, str], groups: Groups
+    ) -> AsyncIterator[Page]:
+        """The weeks from ``since``; then, for the accounts ``joining`` the book, their weeks
+        before it, from ``analytics.weeks`` back (BACKFILL_GROUPS group values a query)."""
+        async for page in self.ph.weekly_usage(self.a.group_index, since):
+            yield page
+        if not joining:
+            return
+        # And however the weeks just pulled spelled their group (https://Acme.com/, ...).
+        seen = [str(raw) for raw, acc in groups.known.items() if acc in joining]
+        start = this_week - timedelta(weeks=self.a.weeks)
+        for chunk in _chunks(_group_spellings(joining.values(), seen)):
+            async for page in self.ph.weekly_usage(
+                self.a.group_index, start, until=since, groups=chunk
+            ):
+                yield page
 
     async def _project_now(self) -> datetime:
         """Now in the project's time zone: the zone PostHog names for the project, the clock
@@ -490,6 +549,35 @@ class AnalyticsPull:
                 f"by {self.a.group_key}; other owners' accounts or unknown), "
                 f"e.g. {sorted(unmatched)[0]}"
             )
+
+
+def _group_spellings(keys: Collection[str], seen: Collection[str] = ()) -> list[str]:
+    """The group values to ask for, for these group keys: each as it is and with www. (how a
+    product's code usually names a company), and the spellings ``seen`` in this pull. Another
+    spelling of a joining account's group is caught by the next `csm-tui sync --full`."""
+    values = set(seen)
+    for key in keys:
+        values.update((key, f"www.{key}"))
+    return sorted(values)
+
+
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    """BACKFILL_GROUPS values at a time."""
+    for n in range(0, len(values), BACKFILL_GROUPS):
+        yield list(values[n : n + BACKFILL_GROUPS])
+
+
+def _usage_scope(whole: bool, since: date, joining: Collection[str]) -> tuple[str, list[Any]]:
+    """The cached usage rows a pull replaces: all; the re-pulled weeks; and those weeks plus
+    every week of the accounts joining the book."""
+    if whole:
+        return "1", []
+    if not joining:
+        return "week >= ?", [since.isoformat()]
+    return (
+        "(week >= ? OR account_id IN (SELECT value FROM json_each(?)))",
+        [since.isoformat(), json.dumps(sorted(joining))],
+    )
 
 
 def _pulled_accounts(table: str) -> tuple[str, list[Any]]:
