@@ -239,9 +239,7 @@ def test_an_account_joining_the_book_gets_its_whole_usage_history(
     # only those weeks (no baseline, so its trend and any cliff were unknown) until --full.
     run(settings, apis, clock)
     owner = next(o["id"] for o in portfolio.owners if o["email"] == portfolio.demo_owner_email)
-    theirs = next(
-        c for c in portfolio.companies if c["properties"]["hubspot_owner_id"] != owner
-    )
+    theirs = next(c for c in portfolio.companies if c["properties"]["hubspot_owner_id"] != owner)
     apis.hubspot.update("companies", theirs["id"], {"hubspot_owner_id": owner})
     clock.advance(hours=2)
     n = len(apis.posthog.queries)

@@ -199,6 +199,21 @@ async def test_keys_typed_right_behind_s_land_in_the_enroll_form(
         assert app.main.attention.current.name == "Acme Analytics"
 
 
+async def test_keys_typed_right_behind_f_choose_the_segment(
+    settings: Settings, db: sqlite_utils.Database
+) -> None:
+    # f, j, enter in one burst: the enter reached the list first and opened the account.
+    fill_cache(db)
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for key in ("f", "j", "enter"):
+            app.post_message(events.Key(key, key if key != "enter" else "\r"))
+        await settle(pilot)
+        assert app.screen is app.main
+        assert app.main.segment == "Renewals at risk"  # the one after "All accounts"
+
+
 async def test_keys_typed_right_behind_tab_land_in_the_next_field() -> None:
     app = Host(log_touch)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -143,7 +143,15 @@ MAIN_BINDINGS: list[Binding] = [
         # sent to the list by then, and lost.
         priority=True,
     ),
-    Binding("f", "segment", "Segment", id="segment", tooltip="Choose a segment", show=False),
+    Binding(
+        "f",
+        "segment",
+        "Segment",
+        id="segment",
+        tooltip="Choose a segment",
+        show=False,
+        priority=True,  # as l: the keys typed behind it wait for the chooser
+    ),
     Binding(
         "d",
         "due_queue",

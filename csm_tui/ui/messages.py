@@ -362,7 +362,7 @@ class ExportRequested(Message):
         self.rows = rows
 
 
-class SegmentChoiceRequested(Message):
+class SegmentChoiceRequested(OpensScreen):
     """Open the segment chooser."""
 
 

@@ -348,7 +348,10 @@ class MainScreen(Screen[None]):
         self.post_message(ExportRequested(view, LIST_VIEW_HEADERS, LIST_VIEW_COLUMNS, rows))
 
     def action_segment(self) -> None:
-        self.post_message(SegmentChoiceRequested())
+        if isinstance(self.focused, Input):  # a priority key: in the filter box, f is a letter
+            raise SkipAction()
+        # To the app at once: it holds the keys typed behind the f for the chooser.
+        self.app.post_message(SegmentChoiceRequested())
 
     def _filter_box(self) -> Input:
         """The filter box, mounted after the first frame (it cost that frame ~5 ms), hidden."""

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
+from csm_tui.ui.messages import ScreenSettled
 from csm_tui.ui.safe_text import safe
 from csm_tui.ui.widgets.choice_list import ChoiceList
 
@@ -75,7 +76,8 @@ class SegmentScreen(ModalScreen[str | None]):
             found.highlighted = self.segments.index(self.current) + 1
         else:
             found.highlighted = 0
-        found.focus()
+        self.set_focus(found)
+        self.post_message(ScreenSettled())  # the keys typed behind the f come here now
 
     @on(OptionList.OptionSelected, "#segments")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
