@@ -17,20 +17,35 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOSTILE = "[bold red]Acme[/]"
 
 
-def _drivers(usage: int, people: int, reason: str) -> str:
+# Each component's maximum, in the order the detail shows them (the default weights).
+_MAXIMA = (("usage", 30), ("adoption", 15), ("people", 15), ("relationship", 15), ("support", 10),
+           ("sentiment", 15))  # fmt: skip
+_REASONS = {
+    "adoption": "4 of 5 key features",
+    "people": "Admin inactive 14 days",
+    "relationship": "No touch 31 days",
+    "support": "No open tickets",
+    "sentiment": "NPS 7 (passive)",
+}
+
+
+def _drivers(health: int, usage_reason: str) -> str:
+    """Drivers whose points add up to ``health`` (as the real score's always do): each
+    component at the same share of its maximum, the rounding left to the largest remainders."""
+    exact = [(name, top, health * top / 100) for name, top in _MAXIMA]
+    points = {name: int(value) for name, _, value in exact}
+    short = health - sum(points.values())
+    for name, _, _ in sorted(exact, key=lambda e: -(e[2] - int(e[2])))[:short]:
+        points[name] += 1
     return json.dumps(
         [
-            {"component": "usage", "points": usage, "max": 30, "reason": reason},
-            {"component": "adoption", "points": 10, "max": 15, "reason": "4 of 5 key features"},
             {
-                "component": "people",
-                "points": people,
-                "max": 15,
-                "reason": "Admin inactive 14 days",
-            },
-            {"component": "relationship", "points": 8, "max": 15, "reason": "No touch 31 days"},
-            {"component": "support", "points": 10, "max": 10, "reason": "No open tickets"},
-            {"component": "sentiment", "points": 9, "max": 15, "reason": "NPS 7 (passive)"},
+                "component": name,
+                "points": points[name],
+                "max": top,
+                "reason": usage_reason if name == "usage" else _REASONS[name],
+            }
+            for name, top in _MAXIMA
         ]
     )
 
@@ -172,7 +187,7 @@ def fill_cache(db: sqlite_utils.Database, *, synced_minutes_ago: int = 7) -> Non
                 "computed_at": NOW.isoformat(),
                 "health": health,
                 "band": band,
-                "drivers": _drivers(health // 4, 6, "Weekly usage down 35% vs baseline"),
+                "drivers": _drivers(health, "Weekly usage down 35% vs baseline"),
                 "stage": stage,
                 "stage_reason": f"Stage {stage}: contract and usage say so",
                 "tier": "high-touch" if arr >= 60_000 else "pooled",
