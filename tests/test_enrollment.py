@@ -20,7 +20,6 @@ from csm_tui.domain.enrollment import (
     PastEnrollment,
     exclusion_reason,
     in_audience,
-    is_open_escalation,
     needs_typed_confirmation,
     plan_enrollment,
     typed_count_matches,
@@ -146,14 +145,14 @@ def test_a_churned_escalated_account_is_left_out_as_churned() -> None:
 
 def test_an_escalation_counts_as_ranking_counts_it_open_escalated_or_urgent() -> None:
     opened = date(2026, 11, 1)
-    assert is_open_escalation(Ticket(opened, escalated=True), TODAY)
-    assert is_open_escalation(Ticket(opened, priority="urgent", escalated=None), TODAY)
-    assert not is_open_escalation(Ticket(opened, priority="HIGH"), TODAY)
-    assert not is_open_escalation(Ticket(opened, escalated=None), TODAY)  # not known: no
-    assert not is_open_escalation(
-        Ticket(opened, closed=date(2026, 11, 20), is_closed=True, escalated=True), TODAY
-    )
-    assert not is_open_escalation(Ticket(date(2026, 11, 24), escalated=True), TODAY)  # future
+    assert Ticket(opened, escalated=True).escalation_open_on(TODAY)
+    assert Ticket(opened, priority="urgent", escalated=None).escalation_open_on(TODAY)
+    assert not Ticket(opened, priority="HIGH").escalation_open_on(TODAY)
+    assert not Ticket(opened, escalated=None).escalation_open_on(TODAY)  # not known: no
+    assert not Ticket(
+        opened, closed=date(2026, 11, 20), is_closed=True, escalated=True
+    ).escalation_open_on(TODAY)
+    assert not Ticket(date(2026, 11, 24), escalated=True).escalation_open_on(TODAY)  # future
 
 
 def test_more_than_50_contacts_are_confirmed_by_typing_how_many() -> None:

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from csm_tui.domain.models import Ticket
-
 # Which contacts of the chosen accounts are wanted.
 AUDIENCES: dict[str, str] = {
     "admins": "Admins",
@@ -121,11 +119,6 @@ class EnrollmentPlan:
         for item in self.excluded:
             counts[item.reason] = counts.get(item.reason, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def is_open_escalation(ticket: Ticket, today: date) -> bool:
-    """An escalation as ranking counts one: open at the end of ``today``, escalated or urgent."""
-    return ticket.open_on(today) and bool(ticket.escalated or ticket.priority.upper() == "URGENT")
 
 
 def needs_typed_confirmation(plan: EnrollmentPlan) -> bool:

@@ -188,6 +188,16 @@ class Ticket:
             return self.closed > day
         return not self.is_closed
 
+    @property
+    def escalation(self) -> bool:
+        """Escalated, or urgent: what the support score, the ranking, the enrollment's
+        exclusions and the digest (in SQL, store/digest.py) count as an escalation."""
+        return bool(self.escalated or self.priority.upper() == "URGENT")
+
+    def escalation_open_on(self, day: date) -> bool:
+        """An escalation open at the end of ``day``."""
+        return self.open_on(day) and self.escalation
+
 
 @dataclass(slots=True, unsafe_hash=True)
 class Survey:

@@ -447,7 +447,7 @@ def _support(
     unknown = False  # an open ticket whose escalation the CRM does not say: no data, no penalty
     for t in inputs.tickets:
         if t.open_on(today):
-            if t.escalated or t.priority.upper() == "URGENT":
+            if t.escalation:
                 escalated += 1
             elif (today - t.created).days > rules.ticket_open_days:
                 aged += 1

@@ -14,7 +14,6 @@ from csm_tui.domain.enrollment import (
     EnrollContact,
     EnrollmentPlan,
     PastEnrollment,
-    is_open_escalation,
     plan_enrollment,
 )
 from csm_tui.domain.models import Ticket
@@ -65,7 +64,7 @@ def _name(first: str | None, last: str | None, email: str | None) -> str:
 def _open_escalations(
     db: sqlite_utils.Database, chunk: Sequence[str], marks: str, today: date
 ) -> dict[str, int]:
-    """Open escalations per account, by the rule ranking uses (domain.enrollment)."""
+    """Open escalations per account, by the rule ranking uses (Ticket.escalation)."""
     found: dict[str, int] = {}
     for r in db.query(
         "SELECT account_id, created_at, closed_at, LOWER(COALESCE(status, '')) AS status, "
@@ -83,7 +82,7 @@ def _open_escalations(
             (r["priority"] or "").upper(),
             None if r["escalated"] is None else bool(r["escalated"]),
         )
-        if is_open_escalation(ticket, today):
+        if ticket.escalation_open_on(today):
             account = str(r["account_id"])
             found[account] = found.get(account, 0) + 1
     return found

@@ -784,11 +784,7 @@ def _score_row(
             _cause_chip(h),  # cause_chip
             opportunity,  # opportunity
             dropped,  # dropped
-            sum(
-                1
-                for t in inp.tickets
-                if t.open_on(today) and (t.escalated or t.priority.upper() == "URGENT")
-            ),  # escalations
+            sum(1 for t in inp.tickets if t.escalation_open_on(today)),  # escalations
             None if h.usage.growth_ratio is None else h.usage.growth_ratio - 1,  # usage_change
         ),
         today,
