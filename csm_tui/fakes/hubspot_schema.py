@@ -172,6 +172,19 @@ _MODIFIED = _dt("hs_lastmodifieddate", label="Last Modified Date", read_only=Tru
 # Default properties of each standard object plus the custom ones the demo portfolio sets
 # (csm_tui/fakes/portfolio.py; csm_tui/sync/mapping.py names the ones the client reads).
 # Engagement option lists: HS-docs calls, meetings, emails and tasks guides.
+# Companies and contacts share HubSpot's lifecycle stages.
+_LIFECYCLE = _e(
+    "lifecyclestage",
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
+
 _OBJECT_PROPERTIES: dict[str, tuple[PropertyDef, ...]] = {
     "companies": (
         _s("name", label="Company name"),
@@ -184,17 +197,7 @@ _OBJECT_PROPERTIES: dict[str, tuple[PropertyDef, ...]] = {
         _s("description", field_type="textarea"),
         _n("numberofemployees"),
         _n("annualrevenue"),
-        _e(
-            "lifecyclestage",
-            "subscriber",
-            "lead",
-            "marketingqualifiedlead",
-            "salesqualifiedlead",
-            "opportunity",
-            "customer",
-            "evangelist",
-            "other",
-        ),
+        _LIFECYCLE,
         _OWNER,
         _dt("createdate", label="Create Date"),
         _MODIFIED,
@@ -221,17 +224,7 @@ _OBJECT_PROPERTIES: dict[str, tuple[PropertyDef, ...]] = {
         _s("phone", label="Phone Number", field_type="phonenumber"),
         _s("mobilephone", label="Mobile Phone Number", field_type="phonenumber"),
         _s("company", label="Company Name"),
-        _e(
-            "lifecyclestage",
-            "subscriber",
-            "lead",
-            "marketingqualifiedlead",
-            "salesqualifiedlead",
-            "opportunity",
-            "customer",
-            "evangelist",
-            "other",
-        ),
+        _LIFECYCLE,
         _OWNER,
         _n("associatedcompanyid", read_only=True, calculated=True),
         _b("hs_email_optout", label="Unsubscribed from all email"),
