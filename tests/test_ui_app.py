@@ -10,8 +10,7 @@ from datetime import timedelta
 
 import pytest
 import sqlite_utils
-from support.apps import HOSTILE, NOW, TODAY, fill_cache, make_app, names, settle
-from textual import events
+from support.apps import HOSTILE, NOW, TODAY, burst, fill_cache, make_app, names, settle
 from textual.widgets import Input
 
 from csm_tui.config import Settings
@@ -112,8 +111,7 @@ async def test_letters_typed_in_one_burst_behind_the_slash_go_to_the_filter(
         await settle(pilot)
         first = app.main.attention.current
         # One read from the terminal: every key is queued before the / is handled.
-        for key in ("slash", "k", "u", "b", "slash"):
-            app.post_message(events.Key(key, "/" if key == "slash" else key))
+        burst(app, "slash", "k", "u", "b", "slash")
         await settle(pilot)
         assert app.main.query_one("#filter-input", Input).value == "kub/"
         assert app.main.attention.current == first  # k never reached the list (cursor up)

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.apps import make_app, names, settle
+from support.apps import burst, make_app, names, settle
 from support.clocks import Clock
-from textual import events
 
 from csm_tui.commands import demo
 from csm_tui.config import Settings
@@ -215,8 +214,7 @@ async def test_keys_typed_right_behind_d_act_on_the_queue(world: Any) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         first_account = app.main.attention.current
-        for key in ("d", "j", "c"):  # one burst: before the queue is read
-            app.post_message(events.Key(key, key))
+        burst(app, "d", "j", "c")  # one burst: before the queue is read
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, DueScreen)

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 from rich.console import Console
-from support.apps import fill_cache, make_app, settle
+from support.apps import burst, fill_cache, make_app, settle
 from support.flows import CONTACTS, NOW, TODAY, Host, build_book, build_portfolio
 from textual import events
 from textual.app import App
@@ -121,8 +121,7 @@ async def test_keys_typed_right_behind_l_land_in_the_summary(
         await pilot.press("escape", "y")
         await settle(pilot)
         # One read from the terminal (a paste, a text expander): every key queued before the l.
-        for key in ("l", "o", "k", "tab", "right"):
-            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        burst(app, "l", "o", "k", "tab", "right")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, LogTouchScreen)
@@ -131,7 +130,7 @@ async def test_keys_typed_right_behind_l_land_in_the_summary(
         assert app.main.attention.current.name == "Acme Analytics"  # k never moved the list
         await pilot.press("escape", "y")
         await settle(pilot)
-        app.post_message(events.Key("l", "l"))  # a paste right behind the l waits for the form
+        burst(app, "l")  # a paste right behind the l waits for the form
         app.post_message(events.Paste("Renewal call, pasted"))
         await settle(pilot)
         assert app.screen.query_one("#summary", TextArea).text == "Renewal call, pasted"
@@ -148,8 +147,7 @@ async def test_keys_typed_right_behind_n_or_z_land_in_their_form(
     app = make_app(settings)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        for key in ("n", "j", "o", "b", "tab", "+", "3", "d"):
-            app.post_message(events.Key(key, key))
+        burst(app, "n", "j", "o", "b", "tab", "+", "3", "d")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, NextStepScreen)
@@ -158,8 +156,7 @@ async def test_keys_typed_right_behind_n_or_z_land_in_their_form(
         assert app.main.attention.current.name == "Acme Analytics"  # j never moved the list
         await pilot.press("escape", "y")
         await settle(pilot)
-        for key in ("z", "7", "j"):
-            app.post_message(events.Key(key, key))
+        burst(app, "z", "7", "j")
         await settle(pilot)
         snooze = app.screen
         assert isinstance(snooze, SnoozeScreen)
@@ -189,8 +186,7 @@ async def test_keys_typed_right_behind_s_land_in_the_enroll_form(
     app = make_app(settings)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        for key in ("s", "j", "enter"):
-            app.post_message(events.Key(key, key if key != "enter" else "\r"))
+        burst(app, "s", "j", "enter")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, EnrollScreen)
@@ -207,8 +203,7 @@ async def test_keys_typed_right_behind_f_choose_the_segment(
     app = make_app(settings)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        for key in ("f", "j", "enter"):
-            app.post_message(events.Key(key, key if key != "enter" else "\r"))
+        burst(app, "f", "j", "enter")
         await settle(pilot)
         assert app.screen is app.main
         assert app.main.segment == "Renewals at risk"  # the one after "All accounts"
@@ -220,8 +215,7 @@ async def test_keys_typed_right_behind_tab_land_in_the_next_field() -> None:
         await pilot.press(*"Call", "shift+tab", "shift+tab", "shift+tab")  # back to the kind
         assert app.focused.id == "kind"
         # One burst: as a plain binding the tab moved the focus only after "3h" reached the kind.
-        for key in ("tab", "8", "a", "m", "shift+tab", "right"):
-            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        burst(app, "tab", "8", "a", "m", "shift+tab", "right")
         await pilot.pause()
         await pilot.pause()
         assert app.screen.query_one("#when", Input).value == "8am"  # "now" was selected: replaced
@@ -732,7 +726,6 @@ async def test_enrolling_50_needs_no_typing(settings, db) -> None:
 
 async def test_a_number_typed_fast_then_enter_is_read_whole(settings, db) -> None:
     """Keys arriving in one burst (a fast typist, a paste, tmux) reach the input before enter."""
-    from textual import events
 
     build_big_book(db, 60)
     app = Host(lambda: EnrollScreen(settings, ["a1"], TODAY))
@@ -740,8 +733,7 @@ async def test_a_number_typed_fast_then_enter_is_read_whole(settings, db) -> Non
         await settle(pilot)
         await pilot.press("enter", "enter", "enter")
         await pilot.pause()
-        for key, char in (("6", "6"), ("0", "0"), ("enter", "\r")):
-            app.post_message(events.Key(key, char))  # one burst: no pause between them
+        burst(app, "6", "0", "enter")  # one burst: no pause between them
         await settle(pilot)
     [requests] = app.results
     assert len(requests) == 60

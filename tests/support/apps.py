@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlite_utils
+from textual import events
+from textual.app import App
 from textual.pilot import Pilot
 
 from csm_tui.config import Settings
@@ -310,6 +313,16 @@ def make_app(settings: Settings, **kwargs: object) -> CsmApp:
     app.detail_debounce = 0  # tests wait for workers, not for timers
     app.filter_debounce = 0
     return app
+
+
+_CHARACTERS = {"enter": "\r", "slash": "/", "space": " "}
+
+
+def burst(app: App[Any], *keys: str) -> None:
+    """Queue ``keys`` all at once, as one read from the terminal brings them (a paste, a text
+    expander, a fast typist): none is handled before the next arrives."""
+    for key in keys:
+        app.post_message(events.Key(key, _CHARACTERS.get(key, key if len(key) == 1 else None)))
 
 
 async def settle(pilot: Pilot) -> None:
